@@ -1,0 +1,1 @@
+"""Slim baseline GANs trained by the same loop as LadaGAN (conv, TransGAN-style, dot-product)."""

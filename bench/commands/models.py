@@ -1,0 +1,40 @@
+"""`ladabench models`: list what the registry holds, with exact parameter counts."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+
+def count_params(module) -> int:
+    """Number of trainable and non-trainable parameters (buffers excluded)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def models_command(
+    model: str = typer.Argument(None, help="Show only this model's presets."),
+) -> None:
+    """List registered models and their presets with G and D parameter counts."""
+    from bench.cli import console
+    from bench.registry import all_models, get_model
+
+    specs = {model: get_model(model)} if model else all_models()
+    if not specs:
+        console.print("No models are registered yet.")
+        return
+    table = Table(title="Registered models", show_lines=False)
+    for col in ("model", "kind", "preset", "res (px)", "G params", "D params", "source"):
+        table.add_column(col, justify="right" if "params" in col or "res" in col else "left")
+    for spec in specs.values():
+        for preset_name, preset in spec.presets.items():
+            g, d = spec.build(preset)
+            table.add_row(
+                spec.name, spec.kind, preset_name, str(preset.resolution),
+                f"{count_params(g):,}", f"{count_params(d):,}", preset.source[:60],
+            )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `models` to the app."""
+    app.command("models")(models_command)

@@ -1,0 +1,1 @@
+"""Quality and cost metrics: FID/KID (clean-fid), FLOPs, throughput, memory."""
