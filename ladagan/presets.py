@@ -131,7 +131,8 @@ PRESETS: dict[str, Preset] = {
 # Tiny presets: same architecture, small widths, so a CPU with 2 cores trains at useful speed.
 _TINY_TRAINING = TrainingConfig(batch_size=32)
 _TINY_D_ENC = {32: (32, 64), 64: (16, 32, 64), 128: (16, 16, 32, 64), 256: (8, 16, 16, 32, 64)}
-_TINY_DEC = {32: None, 64: None, 128: (16,), 256: (16, 8)}
+# One conv-decoder stage per x2 above 32 px (len = log2(res/32)); patch mode would leave too few channels.
+_TINY_DEC = {32: None, 64: None, 128: (16, 8), 256: (16, 8, 8)}
 for _res in (32, 64, 128, 256):
     PRESETS[f"tiny{_res}"] = Preset(
         name=f"tiny{_res}",
