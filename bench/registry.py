@@ -93,4 +93,4 @@ def _load_builtin_models() -> None:
 
 
 # Modules whose import registers models; a new model family adds its module here.
-_BUILTIN_MODULES: list[str] = ["bench.zoo.ladagan"]
+_BUILTIN_MODULES: list[str] = ["bench.zoo.ladagan", "bench.zoo.ablations", "bench.zoo.baselines"]

@@ -24,6 +24,7 @@ def build_for_counting(spec, preset):
 
 def models_command(
     model: str = typer.Argument(None, help="Show only this model's presets."),
+    sources: bool = typer.Option(False, "--sources", help="Add each preset's provenance (authors' config or our choice)."),
 ) -> None:
     """List registered models and their presets with G and D parameter counts."""
     from bench.cli import console
@@ -34,15 +35,16 @@ def models_command(
         console.print("No models are registered yet.")
         return
     table = Table(title="Registered models", show_lines=False)
-    for col in ("model", "kind", "preset", "res (px)", "G params", "D params", "source"):
-        table.add_column(col, justify="right" if "params" in col or "res" in col else "left")
+    for col in ("model", "kind", "preset", "res (px)", "G params", "D params"):
+        numeric = "params" in col or "res" in col
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
+    if sources:
+        table.add_column("source", overflow="fold")
     for spec in specs.values():
         for preset_name, preset in spec.presets.items():
             g, d = build_for_counting(spec, preset)
-            table.add_row(
-                spec.name, spec.kind, preset_name, str(preset.resolution),
-                f"{count_params(g):,}", f"{count_params(d):,}", preset.source[:60],
-            )
+            row = [spec.name, spec.kind, preset_name, str(preset.resolution), f"{count_params(g):,}", f"{count_params(d):,}"]
+            table.add_row(*row, *([preset.source] if sources else []))
     console.print(table)
 
 

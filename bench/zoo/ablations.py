@@ -1,0 +1,53 @@
+"""Registry entries for LadaGAN ablations: each changes exactly one thing of the authors' model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import ladagan
+from bench.registry import ModelSpec, register
+
+
+def _variant_presets(note: str, **changes: object) -> dict[str, ladagan.Preset]:
+    """Every LadaGAN preset with `changes` applied to G and D configs, its source saying so."""
+    return {
+        name: replace(p.with_overrides(**changes), source=f"{note}; otherwise {p.source}")
+        for name, p in ladagan.PRESETS.items()
+    }
+
+
+def _no_r1_presets() -> dict[str, ladagan.Preset]:
+    """Every LadaGAN preset with the R1 penalty switched off."""
+    return {
+        name: replace(p, training=replace(p.training, r1_gamma=0.0), source=f"R1 off; otherwise {p.source}")
+        for name, p in ladagan.PRESETS.items()
+    }
+
+
+_VARIANTS = {
+    "ladagan-dot": (
+        "LadaGAN with Lada attention replaced by multi-head dot-product attention (same projections)",
+        _variant_presets("dot-product attention in G and D", attention="dot"),
+    ),
+    "ladagan-nosln": (
+        "LadaGAN with plain (affine) LayerNorm instead of self-modulated LayerNorm in G",
+        _variant_presets("plain LayerNorm instead of SLN in G", sln=False),
+    ),
+    "ladagan-mlpres": (
+        "LadaGAN with a residual around the G block's MLP (not in the reference)",
+        _variant_presets("residual around the G block MLP", mlp_residual=True),
+    ),
+    "ladagan-nor1": ("LadaGAN trained without the R1 penalty", _no_r1_presets()),
+}
+
+for _name, (_summary, _presets) in _VARIANTS.items():
+    register(
+        ModelSpec(
+            name=_name,
+            summary=_summary,
+            presets=_presets,
+            build=ladagan.build,
+            default_preset_by_resolution=ladagan.DEFAULT_PRESET_BY_RESOLUTION,
+            kind="ablation",
+        )
+    )
