@@ -36,8 +36,9 @@ class LadaAttention(nn.Module):
         """Pool one global query per head, then mix it elementwise into keys and values."""
         batch, tokens, dim = x.shape
         q, k, v = self.q(x), self.k(x), self.v(x)
-        # Softmax over the token axis in float32 (bf16 sums over 1024 tokens lose precision).
-        logits = self.score(q).float() / math.sqrt(self.head_dim)
+        logits = self.score(q)
+        # Softmax over the token axis in at least float32 (bf16 sums over 1024 tokens lose precision).
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32)) / math.sqrt(self.head_dim)
         alpha = logits.softmax(dim=1).to(q.dtype)  # (B, N, H)
         split = (batch, tokens, self.heads, self.head_dim)
         q, k, v = q.reshape(split), k.reshape(split), v.reshape(split)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,7 +22,7 @@ class Discriminator(nn.Module):
         _validate(cfg)
         enc = cfg.enc_dims
         self.stem = nn.Sequential(nn.Conv2d(3, enc[0], 3, padding=1, bias=False), nn.LeakyReLU(0.2))
-        self.encoder = nn.Sequential(*(DownBlock(a, b, cfg.bn_eps) for a, b in zip(enc, enc[1:])))
+        self.encoder = nn.Sequential(*(DownBlock(a, b, cfg.bn_eps) for a, b in pairwise(enc)))
         # The reference hard-codes 256 tokens: the encoder always ends at 16x16.
         self.pos_16 = PositionalEmbedding(256, enc[-1])
         self.block_16 = DiscriminatorBlock(enc[-1], cfg.heads, cfg.mlp_dim, cfg.attention, cfg.ln_eps)

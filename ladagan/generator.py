@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +52,7 @@ class Generator(nn.Module):
             rgb_in = d32 // self.patch_size**2
         else:
             widths = (d32, *cfg.dec_dims)
-            self.decoder = nn.Sequential(*(DecoderStage(a, b, cfg.bn_eps) for a, b in zip(widths, widths[1:])))
+            self.decoder = nn.Sequential(*(DecoderStage(a, b, cfg.bn_eps) for a, b in pairwise(widths)))
             rgb_in = widths[-1]
         self.to_rgb = nn.Conv2d(rgb_in, 3, 3, padding=1)
         if init:
