@@ -23,9 +23,11 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """Attach every command module to the app (imports kept here so `--help` lists them all)."""
-    from bench.commands import doctor, models
+    from bench.commands import data, doctor, models, train
 
     models.register(app)
+    data.register(app)
+    train.register(app)
     doctor.register(app)
 
 

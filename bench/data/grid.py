@@ -1,0 +1,40 @@
+"""A PNG grid of dataset samples, for a quick look at what preparation produced."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def sample_grid(images: np.ndarray, count: int = 64, seed: int = 0, pad_px: int = 2) -> np.ndarray:
+    """A square tiling (uint8 H x W x 3) of `count` images chosen with a fixed seed, sorted by index."""
+    n = min(count, len(images))
+    idx = np.sort(np.random.default_rng(seed).choice(len(images), size=n, replace=False))
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    r = images.shape[1]
+    cell = r + pad_px
+    grid = np.full((rows * cell + pad_px, cols * cell + pad_px, 3), 255, dtype=np.uint8)
+    for k, i in enumerate(idx):
+        top, left = pad_px + (k // cols) * cell, pad_px + (k % cols) * cell
+        grid[top : top + r, left : left + r] = images[i]
+    return grid
+
+
+def save_grid(images: np.ndarray, path: Path, count: int = 64, seed: int = 0) -> Path:
+    """Write `sample_grid` as PNG (temp name, then rename); small images are upscaled x2 to be visible."""
+    grid = sample_grid(images, count, seed)
+    picture = Image.fromarray(grid)
+    if images.shape[1] <= 32:
+        picture = picture.resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    try:
+        picture.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,82 @@
+"""Image decoding and geometry shared by the file-based sources (crop, antialiased resize, RGB)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bench.data.types import UnreadableImageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm")
+# Lanczos is what PIL offers as its sharpest antialiased downscaling filter (PIL filters the
+# whole support when shrinking, so there is no aliasing); recorded in every dataset's meta.
+RESIZE_FILTER = "PIL.Image.LANCZOS"
+
+Box = tuple[int, int, int, int]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Every image file under `folder` (recursively, by suffix), sorted by relative path."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for filename in filenames:
+            if filename.lower().endswith(IMAGE_SUFFIXES) and not filename.startswith("."):
+                found.append(Path(dirpath) / filename)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def has_images(folder: Path) -> bool:
+    """True when `folder` exists and holds at least one image file (stops at the first one)."""
+    if not folder.is_dir():
+        return False
+    for _dirpath, _dirnames, filenames in os.walk(folder):
+        if any(f.lower().endswith(IMAGE_SUFFIXES) for f in filenames):
+            return True
+    return False
+
+
+def center_square_box(width: int, height: int) -> Box:
+    """The largest centred square inside a width x height image, as (left, top, right, bottom)."""
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return (left, top, left + side, top + side)
+
+
+def decode_rgb(path: Path, resolution: int, box: Box | None = None) -> np.ndarray:
+    """Decode one file to uint8 (resolution, resolution, 3): crop `box` (default: centred square), resize.
+
+    Gray and palette images become RGB by replication; an alpha channel is dropped.
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()
+            rgb = im.convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise UnreadableImageError(f"{path}: {exc}") from exc
+    width, height = rgb.size
+    box = box or center_square_box(width, height)
+    left, top, right, bottom = box
+    if left < 0 or top < 0 or right > width or bottom > height:
+        # A fixed box (CelebA) outside the image would silently pad with black: refuse instead.
+        raise UnreadableImageError(f"{path}: crop box {box} lies outside the {width}x{height} image")
+    if box != (0, 0, width, height):
+        rgb = rgb.crop(box)
+    if rgb.size != (resolution, resolution):
+        rgb = rgb.resize((resolution, resolution), Image.LANCZOS)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    """Replicate uint8 gray images (N, H, W) into RGB (N, H, W, 3)."""
+    return np.repeat(gray[..., None], 3, axis=-1)
+
+
+def pad_to(gray: np.ndarray, size: int) -> np.ndarray:
+    """Zero-pad gray images (N, H, W) symmetrically to (N, size, size); Fashion-MNIST's background is 0."""
+    n, h, w = gray.shape
+    top, left = (size - h) // 2, (size - w) // 2
+    return np.pad(gray, ((0, 0), (top, size - h - top), (left, size - w - left)))

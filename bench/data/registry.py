@@ -1,0 +1,105 @@
+"""The named datasets: one entry per name, a parser for `folder:PATH@RES` and `NAME:key=value`."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.data.celeba import CelebA64, parse_box
+from bench.data.cifar import Cifar10
+from bench.data.fashion import Fashion10k, FashionMnist
+from bench.data.folders import ffhq, image_folder, lsun_bedroom
+from bench.data.types import Source
+from bench.errors import MissingDataError, UserError
+
+FOLDER_PREFIX = "folder:"
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A registered dataset: its name, a one-line summary and how to build its source."""
+
+    name: str
+    summary: str
+    make: Callable[..., Source]  # make(data_root, **options) -> Source
+    options: tuple[str, ...] = ()  # keys accepted as NAME:key=value
+
+
+def _celeba64(data_root: str | None, crop: str | None = None) -> Source:
+    """CelebA-64 with the default or a user-given crop box."""
+    return CelebA64(data_root) if crop is None else CelebA64(data_root, parse_box(crop))
+
+
+ENTRIES: dict[str, DatasetEntry] = {
+    e.name: e
+    for e in [
+        DatasetEntry("fashion10k", "embedded default: 10,000 Fashion-MNIST test images, 32 px, no root needed", Fashion10k),
+        DatasetEntry("fashion-mnist", "Fashion-MNIST train (60,000), 32 px; Debian package, --data-root or download", FashionMnist),
+        DatasetEntry("cifar10", "CIFAR-10 train (50,000), 32 px; download or --data-root", Cifar10),
+        DatasetEntry("celeba64", "CelebA aligned (202,599), crop box then 64 px; --data-root", _celeba64, ("crop",)),
+        DatasetEntry("ffhq128", "FFHQ (70,000) at 128 px; --data-root", lambda root: ffhq(root, 128)),
+        DatasetEntry("ffhq256", "FFHQ (70,000) at 256 px; --data-root", lambda root: ffhq(root, 256)),
+        DatasetEntry("lsun-bedroom128", "LSUN bedroom (exported images) at 128 px; --data-root", lambda root: lsun_bedroom(root, 128)),
+        DatasetEntry("lsun-bedroom256", "LSUN bedroom (exported images) at 256 px; --data-root", lambda root: lsun_bedroom(root, 256)),
+    ]
+}
+# The preset names of ladagan.presets, so `--data bedroom256` finds its data.
+ALIASES = {"bedroom128": "lsun-bedroom128", "bedroom256": "lsun-bedroom256"}
+
+
+def known_names() -> list[str]:
+    """Every accepted dataset name (plus the folder:PATH form)."""
+    return [*ENTRIES, *ALIASES, "folder:PATH", "folder:PATH@RES"]
+
+
+def _unknown(name: str) -> UserError:
+    """The error for an unknown name, with the closest match and the full list."""
+    close = difflib.get_close_matches(name, [*ENTRIES, *ALIASES], n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return UserError(f"dataset '{name}' is unknown{hint}; known: {', '.join(known_names())}")
+
+
+def _parse_options(entry: DatasetEntry, text: str, name: str) -> dict[str, str]:
+    """'key=value' -> {key: value}, checked against the entry's accepted keys."""
+    key, sep, value = text.partition("=")
+    if not sep or key not in entry.options:
+        accepted = ", ".join(f"{entry.name}:{k}=..." for k in entry.options) or "none"
+        raise UserError(f"dataset '{name}': option '{text}' is not understood; accepted: {accepted}")
+    return {key: value}
+
+
+def make_source(name: str, data_root: str | None = None) -> Source:
+    """The source for a dataset name; UserError for an unknown name (listing the known ones)."""
+    if name.startswith(FOLDER_PREFIX):
+        return image_folder(name[len(FOLDER_PREFIX) :])
+    base, sep, option_text = name.partition(":")
+    entry = ENTRIES.get(ALIASES.get(base, base))
+    if entry is None:
+        raise _unknown(name)
+    options = _parse_options(entry, option_text, name) if sep else {}
+    return entry.make(data_root, **options)
+
+
+def status_rows(data_root: str | None) -> list[tuple[str, bool, str]]:
+    """(name, found, detail) per registered dataset for `ladabench doctor`; reads no images, downloads nothing."""
+    from bench.data.cifar import Cifar10
+    from bench.data.fashion import FashionMnist
+
+    rows = []
+    for name, entry in ENTRIES.items():
+        source = entry.make(data_root)
+        try:
+            # Array sources with a download fallback must not download from doctor: look only.
+            if isinstance(source, (Cifar10, FashionMnist)):
+                found = source.find()
+                if found is None:
+                    raise MissingDataError(f"not found (looked in {', '.join(map(str, source.candidates()))}); "
+                                           f"downloads on first use where the network allows")
+                where = found
+            else:
+                where = source.locate()
+            rows.append((name, True, f"found: {where}"))
+        except MissingDataError as exc:
+            rows.append((name, False, str(exc)))
+    return rows
