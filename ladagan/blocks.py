@@ -14,8 +14,9 @@ class PositionalEmbedding(nn.Module):
 
     def __init__(self, tokens: int, dim: int) -> None:
         super().__init__()
-        # (tokens, dim), as the Keras Embedding table, so the orthogonal init sees the same matrix.
-        self.weight = nn.Parameter(torch.empty(tokens, dim))
+        # (tokens, dim), as the Keras Embedding table, so the orthogonal init sees the same matrix;
+        # zeros until tf_init_ runs, so an uninitialised build never holds garbage memory.
+        self.weight = nn.Parameter(torch.zeros(tokens, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Add the table to tokens (B, tokens, dim)."""
