@@ -10,15 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bench.paths import cache_dir
+from bench.paths import cache_root
 
 OFFLINE_ENV = "LADABENCH_OFFLINE"
 PROBE_TIMEOUT_S = 5.0
 
 
 def downloads_dir() -> Path:
-    """Where datasets fetched by the suite are kept (inside the cache root)."""
-    return cache_dir("downloads")
+    """Where datasets fetched by the suite are kept (inside the cache root; created only on download)."""
+    return cache_root() / "downloads"
 
 
 def offline_by_env() -> bool:

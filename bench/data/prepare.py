@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.data.hashing import DATA_FORMAT_VERSION, content_hash, files_fingerprint
 from bench.data.types import ArraySource, FileSource, PreparedDataset, Source, UnreadableImageError
 from bench.errors import UserError
-from bench.paths import cache_dir
+from bench.paths import CACHE_ENV, cache_dir
 
 # PIL releases the GIL while decoding and resizing, so threads scale JPEG decoding across cores.
 DECODE_THREADS = min(8, os.cpu_count() or 1)
@@ -38,7 +38,10 @@ def cache_paths(source: Source, digest: str) -> tuple[Path, Path]:
     """The .npy and .json paths of a prepared source in the cache."""
     slug = re.sub(r"[^a-z0-9]+", "-", source.name.lower().rsplit("/", 1)[-1]).strip("-") or "data"
     stem = f"{slug[:40]}-{source.resolution}px-{digest[:16]}"
-    folder = cache_dir("datasets")
+    try:
+        folder = cache_dir("datasets")
+    except OSError as exc:
+        raise UserError(f"cannot create the dataset cache ({exc}); set ${CACHE_ENV} to a writable folder") from exc
     return folder / f"{stem}.npy", folder / f"{stem}.json"
 
 
