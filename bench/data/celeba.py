@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.folders import ImageFolderSource, resolve_data_root
+from bench.data.folders import ImageFolderSource, resolve_data_root, root_candidates
 from bench.data.imageops import RESIZE_FILTER, Box, decode_rgb
 from bench.errors import UserError
 
@@ -37,9 +37,9 @@ class CelebA64(ImageFolderSource):
     """CelebA's img_align_celeba JPEGs, cropped by a fixed box and resized to 64x64."""
 
     def __init__(self, data_root: str | None, crop_box: Box = DEFAULT_CROP_BOX) -> None:
-        """Look in DIR/img_align_celeba/, DIR/celeba/img_align_celeba/ (torchvision) or DIR itself."""
+        """Look in DIR/img_align_celeba/, DIR/celeba/img_align_celeba/ (torchvision), or DIR if so named."""
         root = resolve_data_root(data_root)
-        candidates = [root / "img_align_celeba", root / "celeba" / "img_align_celeba", root] if root else []
+        candidates = root_candidates(root, ["img_align_celeba", "celeba/img_align_celeba"])
         how = (
             "Download img_align_celeba.zip (https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html), unzip it "
             "into DIR so that DIR/img_align_celeba/000001.jpg exists, and pass --data-root DIR."

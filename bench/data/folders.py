@@ -20,6 +20,18 @@ def resolve_data_root(data_root: str | None) -> Path | None:
     return Path(root).expanduser() if root else None
 
 
+def root_candidates(root: Path | None, subdirs: list[str]) -> list[Path]:
+    """ROOT/<subdir> for each subdir, then ROOT itself when it is named like one of them.
+
+    ROOT itself is accepted only by name: a shared data root holding other datasets must never be
+    mistaken for this one.
+    """
+    if root is None:
+        return []
+    names = {Path(s).name for s in subdirs}
+    return [root / s for s in subdirs] + ([root] if root.name in names else [])
+
+
 class ImageFolderSource(FileSource):
     """Every image under one folder: centred square crop, antialiased Lanczos resize to R x R."""
 
@@ -67,7 +79,7 @@ def ffhq(data_root: str | None, resolution: int) -> ImageFolderSource:
     """FFHQ from a folder of the official PNGs (1024x1024 or the 128x128 thumbnails)."""
     root = resolve_data_root(data_root)
     subdirs = ["ffhq", "FFHQ", "images1024x1024", "ffhq/images1024x1024", "thumbnails128x128"]
-    candidates = [root / s for s in subdirs] + [root] if root else []
+    candidates = root_candidates(root, subdirs)
     how = (
         "Download FFHQ (https://github.com/NVlabs/ffhq-dataset: images1024x1024/ or, for 128 px, "
         "thumbnails128x128/) into DIR/ffhq/ and pass --data-root DIR (or set $LADABENCH_DATA)."
@@ -79,7 +91,7 @@ def lsun_bedroom(data_root: str | None, resolution: int) -> ImageFolderSource:
     """LSUN bedroom from a folder of images exported from the official LMDB."""
     root = resolve_data_root(data_root)
     subdirs = ["lsun-bedroom", "lsun_bedroom", "bedroom", "bedroom_train", "lsun/bedroom"]
-    candidates = [root / s for s in subdirs] + [root] if root else []
+    candidates = root_candidates(root, subdirs)
     how = (
         "Download bedroom_train_lmdb (https://github.com/fyu/lsun), export it to image files "
         "(its `python data.py export bedroom_train_lmdb --out_dir DIR/lsun-bedroom --flat`), "

@@ -29,14 +29,18 @@ def to_float_tensor(batch: np.ndarray, device: str | torch.device = "cpu") -> to
 
 
 def measure_loader_img_per_sec(
-    images: np.ndarray, batch_size: int = 128, batches: int = 200, warmup_batches: int = 5, seed: int = 0
+    images: np.ndarray, batch_size: int = 128, max_batches: int = 200, max_seconds: float = 2.0, seed: int = 0
 ) -> float:
-    """Images per second of `random_batches` + `to_float_tensor` on CPU, after a short warm-up."""
+    """Images per second of `random_batches` + `to_float_tensor` on CPU, after 5 warm-up batches.
+
+    Stops after `max_batches` or `max_seconds`, whichever comes first (at least 10 batches).
+    """
     it = random_batches(images, batch_size, seed)
-    for _ in range(warmup_batches):
+    for _ in range(5):
         to_float_tensor(next(it))
     start = time.perf_counter()
-    seen = 0
-    for _ in range(batches):
+    seen = batches = 0
+    while batches < max_batches and (batches < 10 or time.perf_counter() - start < max_seconds):
         seen += len(to_float_tensor(next(it)))
+        batches += 1
     return seen / (time.perf_counter() - start)
