@@ -1,0 +1,188 @@
+"""Evaluate a generator (or a run's snapshot) with FID/KID and append the results to the run directory.
+
+Protocol, recorded with every number: images from the EMA generator with one latent seed per image;
+reference = a fixed seeded subset of the run's training data as large as the generated set (or the
+whole set); clean-fid `clean` resize; NVIDIA's FID Inception from a sha256-checked file. FID is
+computed once per sample seed (mean +- std over seeds); KID x10^3 is the mean +- std over seeded
+subsets of at most 1,000 images (pooled over seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.errors import UserError
+from bench.metrics.features import (
+    REAL_FEATURES,
+    RESIZE_DESCRIPTION,
+    RESIZE_MODE,
+    FeatureExtractor,
+    load_feature_extractor,
+)
+from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_features
+from bench.metrics.names import MetricName, resolve_metric_names
+from bench.metrics.quality import (
+    KID_NUM_SUBSETS,
+    KID_SCALE,
+    KID_SUBSET_SIZE,
+    fid_from_features,
+    kid_subset_values,
+    mean_std,
+)
+from bench.metrics.reference import ReferenceStats, load_or_compute_reference
+
+DEFAULT_SEEDS = (0, 1, 2)
+DEFAULT_NUM_GEN = {"cuda": 10_000, "cpu": 500}
+Log = Callable[[str], None]
+
+
+def default_num_gen(device: str) -> int:
+    """Generated images per seed when the user names none: 10k on a GPU, 500 on a CPU."""
+    return DEFAULT_NUM_GEN["cuda" if str(device).startswith("cuda") else "cpu"]
+
+
+def _cleanfid_version() -> str:
+    """Installed clean-fid version (recorded with every result)."""
+    return version("clean-fid")
+
+
+class _FeatureMemo:
+    """Generated features per sample seed, grown on demand so fid and kid of one call share them."""
+
+    def __init__(self, generator: nn.Module, extractor: FeatureExtractor, device: str, batch_size: int, show_progress: bool) -> None:
+        self.generator, self.extractor, self.device = generator, extractor, device
+        self.batch_size, self.show_progress = batch_size, show_progress
+        self.by_seed: dict[int, np.ndarray] = {}
+
+    def get(self, seed: int, count: int) -> np.ndarray:
+        """Features of images 0..count-1 of `seed` (per-image latents make smaller sets prefixes)."""
+        have = self.by_seed.get(seed)
+        if have is None or len(have) < count:
+            self.by_seed[seed] = generated_features(
+                self.generator, seed, count, self.extractor, self.device, self.batch_size, self.show_progress
+            )
+        return self.by_seed[seed][:count]
+
+
+def _check_resolution(generator: nn.Module, dataset: Any) -> None:
+    """Refuse to compare images of different sizes (a wrong --data would give a meaningless FID)."""
+    size = getattr(generator, "img_size", None)
+    if size is not None and int(size) != int(dataset.resolution):
+        raise UserError(
+            f"the generator makes {size}-px images but dataset '{dataset.name}' is {dataset.resolution} px; "
+            "evaluate against the data the run was trained on"
+        )
+
+
+def evaluate_generator(
+    generator: nn.Module, dataset: Any, metrics: list[MetricName], extractor: FeatureExtractor,
+    device: str = "cpu", seeds: list[int] | tuple[int, ...] = DEFAULT_SEEDS, batch_size: int = 50,
+    show_progress: bool = True, log: Log | None = None,
+) -> list[dict[str, Any]]:
+    """Compute each metric for `generator` against `dataset`; one result dict (protocol included) per metric."""
+    log = log or (lambda msg: None)
+    _check_resolution(generator, dataset)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise UserError("no sample seed given; pass e.g. --seeds 0,1,2")
+    memo = _FeatureMemo(generator, extractor, device, batch_size, show_progress)
+    references: dict[int, ReferenceStats] = {}
+    results = []
+    for metric in metrics:
+        started = time.perf_counter()
+        num_ref = min(metric.num_gen, int(dataset.count))
+        if num_ref not in references:
+            ref = load_or_compute_reference(dataset, num_ref, extractor, device, batch_size, metric.split, show_progress)
+            state = "reused cached" if ref.cache_hit else "computed and cached"
+            log(f"reference features {dataset.name} n={ref.count}: {state} ({ref.cache_path})")
+            references[num_ref] = ref
+        ref = references[num_ref]
+        if metric.kind == "fid":
+            per_seed = [fid_from_features(memo.get(seed, metric.num_gen), ref) for seed in seeds]
+            value, std = mean_std(per_seed)
+            extra: dict[str, Any] = {"unit": "FID"}
+        else:
+            subset_size = min(KID_SUBSET_SIZE, metric.num_gen, ref.count)
+            subsets = [kid_subset_values(memo.get(seed, metric.num_gen), ref.features, seed=seed,
+                                         subset_size=subset_size) * KID_SCALE for seed in seeds]
+            per_seed = [float(s.mean()) for s in subsets]
+            value, std = mean_std(np.concatenate(subsets))
+            extra = {"unit": "KIDx1e3", "kid_subsets_per_seed": KID_NUM_SUBSETS, "kid_subset_size": subset_size,
+                     "kid_subset_rule": "numpy global RNG seeded with seed*1000003+subset, restored after"}
+        results.append({
+            "metric": metric.name, "kind": metric.kind, "value": value, "std": std,
+            "values_per_seed": per_seed, **extra,
+            "num_gen": metric.num_gen, "num_ref": ref.count, "seeds": seeds,
+            "reference": {"data": dataset.name, "split": metric.split, "content_hash": dataset.content_hash,
+                          "data_split": dict(getattr(dataset, "meta", {}) or {}).get("split"),
+                          "selection": ref.meta.get("selection"), "cache": "hit" if ref.cache_hit else "computed"},
+            "resize_mode": RESIZE_MODE, "resize": RESIZE_DESCRIPTION,
+            "features": extractor.name, "features_description": extractor.description,
+            "weights_sha256": extractor.weights_sha256, "comparable": extractor.comparable,
+            "latents": LATENT_RULE, "quantise": QUANTISE_RULE,
+            "cleanfid_version": _cleanfid_version(), "torch_version": torch.__version__, "device": str(device),
+            "elapsed_s": round(time.perf_counter() - started, 3),
+        })
+    return results
+
+
+def snapshot_kimg(snapshot_path: Path) -> int | None:
+    """The kimg a snapshot file name records (`snapshot-000120.pt` -> 120), or None."""
+    match = re.search(r"snapshot-(\d+)\.pt$", Path(snapshot_path).name)
+    return int(match[1]) if match else None
+
+
+def append_results(run_dir: Path, results: list[dict[str, Any]]) -> None:
+    """Append each result as one JSON line to `run_dir/metric-<name>.jsonl` (one write per line)."""
+    for result in results:
+        line = json.dumps(result, sort_keys=False) + "\n"
+        with open(Path(run_dir) / f"metric-{result['metric']}.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(line)
+
+
+def evaluate_snapshot(
+    run_dir: Path, snapshot_path: Path | None, metrics: list[str], device: str,
+    num_gen: int | None = None, seeds: list[int] | None = None, *,
+    features: str = REAL_FEATURES, inception: str | None = None, batch_size: int = 50,
+    show_progress: bool = True, log: Log | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
+    from bench.data import load_dataset
+    from bench.train.rundir import load_generator
+
+    run_dir = Path(run_dir)
+    names = resolve_metric_names(
+        metrics, num_gen, default_num_gen(device),
+        features=None if features == REAL_FEATURES else features,
+    )
+    extractor = load_feature_extractor(features, device=device, inception=inception)
+    generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
+    generator.eval()
+    dataset = load_dataset(options["data"], options.get("data_root"))
+    started = time.perf_counter()
+    results = evaluate_generator(
+        generator, dataset, names, extractor, device=device,
+        seeds=list(seeds) if seeds is not None else list(DEFAULT_SEEDS), batch_size=batch_size,
+        show_progress=show_progress, log=log,
+    )
+    snapshot_path = Path(snapshot_path)
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for result in results:
+        result.update({
+            "run": run_dir.name, "model": options.get("model"), "preset": options.get("preset"),
+            "snapshot": snapshot_path.name, "kimg": snapshot_kimg(snapshot_path), "generator": "G_ema",
+            "total_elapsed_s": round(time.perf_counter() - started, 3), "timestamp": stamp,
+        })
+    append_results(run_dir, results)
+    return results

@@ -1,0 +1,157 @@
+"""Feature networks for FID/KID and the clean-fid path that turns uint8 images into features.
+
+The real network is NVIDIA's FID Inception (TorchScript) loaded from a sha256-checked file; it is
+fed exactly as clean-fid's `clean` mode feeds it: PIL bicubic resize to 299x299 in float, then
+(x - 128) / 128. Two random networks exist for fast tests only; their results are marked
+non-comparable and their metric names carry the extractor's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+
+from bench.errors import UserError
+
+REAL_FEATURES = "inception"
+TEST_FEATURES = ("random-conv", "random-inception")
+RESIZE_MODE = "clean"  # clean-fid mode: PIL bicubic (antialiased) to 299x299 in float32, no quantisation
+RESIZE_DESCRIPTION = "clean-fid clean: PIL bicubic to 299x299, float32, no re-quantisation"
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class FeatureExtractor:
+    """A feature network as clean-fid calls it: float (B,3,299,299) in [0,255] -> (B, D)."""
+
+    name: str  # "inception" or a test extractor's name
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    weights_sha256: str  # the weights file's hash, or a label for seeded random weights
+    description: str
+    comparable: bool  # True only for the real FID network
+
+
+class _InceptionFeatures(nn.Module):
+    """NVIDIA's FID Inception with clean-fid's input scaling, for either file flavour."""
+
+    def __init__(self, net: torch.jit.ScriptModule) -> None:
+        super().__init__()
+        self.net = net
+        # NVIDIA's inception-2015-12-05.pt exposes the feature trunk as `.layers`; fid-helper's
+        # default_1.pt is already the trunk (logits head removed).
+        self.trunk = net.layers if hasattr(net, "layers") else net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (B, 2048) of resized images in [0, 255]."""
+        return self.trunk((x - 128.0) / 128.0).reshape(x.shape[0], 2048)
+
+
+class _RandomConvFeatures(nn.Module):
+    """A small seeded random conv net (test-only stand-in: fast, deterministic, not comparable)."""
+
+    def __init__(self, out_dim: int = 64) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 16, 7, stride=4), nn.ReLU(), nn.Conv2d(16, 32, 5, stride=3), nn.ReLU(),
+            nn.Conv2d(32, out_dim, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features (B, out_dim) of resized images in [0, 255], scaled to order 1."""
+        # PyTorch's default init shrinks activations layer by layer; the fixed factor brings the
+        # features (and so FID values) to order 1 so that tolerances in tests mean something.
+        return 100.0 * self.body(x / 128.0 - 1.0).flatten(1)
+
+
+def _seeded(build: Callable[[], nn.Module], seed: int = 0) -> nn.Module:
+    """Build a module with a fixed seed without disturbing the caller's global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def load_feature_extractor(features: str = REAL_FEATURES, device: str = "cpu", inception: str | None = None) -> FeatureExtractor:
+    """The named feature network on `device`: the verified FID Inception, or a test-only random net."""
+    if features == REAL_FEATURES:
+        from bench.metrics.weights import locate_inception
+
+        weights = locate_inception(inception)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load deprecation notice
+            net = torch.jit.load(str(weights.path), map_location=device).eval()
+        module = _InceptionFeatures(net).eval()
+        return FeatureExtractor(
+            name=REAL_FEATURES, fn=module, weights_sha256=weights.sha256,
+            description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=True,
+        )
+    if features == "random-conv":
+        module = _seeded(_RandomConvFeatures).to(device).eval()
+        return FeatureExtractor(
+            name=features, fn=module, weights_sha256="random-conv-seed0-v1",
+            description="seeded random 3-layer conv net, 64-d (tests only; NOT comparable)", comparable=False,
+        )
+    if features == "random-inception":
+        from torchvision.models import inception_v3
+
+        def build() -> nn.Module:
+            """torchvision Inception-v3 with random init and no classifier."""
+            net = inception_v3(weights=None, aux_logits=False, init_weights=True)
+            net.fc = nn.Identity()
+            return net
+
+        module = _seeded(build).to(device).eval()
+        return FeatureExtractor(
+            name=features, fn=lambda x: module(x / 128.0 - 1.0), weights_sha256="torchvision-inception_v3-random-seed0",
+            description="torchvision inception_v3(weights=None), seed 0 (tests only; NOT comparable)",
+            comparable=False,
+        )
+    known = ", ".join((REAL_FEATURES, *TEST_FEATURES))
+    raise UserError(f"feature extractor '{features}' is unknown; known: {known} (only 'inception' gives real FID)")
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr; yields `advance(n)` (a no-op when disabled)."""
+    if not enabled or os.environ.get("LADABENCH_NO_PROGRESS"):
+        yield lambda n: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def resize_batch(images: np.ndarray) -> torch.Tensor:
+    """uint8 (B, H, W, 3) images -> float32 (B, 3, 299, 299) in [0, 255] by clean-fid's `clean` resizer."""
+    from cleanfid.resize import build_resizer
+
+    resize = build_resizer(RESIZE_MODE)
+    resized = [resize(np.asarray(img)).transpose(2, 0, 1) for img in images]
+    return torch.from_numpy(np.ascontiguousarray(np.stack(resized), dtype=np.float32))
+
+
+def image_features(
+    images: np.ndarray, extractor: FeatureExtractor, device: str = "cpu", batch_size: int = 50,
+    description: str = "features", show_progress: bool = True,
+) -> np.ndarray:
+    """Features (N, D) float32 of uint8 images (N, H, W, 3) through clean-fid's resize + `get_batch_features`."""
+    from cleanfid.fid import get_batch_features
+
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images (N, H, W, 3), got {images.dtype} {images.shape}")
+    chunks = []
+    with progress_bar(description, len(images), show_progress) as advance:
+        for start in range(0, len(images), batch_size):
+            batch = resize_batch(images[start:start + batch_size])
+            chunks.append(get_batch_features(batch, extractor.fn, torch.device(device)).astype(np.float32))
+            advance(len(batch))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
