@@ -83,23 +83,24 @@ def make_source(name: str, data_root: str | None = None) -> Source:
 
 def status_rows(data_root: str | None) -> list[tuple[str, bool, str]]:
     """(name, found, detail) per registered dataset for `ladabench doctor`; reads no images, downloads nothing."""
-    from bench.data.cifar import Cifar10
-    from bench.data.fashion import FashionMnist
-
     rows = []
     for name, entry in ENTRIES.items():
         source = entry.make(data_root)
-        try:
-            # Array sources with a download fallback must not download from doctor: look only.
-            if isinstance(source, (Cifar10, FashionMnist)):
-                found = source.find()
-                if found is None:
-                    raise MissingDataError(f"not found (looked in {', '.join(map(str, source.candidates()))}); "
-                                           f"downloads on first use where the network allows")
-                where = found
-            else:
-                where = source.locate()
-            rows.append((name, True, f"found: {where}"))
-        except MissingDataError as exc:
-            rows.append((name, False, str(exc)))
+        if isinstance(source, (Cifar10, FashionMnist)):
+            # Sources with a download fallback: look only, never download from doctor.
+            found = source.find()
+            looked = source.candidates()
+            missing = "downloads on first use where the network allows, else pass --data-root"
+        else:
+            try:
+                found = source.locate()
+            except MissingDataError:
+                found = None
+            looked = getattr(source, "candidates", [])
+            missing = f"`ladabench data prepare {name}` says how to obtain it"
+        if found is not None:
+            rows.append((name, True, f"found: {found}"))
+        else:
+            where = f"looked in {', '.join(map(str, looked))}" if looked else "no --data-root given"
+            rows.append((name, False, f"not found ({where}); {missing}"))
     return rows
