@@ -1,0 +1,117 @@
+"""One training iteration of the reference (LadaGAN tf/trainer.py): a D step, then a G step.
+
+Loss: non-saturating logistic (softplus) over every logit D returns. R1: r1_gamma times the batch mean
+of the squared gradient norm of sum(D(aug(x))) with respect to the augmented reals, every step, from
+the same forward pass that gives the real logits. DiffAugment on every D input, fakes included.
+Reals and fakes go through D in separate calls, so BatchNorm sees each batch on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Augment = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class StepContext:
+    """Everything one iteration needs besides the batch: models, optimizers, precision and the recipe."""
+
+    G: nn.Module  # may be torch.compile'd
+    D: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    ema: nn.Module  # AveragedModel of the plain (uncompiled) G
+    G_plain: nn.Module  # the module whose weights G_ema averages
+    scaler: torch.amp.GradScaler
+    augment: Augment
+    r1_gamma: float
+    amp_dtype: torch.dtype | None  # None: full precision
+    device_type: str
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed-precision region for forward passes (a no-op when AMP is off)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.amp_dtype)
+
+
+def _at_least_fp32(t: Tensor) -> Tensor:
+    """Upcast half-precision values (AMP) for reductions; leave float32/float64 as they are."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+
+def r1_penalty(real_logits: Tensor, reals_aug: Tensor, r1_gamma: float, scaler=None) -> Tensor:
+    """r1_gamma * mean over the batch of ||d sum(logits) / d reals_aug||^2, differentiable for D's update."""
+    total = _at_least_fp32(real_logits).sum()
+    scaled = scaler is not None and scaler.is_enabled()
+    if scaled:  # fp16: differentiate the scaled output, then unscale, as torch's AMP recipe does
+        total = scaler.scale(total)
+    (grad,) = torch.autograd.grad(total, reals_aug, create_graph=True)
+    if scaled:
+        grad = grad / scaler.get_scale()
+    return r1_gamma * _at_least_fp32(grad).square().sum(dim=tuple(range(1, grad.dim()))).mean()
+
+
+def grad_norm(module: nn.Module) -> Tensor:
+    """L2 norm over all gradients of a module (0 when none), as a tensor to avoid a device sync."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=next(module.parameters()).device)
+    return torch.nn.utils.get_total_norm(grads)
+
+
+def d_step(ctx: StepContext, reals: Tensor, z: Tensor) -> dict[str, Tensor]:
+    """Update D once on a real batch and fakes G(z); return its detached loss terms and grad norm."""
+    ctx.D.requires_grad_(True)
+    with torch.no_grad(), ctx.autocast():
+        fakes = ctx.G(z)
+    reals_aug = ctx.augment(reals).detach().requires_grad_(True)
+    fakes_aug = ctx.augment(_at_least_fp32(fakes))
+    with ctx.autocast():
+        real_logits = ctx.D(reals_aug)
+    r1 = r1_penalty(real_logits, reals_aug, ctx.r1_gamma, ctx.scaler)
+    with ctx.autocast():
+        fake_logits = ctx.D(fakes_aug)
+    loss_adv = F.softplus(-_at_least_fp32(real_logits)).mean() + F.softplus(_at_least_fp32(fake_logits)).mean()
+    loss_d = loss_adv + r1
+    ctx.opt_d.zero_grad(set_to_none=True)
+    ctx.scaler.scale(loss_d).backward()
+    ctx.scaler.unscale_(ctx.opt_d)
+    norm_d = grad_norm(ctx.D)
+    ctx.scaler.step(ctx.opt_d)
+    ctx.scaler.update()
+    return {"loss_d": loss_d.detach(), "r1": r1.detach(), "grad_norm_d": norm_d.detach()}
+
+
+def g_step(ctx: StepContext, z: Tensor) -> dict[str, Tensor]:
+    """Update G once through D(aug(G(z))), then move G_ema towards G; return the detached loss and norm."""
+    ctx.D.requires_grad_(False)  # D gets no gradient in the G step; saves its weight-grad work
+    with ctx.autocast():
+        fakes = ctx.G(z)
+    fakes_aug = ctx.augment(_at_least_fp32(fakes))
+    with ctx.autocast():
+        fake_logits = ctx.D(fakes_aug)
+    loss_g = F.softplus(-_at_least_fp32(fake_logits)).mean()
+    ctx.opt_g.zero_grad(set_to_none=True)
+    ctx.scaler.scale(loss_g).backward()
+    ctx.scaler.unscale_(ctx.opt_g)
+    norm_g = grad_norm(ctx.G_plain)
+    ctx.scaler.step(ctx.opt_g)
+    ctx.scaler.update()
+    ctx.D.requires_grad_(True)
+    ctx.ema.update_parameters(ctx.G_plain)
+    return {"loss_g": loss_g.detach(), "grad_norm_g": norm_g.detach()}
+
+
+def train_step(ctx: StepContext, reals: Tensor, z_d: Tensor, z_g: Tensor) -> dict[str, Tensor]:
+    """One iteration: a D step on (reals, G(z_d)), then a G step on G(z_g) (fresh z for each)."""
+    stats = d_step(ctx, reals, z_d)
+    stats.update(g_step(ctx, z_g))
+    return stats
