@@ -186,3 +186,19 @@ def test_bad_discriminator_enc_dims_is_named() -> None:
     cfg = dataclasses.replace(PRESETS["tiny64"].discriminator, enc_dims=(16, 32))
     with pytest.raises(ValueError, match="enc_dims .* must have 3 entries at 64 px"):
         Discriminator(cfg)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("attention", ["lada", "dot"])
+def test_cuda_bf16_training_step_with_r1(attention: str) -> None:
+    torch.manual_seed(0)
+    generator, discriminator = build(PRESETS["tiny64"].with_overrides(attention=attention))
+    generator, discriminator = generator.cuda(), discriminator.cuda()
+    reals = torch.randn(4, 3, 64, 64, device="cuda", requires_grad=True)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        fake_logits = discriminator(generator(torch.randn(4, 128, device="cuda")))
+        (grad,) = torch.autograd.grad(discriminator(reals).float().sum(), reals, create_graph=True)
+    (fake_logits.float().mean() + grad.square().sum()).backward()
+    for p in [*generator.parameters(), *discriminator.parameters()]:
+        assert p.grad is not None and torch.isfinite(p.grad).all()
