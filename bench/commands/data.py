@@ -74,10 +74,15 @@ def info_command(
     grid_path = save_grid(ds.images, grid or ds.cache_path.with_suffix(".grid.png"))
     table.add_row("sample grid", str(grid_path))
     if speed:
+        import torch
+
         from bench.data.loader import measure_loader_img_per_sec
 
-        rate = measure_loader_img_per_sec(ds.images, batch_size=128)
-        table.add_row("loader speed", f"{rate:,.0f} img/s (random batches of 128 -> float32 [-1,1], CPU)")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        rate = measure_loader_img_per_sec(ds.images, batch_size=128, device=device)
+        gather = measure_loader_img_per_sec(ds.images, batch_size=128, convert=False)
+        table.add_row("loader speed", f"{rate:,.0f} img/s (random batches of 128 -> float32 [-1,1] on {device})")
+        table.add_row("gather only", f"{gather:,.0f} img/s (uint8 batches from the memmap, CPU)")
     console.print(table)
 
 

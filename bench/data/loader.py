@@ -29,18 +29,36 @@ def to_float_tensor(batch: np.ndarray, device: str | torch.device = "cpu") -> to
 
 
 def measure_loader_img_per_sec(
-    images: np.ndarray, batch_size: int = 128, max_batches: int = 200, max_seconds: float = 2.0, seed: int = 0
+    images: np.ndarray,
+    batch_size: int = 128,
+    device: str | torch.device = "cpu",
+    convert: bool = True,
+    max_batches: int = 200,
+    max_seconds: float = 2.0,
+    seed: int = 0,
 ) -> float:
-    """Images per second of `random_batches` + `to_float_tensor` on CPU, after 5 warm-up batches.
+    """Images per second of `random_batches` (+ `to_float_tensor` on `device` when `convert`).
 
-    Stops after `max_batches` or `max_seconds`, whichever comes first (at least 10 batches).
+    Runs 5 warm-up batches, then stops after `max_batches` or `max_seconds`, whichever comes
+    first (at least 10 batches). `convert=False` times the memmap gather alone: the CPU cost a
+    GPU training loop pays, since the uint8 batch is converted to float on the GPU.
     """
     it = random_batches(images, batch_size, seed)
+
+    def step() -> int:
+        """One batch; returns its size."""
+        batch = next(it)
+        if convert:
+            x = to_float_tensor(batch, device)
+            if x.device.type == "cuda":
+                torch.cuda.synchronize(x.device)
+        return len(batch)
+
     for _ in range(5):
-        to_float_tensor(next(it))
+        step()
     start = time.perf_counter()
     seen = batches = 0
     while batches < max_batches and (batches < 10 or time.perf_counter() - start < max_seconds):
-        seen += len(to_float_tensor(next(it)))
+        seen += step()
         batches += 1
     return seen / (time.perf_counter() - start)
