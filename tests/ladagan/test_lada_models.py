@@ -125,7 +125,7 @@ def test_every_parameter_gets_a_gradient(name: str) -> None:
     torch.manual_seed(0)
     generator, discriminator = build(PRESETS[name])
     res = PRESETS[name].resolution
-    loss = discriminator(generator(torch.randn(4, 128))).mean() + discriminator(torch.randn(4, 3, res, res)).mean()
+    loss = discriminator(generator(torch.randn(2, 128))).mean() + discriminator(torch.randn(2, 3, res, res)).mean()
     loss.backward()
     for label, model in (("G", generator), ("D", discriminator)):
         for pname, p in model.named_parameters():
@@ -152,8 +152,8 @@ def test_r1_double_backward_through_discriminator(attention: str) -> None:
 @pytest.mark.parametrize("attention", ["lada", "dot"])
 def test_bf16_autocast_forward_backward_and_r1(attention: str) -> None:
     torch.manual_seed(0)
-    generator, discriminator = build(PRESETS["tiny64"].with_overrides(attention=attention))
-    reals = torch.randn(2, 3, 64, 64, requires_grad=True)
+    generator, discriminator = build(PRESETS["tiny32"].with_overrides(attention=attention))
+    reals = torch.randn(2, 3, 32, 32, requires_grad=True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         fake_logits = discriminator(generator(torch.randn(2, 128)))
         real_logits = discriminator(reals)
