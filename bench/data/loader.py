@@ -23,9 +23,12 @@ def random_batches(images: np.ndarray, batch_size: int, seed: int = 0) -> Iterat
 
 
 def to_float_tensor(batch: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
-    """uint8 (B, R, R, 3) -> float32 (B, 3, R, R) in [-1, 1] on `device`."""
-    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True)
-    return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    """uint8 (B, R, R, 3) -> contiguous float32 (B, 3, R, R) in [-1, 1] on `device`.
+
+    The uint8 batch moves to the device first: 4x fewer bytes to copy, and the float work runs there.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True).permute(0, 3, 1, 2)
+    return x.to(torch.float32, memory_format=torch.contiguous_format).div_(127.5).sub_(1.0)
 
 
 def measure_loader_img_per_sec(

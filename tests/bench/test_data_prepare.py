@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 from datafakes import write_celeba, write_corrupt, write_pngs
 
 from bench.data import hashing, load_dataset
@@ -153,7 +154,7 @@ def test_loader_maps_uint8_to_minus_one_one_channels_first():
     images[:, :, :, 0] = 255
     images[:, 0, 1, 2] = 51
     x = to_float_tensor(images[:3])
-    assert x.shape == (3, 3, 4, 4) and x.dtype.is_floating_point
+    assert x.shape == (3, 3, 4, 4) and x.dtype == torch.float32 and x.is_contiguous()
     assert (x[:, 0] == 1).all() and (x[:, 1] == -1).all()
     assert abs(float(x[0, 2, 0, 1]) - (51 / 127.5 - 1)) < 1e-6
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from datafakes import (
@@ -216,3 +218,20 @@ def test_embedded_asset_matches_its_manifest():
     assert hashlib.sha256(gray.tobytes()).hexdigest() == manifest["pixels_sha256"]
     assert (embedded_dir() / "LICENSE-fashion-mnist.txt").read_text().count("MIT License") == 1
     assert (embedded_dir() / EMBEDDED_FILE).stat().st_size < 5 * 2**20
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").is_file(),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
+def test_build_script_rebuilds_the_embedded_asset_exactly():
+    import importlib.util
+
+    from bench.data.fashion import EMBEDDED_FILE, embedded_dir, read_embedded_gray
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "build_embedded_dataset.py"
+    spec = importlib.util.spec_from_file_location("build_embedded_dataset", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rebuilt = module.build_gray(Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"))
+    assert np.array_equal(rebuilt, read_embedded_gray(embedded_dir() / EMBEDDED_FILE))
