@@ -9,6 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from bench.data import DEFAULT_DATASET
+
 NAME_HELP = (
     "Dataset name: fashion10k (embedded default), fashion-mnist, cifar10, celeba64 "
     "(celeba64:crop=L,T,R,B for another crop box), ffhq128, ffhq256, lsun-bedroom128, "
@@ -45,7 +47,7 @@ def _summary_table(ds, title: str) -> Table:
 
 @data_app.command("prepare")
 def prepare_command(
-    name: str = typer.Argument(..., help=NAME_HELP),
+    name: str = typer.Argument(DEFAULT_DATASET, help=NAME_HELP, show_default=True),
     data_root: str = typer.Option(None, "--data-root", help=ROOT_HELP),
     strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable image file instead of skipping it."),
 ) -> None:
@@ -59,7 +61,7 @@ def prepare_command(
 
 @data_app.command("info")
 def info_command(
-    name: str = typer.Argument(..., help=NAME_HELP),
+    name: str = typer.Argument(DEFAULT_DATASET, help=NAME_HELP, show_default=True),
     data_root: str = typer.Option(None, "--data-root", help=ROOT_HELP),
     grid: Path = typer.Option(None, "--grid", help="Where to write a PNG grid of 64 samples (default: beside the cache file)."),
     speed: bool = typer.Option(False, "--speed", help="Also measure the loader: random batches of 128 -> float tensors, img/s."),

@@ -92,3 +92,9 @@ def test_list_shows_every_dataset_and_the_doctor_rows(tmp_path, capsys):
     assert rows["celeba64"][0] and rows["fashion10k"][0]
     assert not rows["cifar10"][0] and "downloads on first use" in rows["cifar10"][1]
     assert not rows["ffhq256"][0] and str(tmp_path / "data") in rows["ffhq256"][1]
+
+
+def test_info_without_a_name_shows_the_embedded_default(capsys):
+    assert main(["data", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "dataset fashion10k" in out and "10,000" in out
