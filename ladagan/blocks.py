@@ -105,7 +105,10 @@ class DownBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, bn_eps: float = 1e-3) -> None:
         super().__init__()
         self.main = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1, bias=False),
+            # TF 'same' padding for a stride-2 3x3 conv on an even size pads only bottom and right
+            # (pad_total 1 -> 0 before, 1 after); symmetric padding=1 would shift the sampling grid.
+            nn.ZeroPad2d((0, 1, 0, 1)),
+            nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=0, bias=False),
             _bn(out_channels, bn_eps),
             nn.LeakyReLU(0.2),
             nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),

@@ -24,8 +24,10 @@ class Discriminator(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(3, enc[0], 3, padding=1, bias=False), nn.LeakyReLU(0.2))
         self.encoder = nn.Sequential(*(DownBlock(a, b, cfg.bn_eps) for a, b in pairwise(enc)))
         # The reference hard-codes 256 tokens: the encoder always ends at 16x16.
-        self.pos_16 = PositionalEmbedding(256, enc[-1])
-        self.block_16 = DiscriminatorBlock(enc[-1], cfg.heads, cfg.mlp_dim, cfg.attention, cfg.ln_eps)
+        self.transformer = cfg.transformer
+        if cfg.transformer:
+            self.pos_16 = PositionalEmbedding(256, enc[-1])
+            self.block_16 = DiscriminatorBlock(enc[-1], cfg.heads, cfg.mlp_dim, cfg.attention, cfg.ln_eps)
         self.conv_8 = nn.Conv2d(4 * enc[-1], cfg.out_dims[0], 3, padding=1)  # linear, with bias
         self.logits = nn.Sequential(
             nn.Conv2d(cfg.out_dims[0], cfg.out_dims[1], 1, bias=False),
@@ -38,8 +40,9 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Score images x (B, 3, R, R); returns logits (B, 25)."""
         x = self.encoder(self.stem(x))
-        x = self.block_16(self.pos_16(to_tokens(x)))
-        x = self.conv_8(F.pixel_unshuffle(to_image(x, 16), 2))
+        if self.transformer:
+            x = to_image(self.block_16(self.pos_16(to_tokens(x))), 16)
+        x = self.conv_8(F.pixel_unshuffle(x, 2))
         return self.logits(x).flatten(1)
 
 

@@ -39,6 +39,7 @@ class DiscriminatorConfig:
     heads: int = 4
     mlp_dim: int = 512
     attention: str = "lada"  # "lada" | "dot"
+    transformer: bool = True  # False: no positional embedding + Ladaformer at 16x16 (conv-only D ablation)
     ln_eps: float = 1e-6  # TF LayerNormalization(epsilon=1e-6); the PyTorch port uses 1e-5
     bn_eps: float = 1e-3  # Keras BatchNormalization default; the PyTorch port uses 1e-5
 

@@ -38,6 +38,10 @@ _VARIANTS = {
         _variant_presets("residual around the G block MLP", mlp_residual=True),
     ),
     "ladagan-nor1": ("LadaGAN trained without the R1 penalty", _no_r1_presets()),
+    "ladagan-convd": (
+        "LadaGAN with a convolution-only D (no positional embedding + Ladaformer at 16x16)",
+        _variant_presets("conv-only D (Ladaformer removed)", transformer=False),
+    ),
 }
 
 for _name, (_summary, _presets) in _VARIANTS.items():

@@ -17,7 +17,7 @@ def test_registry_holds_ladagan_its_ablations_and_the_baselines():
     kinds = {name: spec.kind for name, spec in all_models().items()}
     assert kinds["ladagan"] == "ladagan"
     assert kinds["conv"] == kinds["transgan"] == "baseline"
-    for name in ("ladagan-dot", "ladagan-nosln", "ladagan-mlpres", "ladagan-nor1"):
+    for name in ("ladagan-dot", "ladagan-nosln", "ladagan-mlpres", "ladagan-nor1", "ladagan-convd"):
         assert kinds[name] == "ablation"
 
 

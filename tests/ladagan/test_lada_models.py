@@ -202,3 +202,36 @@ def test_cuda_bf16_training_step_with_r1(attention: str) -> None:
     (fake_logits.float().mean() + grad.square().sum()).backward()
     for p in [*generator.parameters(), *discriminator.parameters()]:
         assert p.grad is not None and torch.isfinite(p.grad).all()
+
+
+def test_down_block_pads_like_tf_same_stride_two() -> None:
+    # TF 'same' at stride 2 on an even size pads only bottom/right: output (0, 0) sees input rows/cols 0..2.
+    from ladagan.blocks import DownBlock
+
+    torch.manual_seed(0)
+    block = DownBlock(2, 3)
+    conv = block.main[1]
+    x = torch.randn(1, 2, 8, 8)
+    with torch.no_grad():
+        first = torch.nn.functional.conv2d(x[:, :, :3, :3], conv.weight)
+        last = torch.nn.functional.conv2d(torch.nn.functional.pad(x[:, :, 6:, 6:], (0, 1, 0, 1)), conv.weight)
+        out = conv(block.main[0](x))
+    assert out.shape[-2:] == (4, 4)
+    assert torch.allclose(out[:, :, 0, 0], first[:, :, 0, 0], atol=1e-6)
+    assert torch.allclose(out[:, :, 3, 3], last[:, :, 0, 0], atol=1e-6)
+
+
+def test_conv_only_discriminator_drops_just_the_ladaformer() -> None:
+    from dataclasses import replace
+
+    cfg = PRESETS["tiny64"].discriminator
+    full, conv_only = Discriminator(cfg), Discriminator(replace(cfg, transformer=False))
+    names_full = {n for n, _ in full.named_parameters()}
+    names_conv = {n for n, _ in conv_only.named_parameters()}
+    assert names_conv < names_full
+    assert all(n.startswith(("pos_16", "block_16")) for n in names_full - names_conv)
+    x = torch.randn(2, 3, 64, 64, requires_grad=True)
+    logits = conv_only(x)
+    assert logits.shape == (2, 25)
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    grad.square().sum().backward()  # R1's double backward still works
