@@ -1,0 +1,175 @@
+"""`ladabench profile MODEL`: params, MACs, training FLOPs, img/s and peak memory; `--attention-scaling`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bench.commands.evaluate import DEVICE_HELP, default_device, parse_int_list
+from bench.errors import UserError
+
+UNITS_CAPTION = (
+    "MACs = multiply-adds of one G forward pass per image (fvcore + attention handles); "
+    "FLOPs = 2 x MACs (FlopCounterMode, math attention); train = D step with R1 + G step, per real image"
+)
+
+
+def _si(value: float | None, unit: str = "") -> str:
+    """1.23e9 -> '1.23 G' (with a unit); '-' for None."""
+    if value is None:
+        return "-"
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".strip()
+
+
+def _mib(value: int | None) -> str:
+    """Bytes as MiB text ('-' for None)."""
+    return "-" if value is None else f"{value / 2**20:,.0f} MiB"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def rows_to_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV text of flat rows (nested values JSON-encoded), columns in first-seen order."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _profile_table(rows: list[dict[str, Any]]) -> Table:
+    """One line per profiled model/preset."""
+    table = Table(title="ladabench profile", caption=UNITS_CAPTION)
+    columns = ("model", "preset", "px", "params G", "params D", "G MACs/img", "G FLOPs/img",
+               "train FLOPs/real img", "gen img/s", "train img/s", "peak mem gen", "peak mem train", "device")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        mem_key = "peak_alloc_bytes" if r.get("gen_peak_alloc_bytes") is not None else "peak_rss_bytes"
+        speed = r.get("gen_img_per_sec") is not None
+        device = f"{r.get('device', '-')} ({r.get('device_name', '')}, batch {r.get('batch', '-')}, {r.get('dtype', '')})" if speed else "-"
+        table.add_row(
+            r["model"], r["preset"], str(r["resolution"]), _si(r["params_g"]), _si(r["params_d"]),
+            _si(r["g_macs_per_image"], "MAC"), _si(r["g_flops_per_image"], "FLOP"),
+            _si(r["train_flops_per_real_image"], "FLOP"),
+            f"{r['gen_img_per_sec']:.1f} ({r['gen_img_per_sec_min']:.1f}-{r['gen_img_per_sec_max']:.1f})" if speed else "-",
+            f"{r['train_img_per_sec']:.1f} ({r['train_img_per_sec_min']:.1f}-{r['train_img_per_sec_max']:.1f})" if speed else "-",
+            _mib(r.get(f"gen_{mem_key}")), _mib(r.get(f"train_{mem_key}")), escape(device),
+        )
+    return table
+
+
+def _scaling_table(rows: list[dict[str, Any]]) -> Table:
+    """One line per (layer, tokens) of the attention-scaling benchmark."""
+    first = rows[0]
+    table = Table(
+        title=f"attention scaling: one layer, width {first['dim']}, {first['heads']} heads, batch {first['batch']}, {first['device']}",
+        caption="MACs per image (fvcore + SDPA/einsum handles); times: median (min) of repeats; memory: peak increase in the phase",
+    )
+    for column in ("layer", "tokens", "MACs/img", "fwd ms", "fwd+bwd ms", "mem fwd", "mem fwd+bwd"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["layer"], str(r["tokens"]), _si(r["macs_per_image"], "MAC"),
+            f"{r['fwd_ms_median']:.2f} ({r['fwd_ms_min']:.2f})", f"{r['fwd_bwd_ms_median']:.2f} ({r['fwd_bwd_ms_min']:.2f})",
+            _mib(r["fwd_mem_increase_bytes"]), _mib(r["fwd_bwd_mem_increase_bytes"]),
+        )
+    return table
+
+
+def _targets(model: str, preset: str | None, res: int | None) -> list[tuple[str, str | None, int | None]]:
+    """(model, preset, resolution) triples to profile: `all` models, comma-listed presets, 'default' = the resolution's default."""
+    from bench.registry import all_models, get_model
+
+    names = list(all_models()) if model == "all" else [get_model(model).name]
+    presets = [p.strip() for p in (preset or "").split(",") if p.strip()] or [None]
+    targets = []
+    for name in names:
+        for p in presets:
+            if p in (None, "default", "tiny"):
+                resolution = res or 64  # the authors' headline resolution when none is given
+                targets.append((name, None if p in (None, "default") else "tiny", resolution))
+            else:
+                targets.append((name, p, res))
+    return targets
+
+
+def profile_command(
+    model: str = typer.Argument(None, help="Registered model name (see `ladabench models`), or 'all'."),
+    preset: str = typer.Option(None, "--preset", help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default)."),
+    res: int = typer.Option(None, "--res", help="Resolution for 'default'/'tiny' presets (default 64)."),
+    batch: int = typer.Option(None, "--batch", help="Batch for the speed runs (default: the preset's on GPU, 8 on CPU)."),
+    amp: bool = typer.Option(False, "--amp", help="Autocast (bf16; fp16 on GPUs without bf16) for the speed runs."),
+    compile_g: bool = typer.Option(False, "--compile", help="torch.compile the generator for the speed runs."),
+    device: str = typer.Option(None, "--device", help=DEVICE_HELP),
+    repeats: int = typer.Option(10, "--repeats", help="Timed repeats per phase (median and range reported)."),
+    warmup: int = typer.Option(2, "--warmup", help="Untimed warm-up calls per phase."),
+    no_speed: bool = typer.Option(False, "--no-speed", help="Counts only (params, MACs, FLOPs); skip timing."),
+    attention_scaling: bool = typer.Option(False, "--attention-scaling", help="Instead: benchmark one Lada, dot-product and grid attention layer over token counts."),
+    tokens: str = typer.Option("64,256,1024,4096", "--tokens", help="Token counts for --attention-scaling (square maps)."),
+    dim: int = typer.Option(256, "--dim", help="Width for --attention-scaling."),
+    json_path: Path = typer.Option(None, "--json", help="Also write the rows as JSON (read by `ladabench compare`)."),
+    csv_path: Path = typer.Option(None, "--csv", help="Also write the rows as CSV."),
+) -> None:
+    """Cost of a model: params, G MACs per image, training FLOPs per real image, img/s and peak memory."""
+    from bench.cli import console
+
+    device = device or default_device()
+    if repeats < 1 or warmup < 0:
+        raise UserError("--repeats must be >= 1 and --warmup >= 0")
+    if attention_scaling:
+        from bench.metrics.attention_scaling import attention_scaling as run_scaling
+
+        token_counts = tuple(parse_int_list(tokens, "--tokens"))
+        for count in token_counts:
+            if int(count**0.5) ** 2 != count:
+                raise UserError(f"--tokens {count} is not a square number (tokens form a square map, e.g. 64, 256, 1024)")
+        rows = run_scaling(token_counts, dim=dim, device=device, repeats=repeats, warmup=warmup)
+        console.print(_scaling_table(rows))
+        payload: dict[str, Any] = {"schema": "ladabench.attention-scaling/1", "rows": rows}
+    else:
+        if model is None:
+            raise UserError("give a MODEL to profile (see `ladabench models`), 'all', or --attention-scaling")
+        from bench.metrics.profile import SCHEMA, profile_model
+
+        rows = []
+        for name, preset_name, resolution in _targets(model, preset, res):
+            console.print(f"profiling {name} {preset_name or 'default'} ({resolution or ''} px) on {device} ...")
+            rows.append(profile_model(name, preset_name, resolution, batch, amp, compile_g, device, repeats, warmup,
+                                      measure_speed=not no_speed))
+        console.print(_profile_table(rows))
+        payload = {"schema": SCHEMA, "units": UNITS_CAPTION, "rows": rows}
+    if json_path:
+        _write_atomic(json_path, json.dumps(payload, indent=2) + "\n")
+        console.print(f"wrote {escape(str(json_path))}")
+    if csv_path:
+        _write_atomic(csv_path, rows_to_csv(rows))
+        console.print(f"wrote {escape(str(csv_path))}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `profile` to the app."""
+    app.command("profile")(profile_command)

@@ -1,0 +1,145 @@
+"""Cost profile of a registered model at a preset: params, MACs, training FLOPs, img/s, peak memory.
+
+Units, stated in every output: `g_macs_per_image` counts multiply-adds of one generator forward pass
+(fvcore); `*_flops_*` fields are FLOPs = 2 x MACs (FlopCounterMode). Training cost is one full
+iteration of the suite's training step (D step with R1, then G step, DiffAugment, EMA update) per
+real image shown to D.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench.metrics.flops import counted_flops, fvcore_macs
+from bench.metrics.speed import is_cuda, peak_memory, throughput, time_calls
+
+SCHEMA = "ladabench.profile/1"
+CPU_DEFAULT_BATCH = 8  # a preset's GPU batch (128) takes tens of seconds per iteration on 2 cores
+FLOP_COUNT_BATCH = 2  # operation counts are per image; a small batch keeps counting cheap
+
+
+def count_params(module: nn.Module) -> int:
+    """Number of parameters (trainable or not)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def amp_dtype_for(amp: bool, device: str) -> torch.dtype | None:
+    """The autocast dtype `--amp` means on this device: bf16 (CPU, or GPUs that support it), else fp16."""
+    if not amp:
+        return None
+    if is_cuda(device) and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def make_step_context(G: nn.Module, D: nn.Module, training: Any, device: str, amp_dtype: torch.dtype | None, compile_g: bool):
+    """The training loop's StepContext for these models (Adam, GradScaler, DiffAugment, EMA) as TRAIN builds it."""
+    from bench.train.augment import diff_augment
+    from bench.train.ema import make_ema
+    from bench.train.step import StepContext
+
+    adam = dict(betas=tuple(training.betas), eps=training.adam_eps)
+    aug_gen = torch.Generator(torch.device(device)).manual_seed(2)
+    return StepContext(
+        G=torch.compile(G) if compile_g else G, D=D,
+        opt_g=torch.optim.Adam(G.parameters(), lr=training.lr_g, **adam),
+        opt_d=torch.optim.Adam(D.parameters(), lr=training.lr_d, **adam),
+        ema=make_ema(G, training.ema_decay), G_plain=G,
+        scaler=torch.amp.GradScaler(torch.device(device).type, enabled=amp_dtype == torch.float16),
+        augment=lambda x: diff_augment(x, training.augment, aug_gen), r1_gamma=training.r1_gamma,
+        amp_dtype=amp_dtype, device_type=torch.device(device).type,
+    )
+
+
+def _iteration(ctx: Any, batch: int, z_dim: int, resolution: int, device: str):
+    """A closure running one training iteration on a fixed random real batch."""
+    from bench.train.step import train_step
+
+    reals = torch.rand(batch, 3, resolution, resolution, device=device) * 2 - 1
+    z_d, z_g = torch.randn(batch, z_dim, device=device), torch.randn(batch, z_dim, device=device)
+    return lambda: train_step(ctx, reals, z_d, z_g)
+
+
+def training_flops_per_image(spec: Any, preset: Any, device: str = "cpu") -> int:
+    """FLOPs (=2 x MACs) of one full training iteration per real image, forward and backward."""
+    torch.manual_seed(0)
+    G, D = (m.to(device) for m in spec.build(preset))
+    ctx = make_step_context(G, D, preset.training, device, None, False)
+    total, _ = counted_flops(_iteration(ctx, FLOP_COUNT_BATCH, G.z_dim, preset.resolution, device))
+    return total // FLOP_COUNT_BATCH
+
+
+def environment(device: str, amp_dtype: torch.dtype | None, compile_g: bool) -> dict[str, Any]:
+    """What the speed figures depend on: device, dtype, TF32, cudnn.benchmark, compile, versions."""
+    cuda = is_cuda(device)
+    return {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(torch.device(device)) if cuda else (platform.processor() or platform.machine()),
+        "cpu_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "dtype": str(amp_dtype).replace("torch.", "") + " autocast" if amp_dtype else "float32",
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32) if cuda else None,
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark) if cuda else None,
+        "compile_g": compile_g,
+        "torch_version": torch.__version__,
+        "timer": "CUDA events" if cuda else "time.perf_counter + synchronize",
+    }
+
+
+def profile_model(
+    model: str, preset_name: str | None = None, resolution: int | None = None, batch: int | None = None,
+    amp: bool = False, compile_g: bool = False, device: str = "cpu", repeats: int = 10, warmup: int = 2,
+    measure_speed: bool = True,
+) -> dict[str, Any]:
+    """One profile row: params, G MACs/image, training FLOPs/real image, generation and training img/s, peak memory."""
+    from bench.registry import get_model
+
+    spec = get_model(model)
+    preset = spec.preset(preset_name, resolution)
+    torch.manual_seed(0)
+    G, D = spec.build(preset)
+    res = int(preset.resolution)
+    g_macs, g_by_op = fvcore_macs(G, (torch.randn(1, G.z_dim),))
+    d_macs, _ = fvcore_macs(D, (torch.randn(1, 3, res, res),))
+    row: dict[str, Any] = {
+        "schema": SCHEMA, "model": spec.name, "preset": preset.name, "resolution": res, "kind": spec.kind,
+        "params_g": count_params(G), "params_d": count_params(D),
+        "g_macs_per_image": g_macs, "g_flops_per_image": 2 * g_macs, "d_macs_per_image": d_macs,
+        "g_macs_by_op": g_by_op,
+        "train_flops_per_real_image": training_flops_per_image(spec, preset, "cpu"),
+        "units": "MACs = multiply-adds (fvcore, G forward, per image); FLOPs = 2 x MACs (FlopCounterMode, "
+                 "math SDPA); train = one D step with R1 + one G step per real image; elementwise ops, "
+                 "softmax and optimizer updates not counted",
+    }
+    if not measure_speed:
+        return row
+    batch = batch or (preset.training.batch_size if is_cuda(device) else CPU_DEFAULT_BATCH)
+    amp_dtype = amp_dtype_for(amp, device)
+    row.update({"batch": batch, "warmup": warmup, **environment(device, amp_dtype, compile_g)})
+    G, D = G.to(device), D.to(device)
+    gen_G = torch.compile(G) if compile_g else G
+    z = torch.randn(batch, G.z_dim, device=device)
+    autocast = (lambda: torch.autocast(torch.device(device).type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+
+    def generate() -> None:
+        """One generation batch with the EMA-style inference setting (eval, no grad)."""
+        with torch.no_grad(), autocast():
+            gen_G(z)
+
+    G.eval()
+    with peak_memory(device) as gen_mem:
+        gen_times = time_calls(generate, device, repeats, warmup)
+    G.train()
+    row.update({f"gen_{k}": v for k, v in throughput(gen_times, batch).items()}, **gen_mem.as_dict("gen"))
+    ctx = make_step_context(G, D, preset.training, device, amp_dtype, compile_g)
+    step = _iteration(ctx, batch, G.z_dim, res, device)
+    with peak_memory(device) as train_mem:
+        train_times = time_calls(step, device, repeats, warmup)
+    row.update({f"train_{k}": v for k, v in throughput(train_times, batch).items()}, **train_mem.as_dict("train"))
+    return row
