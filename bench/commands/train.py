@@ -58,7 +58,7 @@ def _resume_request(stored: dict[str, Any], given: dict[str, Any]) -> dict[str, 
         "lr_g": stored["lr_g"], "lr_d": stored["lr_d"], "betas": stored["betas"], "amp": stored["amp"],
         "compile": stored["compile"], "deterministic": stored["deterministic"],
         "tick_kimg": stored["tick_kimg"], "snapshot_kimg": stored["snapshot_kimg"],
-        "eval_kimg": stored["eval_kimg"], "metrics": stored["metrics"], "data_root": stored["data_root"],
+        "eval_kimg": stored["eval_kimg"], "metrics": stored["metrics"], "data_root": stored["data_root"], "out": stored["out"],
     }
     request.update({k: v for k, v in given.items() if v is not None})
     return request
@@ -152,7 +152,12 @@ def _start(options: dict, dataset: Any, run_dir: Path | None, snapshot: Path | N
     if run_dir is None:
         run_dir = rundir.create_run_dir(Path(options["out"]), options)
     atomic_write_json(run_dir / "options.json", options)
-    rundir.write_env(run_dir, options["device"])
+    if snapshot is None:
+        rundir.write_env(run_dir, options["device"])
+    else:  # env.json describes the first session; a resumed one is recorded in the log
+        env = rundir.environment_info(options["device"])
+        rundir.log(run_dir, "resume session: " + " ".join(f"{k}={env[k]}" for k in ("hostname", "torch", "gpu_name", "git_sha")))
+        rundir.log(run_dir, "command line: " + " ".join(env["command_line"]))
     with determinism(options["deterministic"], torch.device(options["device"])):
         trainer = Trainer(run_dir, options, dataset, console)
         if snapshot is not None:
@@ -166,7 +171,10 @@ def _start(options: dict, dataset: Any, run_dir: Path | None, snapshot: Path | N
         console.print(f"run directory: {run_dir}")
         result = trainer.run()
     stats = result.last_stats
-    losses = f", loss D {stats['loss_d']:.3f} G {stats['loss_g']:.3f}, {stats['img_per_sec']:.1f} img/s" if stats else ""
+    losses = ""
+    if stats:
+        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731 - None: fp16 skipped every step
+        losses = f", loss D {fmt(stats['loss_d'])} G {fmt(stats['loss_g'])}, {stats['img_per_sec']:.1f} img/s"
     console.print(
         f"[bold green]done[/] ({result.stop_reason}): {result.images_seen / 1000:g} kimg in "
         f"{result.wall_seconds:.1f} s{losses}; run: {result.run_dir}"

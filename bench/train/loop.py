@@ -2,7 +2,8 @@
 
 Budget (design: real images shown to D): training stops at exactly `total_kimg * 1000` images; when
 that is not a whole number of batches, the last iteration uses a smaller batch (D and G steps alike).
-`--minutes` stops after the iteration in which the wall clock (summed over sessions) runs out;
+`--minutes` stops after the iteration in which the wall clock (summed over sessions; snapshots
+count, in-training evaluation does not) runs out;
 `--stop-kimg` ends a session at the first whole batch past it, keeping the budget for `--resume`.
 """
 
@@ -44,6 +45,13 @@ from bench.train.step import StepContext, train_step
 
 LOSS_KEYS = ("loss_d", "loss_g")
 STAT_KEYS = ("loss_d", "loss_g", "r1", "grad_norm_d", "grad_norm_g")
+SKIP_KEYS = ("amp_skipped_d", "amp_skipped_g")
+MIN_LOSS_SCALE = 2.0**-24  # an fp16 scale this small means the gradients overflow at any scale
+
+
+def _num(value: float | None) -> float:
+    """A stats value for display (None, a tick whose steps were all skipped, shows as nan)."""
+    return math.nan if value is None else value
 
 
 class TrainingDiverged(UserError):
@@ -88,13 +96,15 @@ def determinism(deterministic: bool, device: torch.device):
              torch.backends.cudnn.benchmark)
     if deterministic and device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic)
+    if saved[0] != deterministic:  # the call imports torch._inductor (seconds): only when it changes
+        torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic and device.type == "cuda"
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(saved[0])
+        if torch.are_deterministic_algorithms_enabled() != saved[0]:
+            torch.use_deterministic_algorithms(saved[0])
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[1], saved[2]
 
 
@@ -104,11 +114,14 @@ def metrics_hook(options: dict[str, Any]) -> Callable | None:
         return None
     try:
         from bench.metrics.evaluate import evaluate_snapshot
+        from bench.metrics.names import parse_metric_name
     except ImportError as exc:
         raise UserError(
             f"--metrics {','.join(options['metrics'])}: metrics are not available yet in this install "
             f"({exc}); train without --metrics and evaluate later with `ladabench eval RUN`"
         ) from exc
+    for name in options["metrics"]:
+        parse_metric_name(name)  # a typo fails now, not after the first snapshot
     return evaluate_snapshot
 
 
@@ -274,7 +287,7 @@ class Trainer:
                     torch.cuda.synchronize(self.device)
                 train_seconds = time.monotonic() - tick_start_time
                 last_stats = self._end_tick(per_step, tick_start_images, tick_start_step, train_seconds)
-                progress.update(task, **{k: last_stats[k] for k in ("img_per_sec", "loss_d", "loss_g")})
+                progress.update(task, **{k: _num(last_stats[k]) for k in ("img_per_sec", "loss_d", "loss_g")})
                 due = reason is not None or (
                     c.images_seen // snapshot_images != tick_start_images // snapshot_images
                 )
@@ -284,7 +297,9 @@ class Trainer:
                 if due or eval_due:
                     path = self.write_snapshot()
                     if eval_due:
+                        eval_start = time.monotonic()
                         self._evaluate(path)
+                        session_start += time.monotonic() - eval_start  # evaluation is not training time
                 c.wall_seconds = time.monotonic() - session_start
         rundir.log(self.run_dir, f"stopped ({reason}) at {c.images_seen} images, {c.wall_seconds:.1f} s")
         return TrainResult(self.run_dir, c.images_seen, c.wall_seconds, reason, c.last_snapshot, last_stats)
@@ -292,14 +307,19 @@ class Trainer:
     def _end_tick(self, per_step: list[dict], start_images: int, start_step: int, train_seconds: float) -> dict:
         """Check the tick's losses are finite, then append its averages to stats.jsonl and log.txt."""
         c = self.counters
-        stacked = {k: torch.stack([s[k].float() for s in per_step]).cpu() for k in STAT_KEYS}
+        stacked = {k: torch.stack([s[k].float().cpu() for s in per_step]) for k in (*STAT_KEYS, *SKIP_KEYS)}
+        # Steps that fp16 loss scaling skipped changed no weight: their inf/NaN losses are not divergence.
+        applied = (stacked["amp_skipped_d"] + stacked["amp_skipped_g"]) == 0
         for i in range(len(per_step)):
             for key in LOSS_KEYS:
                 value = float(stacked[key][i])
-                if not math.isfinite(value):
+                if applied[i] and not math.isfinite(value):
                     self._diverged(key, value, start_step + i)
+        if self.scaler.is_enabled() and self.scaler.get_scale() < MIN_LOSS_SCALE:
+            self._diverged("the fp16 loss scale", self.scaler.get_scale(), c.step - 1)  # every step overflowed
         c.tick += 1
         images = c.images_seen - start_images
+        means = {k: float(stacked[k][applied].mean()) if applied.any() else None for k in STAT_KEYS}
         record = {
             "tick": c.tick,
             "step": c.step,
@@ -308,14 +328,16 @@ class Trainer:
             "wall_s": round(c.wall_seconds, 3),
             "tick_s": round(train_seconds, 3),
             "img_per_sec": round(images / max(train_seconds, 1e-9), 2),
-            **{k: float(stacked[k].mean()) for k in STAT_KEYS},
+            **means,
+            "amp_skipped_steps": int((~applied).sum()),
             "peak_mem_bytes": peak_memory_bytes(self.device),
         }
         rundir.append_stats(self.run_dir, record)
         rundir.log(
             self.run_dir,
             f"tick {c.tick}: kimg {record['kimg']:.3f}  {record['img_per_sec']:.1f} img/s  "
-            f"loss_d {record['loss_d']:.4f}  loss_g {record['loss_g']:.4f}  r1 {record['r1']:.3g}",
+            f"loss_d {_num(record['loss_d']):.4f}  loss_g {_num(record['loss_g']):.4f}  "
+            f"r1 {_num(record['r1']):.3g}  amp skipped {record['amp_skipped_steps']}",
         )
         return record
 

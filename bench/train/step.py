@@ -67,6 +67,19 @@ def grad_norm(module: nn.Module) -> Tensor:
     return torch.nn.utils.get_total_norm(grads)
 
 
+def optimizer_step(ctx: StepContext, optimizer: torch.optim.Optimizer) -> Tensor:
+    """Step through the AMP scaler; 1.0 when fp16 loss scaling skipped the step (inf/NaN grads), else 0.0.
+
+    Under fp16 the first steps often overflow while the scaler finds its scale; such a step changes
+    no weight, so the loop does not treat its non-finite loss as divergence.
+    """
+    scale_before = ctx.scaler.get_scale() if ctx.scaler.is_enabled() else None
+    ctx.scaler.step(optimizer)
+    ctx.scaler.update()
+    skipped = scale_before is not None and ctx.scaler.get_scale() < scale_before
+    return torch.tensor(float(skipped))
+
+
 def d_step(ctx: StepContext, reals: Tensor, z: Tensor) -> dict[str, Tensor]:
     """Update D once on a real batch and fakes G(z); return its detached loss terms and grad norm."""
     ctx.D.requires_grad_(True)
@@ -85,9 +98,8 @@ def d_step(ctx: StepContext, reals: Tensor, z: Tensor) -> dict[str, Tensor]:
     ctx.scaler.scale(loss_d).backward()
     ctx.scaler.unscale_(ctx.opt_d)
     norm_d = grad_norm(ctx.D)
-    ctx.scaler.step(ctx.opt_d)
-    ctx.scaler.update()
-    return {"loss_d": loss_d.detach(), "r1": r1.detach(), "grad_norm_d": norm_d.detach()}
+    skipped = optimizer_step(ctx, ctx.opt_d)
+    return {"loss_d": loss_d.detach(), "r1": r1.detach(), "grad_norm_d": norm_d.detach(), "amp_skipped_d": skipped}
 
 
 def g_step(ctx: StepContext, z: Tensor) -> dict[str, Tensor]:
@@ -103,11 +115,10 @@ def g_step(ctx: StepContext, z: Tensor) -> dict[str, Tensor]:
     ctx.scaler.scale(loss_g).backward()
     ctx.scaler.unscale_(ctx.opt_g)
     norm_g = grad_norm(ctx.G_plain)
-    ctx.scaler.step(ctx.opt_g)
-    ctx.scaler.update()
+    skipped = optimizer_step(ctx, ctx.opt_g)
     ctx.D.requires_grad_(True)
     ctx.ema.update_parameters(ctx.G_plain)
-    return {"loss_g": loss_g.detach(), "grad_norm_g": norm_g.detach()}
+    return {"loss_g": loss_g.detach(), "grad_norm_g": norm_g.detach(), "amp_skipped_g": skipped}
 
 
 def train_step(ctx: StepContext, reals: Tensor, z_d: Tensor, z_g: Tensor) -> dict[str, Tensor]:

@@ -1,6 +1,6 @@
 """`ladabench train` end to end on the tiny LadaGAN preset and the embedded dataset (CPU, seconds).
 
-Each run is a few iterations of batch 16 at 32 px: enough to check the budget, the run directory,
+Each run is a few iterations of batch 8 at 32 px: enough to check the budget, the run directory,
 resume equivalence, option checks on resume and the NaN guard.
 """
 
@@ -17,7 +17,7 @@ from bench.cli import main
 from bench.train.rundir import load_generator, snapshots
 from bench.train.state import load_snapshot
 
-TINY = ["ladagan", "--preset", "tiny", "--batch", "16", "--tick-kimg", "0.016", "--device", "cpu"]
+TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]
 
 
 def _train(args: list[str], out: Path) -> int:
@@ -35,28 +35,28 @@ def _stats(run: Path) -> list[dict]:
 
 
 def test_budget_stops_exactly_and_leaves_a_complete_run_directory(tmp_path, capsys):
-    # 40 images at batch 16: two full batches and a last batch of 8.
-    assert _train([*TINY, "--kimg", "0.04", "--seed", "1"], tmp_path) == 0
+    # 20 images at batch 8: two full batches and a last batch of 4.
+    assert _train([*TINY, "--kimg", "0.02", "--seed", "1"], tmp_path) == 0
     run = _only_run(tmp_path)
-    assert run.name == "00000-ladagan-fashion10k-tiny32-kimg0.04-seed1"
+    assert run.name == "00000-ladagan-fashion10k-tiny32-kimg0.02-seed1"
     assert run.name in capsys.readouterr().out.replace("\n", "")
     stats = _stats(run)
-    assert [s["images_seen"] for s in stats] == [16, 32, 40]
+    assert [s["images_seen"] for s in stats] == [8, 16, 20]
     assert [s["step"] for s in stats] == [1, 2, 3]
     for key in ("kimg", "wall_s", "img_per_sec", "loss_d", "loss_g", "r1", "grad_norm_d", "grad_norm_g", "peak_mem_bytes"):
         assert key in stats[-1]
     assert stats[-1]["r1"] > 0 and stats[-1]["peak_mem_bytes"] > 0
     snap = load_snapshot(snapshots(run)[-1])  # weights_only=True
-    assert snap["images_seen"] == 40
+    assert snap["images_seen"] == 20
     assert {"G", "D", "G_ema", "opt_g", "opt_d", "scaler", "rng", "images_seen", "wall_seconds", "options"} <= set(snap)
     options = json.loads((run / "options.json").read_text())
-    assert options["total_kimg"] == 0.04 and options["preset"] == "tiny32" and options["batch_size"] == 16
-    assert options["preset_config"]["training"]["batch_size"] == 16
+    assert options["total_kimg"] == 0.02 and options["preset"] == "tiny32" and options["batch_size"] == 8
+    assert options["preset_config"]["training"]["batch_size"] == 8
     env = json.loads((run / "env.json").read_text())
     for key in ("python", "torch", "cuda", "cudnn", "gpu_name", "git_sha", "git_dirty", "clean_fid", "hostname", "command_line"):
         assert key in env
     assert (run / "samples-000000.png").stat().st_size > 0
-    assert "stopped (budget) at 40 images" in (run / "log.txt").read_text()
+    assert "stopped (budget) at 20 images" in (run / "log.txt").read_text()
     G, loaded_options, path = load_generator(run)
     assert path == snapshots(run)[-1] and loaded_options == options
     assert all(torch.equal(v, snap["G_ema"][k]) for k, v in G.state_dict().items())
@@ -64,24 +64,24 @@ def test_budget_stops_exactly_and_leaves_a_complete_run_directory(tmp_path, caps
 
 
 def test_stop_and_resume_is_bitwise_equal_to_an_uninterrupted_run(tmp_path, capsys):
-    args = [*TINY, "--kimg", "0.064", "--seed", "3", "--deterministic"]
+    args = [*TINY, "--kimg", "0.032", "--seed", "3", "--deterministic"]
     assert _train(args, tmp_path / "full") == 0
     full = _only_run(tmp_path / "full")
 
-    assert _train([*args, "--stop-kimg", "0.032"], tmp_path / "split") == 0
+    assert _train([*args, "--stop-kimg", "0.016"], tmp_path / "split") == 0
     split = _only_run(tmp_path / "split")
-    assert load_snapshot(snapshots(split)[-1])["images_seen"] == 32
+    assert load_snapshot(snapshots(split)[-1])["images_seen"] == 16
     capsys.readouterr()
 
     # A changed option is refused, each difference listed, and nothing is trained.
     assert main(["train", "--resume", str(split), "--lr-g", "0.001", "--seed", "4"]) == 2
     err = capsys.readouterr().err.replace("\n", "")
     assert "lr_g: 0.0002 -> 0.001" in err and "seed: 3 -> 4" in err and "--force" in err
-    assert [s["images_seen"] for s in _stats(split)] == [16, 32]
+    assert [s["images_seen"] for s in _stats(split)] == [8, 16]
 
     assert main(["train", "--resume", str(split)]) == 0
     a, b = load_snapshot(snapshots(full)[-1]), load_snapshot(snapshots(split)[-1])
-    assert a["images_seen"] == b["images_seen"] == 64
+    assert a["images_seen"] == b["images_seen"] == 32
     for key in ("G_ema", "G", "D"):
         for name, tensor in a[key].items():
             assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs after resume"
@@ -103,16 +103,16 @@ def test_nan_stops_the_run_naming_loss_and_step_and_keeps_the_last_good_snapshot
         return real_step(ctx, reals, z_d, z_g)
 
     monkeypatch.setattr(loop, "train_step", poisoned_step)
-    code = _train([*TINY, "--kimg", "0.064", "--snapshot-kimg", "0.032"], tmp_path)
+    code = _train([*TINY, "--kimg", "0.032", "--snapshot-kimg", "0.016"], tmp_path)
     assert code != 0
     err = capsys.readouterr().err.replace("\n", "")
     assert "loss_d became nan at step 2" in err and "snapshot-000000.pt" in err
     run = _only_run(tmp_path)
     (snap_path,) = snapshots(run)
     snap = load_snapshot(snap_path)
-    assert snap["images_seen"] == 32
+    assert snap["images_seen"] == 16
     assert all(torch.isfinite(t).all() for part in ("G", "D", "G_ema") for t in snap[part].values() if t.is_floating_point())
-    assert [s["images_seen"] for s in _stats(run)] == [16, 32]  # no stats line for the broken tick
+    assert [s["images_seen"] for s in _stats(run)] == [8, 16]  # no stats line for the broken tick
 
 
 def test_dry_run_prints_the_authors_celeba64_configuration(tmp_path, capsys):
@@ -148,6 +148,6 @@ def test_metrics_without_the_metrics_module_is_a_clear_error(tmp_path, capsys, m
     import sys
 
     monkeypatch.setitem(sys.modules, "bench.metrics.evaluate", None)  # importing it now fails
-    assert _train([*TINY, "--kimg", "0.016", "--metrics", "fid500_train"], tmp_path) == 2
+    assert _train([*TINY, "--kimg", "0.008", "--metrics", "fid500_train"], tmp_path) == 2
     assert "metrics are not available" in capsys.readouterr().err.replace("\n", "")
     assert not any(tmp_path.iterdir())
