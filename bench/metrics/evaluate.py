@@ -111,7 +111,10 @@ def evaluate_generator(
         if metric.kind == "fid":
             per_seed = [fid_from_features(memo.get(seed, metric.num_gen), ref) for seed in seeds]
             value, std = mean_std(per_seed)
-            extra: dict[str, Any] = {"unit": "FID"}
+            width = int(ref.features.shape[1])
+            # Below the feature width the covariance is singular: FID is then strongly biased by N.
+            extra: dict[str, Any] = {"unit": "FID", "feature_dim": width,
+                                     "covariance_full_rank": min(metric.num_gen, ref.count) > width}
         else:
             subset_size = min(KID_SUBSET_SIZE, metric.num_gen, ref.count)
             subsets = [kid_subset_values(memo.get(seed, metric.num_gen), ref.features, seed=seed,

@@ -21,6 +21,9 @@ def fid_from_features(gen_features: np.ndarray, reference: ReferenceStats) -> fl
     with warnings.catch_warnings():
         # clean-fid passes sqrtm's `disp` argument, deprecated in scipy 1.17 (hence scipy<1.18).
         warnings.filterwarnings("ignore", message=".*disp.*", category=DeprecationWarning)
+        # With fewer images than feature dimensions the covariances are singular; scipy says so on
+        # every call. Results record N and the feature width, so the warning adds nothing.
+        warnings.filterwarnings("ignore", message=".*singular.*")
         return float(frechet_distance(mu, sigma, reference.mu, reference.sigma))
 
 

@@ -42,7 +42,9 @@ def extractor():
 
 
 def test_fid_of_a_set_with_itself_is_zero_and_rises_with_noise(extractor) -> None:
-    images = _blobs(120)
+    from bench.data import DEFAULT_DATASET, load_dataset
+
+    images = np.asarray(load_dataset(DEFAULT_DATASET).images[:120])  # real Fashion-MNIST images
     ref = load_or_compute_reference(_dataset(images), 120, extractor, show_progress=False)
     rng = np.random.default_rng(1)
     fids = []
