@@ -37,7 +37,6 @@ from bench.errors import UserError
 from bench.train import rundir
 from bench.train.augment import diff_augment
 from bench.train.ema import ema_state_dict, load_ema_state_dict, make_ema
-from bench.train.options import effective_preset
 from bench.train.sampler import EpochSampler, fetch_batch
 from bench.train.samples import fixed_latents, render_grid, save_grid
 from bench.train.state import capture_rng, load_snapshot, restore_rng, save_snapshot
@@ -146,8 +145,7 @@ class Trainer:
         np.random.seed(seed % 2**32)
         random.seed(seed)
         spec = get_model(options["model"])
-        preset = effective_preset(spec.presets[options["preset"]], {})
-        G, D = spec.build(preset)
+        G, D = spec.build(spec.presets[options["preset"]])
         self.G_plain, self.D = G.to(self.device), D.to(self.device)
         self.ema = make_ema(self.G_plain, options["ema_decay"])
         adam = dict(betas=tuple(options["betas"]), eps=options["adam_eps"])

@@ -9,6 +9,7 @@ from bench.train.augment import color, diff_augment, parse_policy, translation
 
 
 def _batch():
+    """Six random 16x16 RGB images in [-1, 1]."""
     torch.manual_seed(0)
     return torch.rand(6, 3, 16, 16) * 2 - 1
 

@@ -26,11 +26,13 @@ def _train(args: list[str], out: Path) -> int:
 
 
 def _only_run(out: Path) -> Path:
+    """The single run folder under `out`."""
     (run,) = [p for p in out.iterdir() if p.is_dir()]
     return run
 
 
 def _stats(run: Path) -> list[dict]:
+    """stats.jsonl of a run, one dict per tick."""
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
 
 

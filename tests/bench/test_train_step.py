@@ -19,10 +19,12 @@ class QuadraticD(nn.Module):
     """D(x) = (x*x) @ A: d sum(D(x)) / dx_i = 2 x_i * A.sum(1), a closed form per sample."""
 
     def __init__(self, pixels: int, logits: int = 25):
+        """A random float64 A of shape (pixels, logits)."""
         super().__init__()
         self.A = nn.Parameter(torch.randn(pixels, logits, dtype=torch.float64))
 
     def forward(self, x):
+        """(B, C, H, W) -> (B, logits)."""
         return (x * x).flatten(1) @ self.A
 
 
@@ -109,6 +111,7 @@ class WithBuffer(nn.Module):
     """A tiny G stand-in with a float buffer (EMA covers buffers too, as the reference's)."""
 
     def __init__(self):
+        """One linear layer and a zero buffer."""
         super().__init__()
         self.lin = nn.Linear(4, 3)
         self.register_buffer("stat", torch.zeros(3))
