@@ -1,10 +1,11 @@
 """Content hashes over (source files, preprocessing) that key the dataset and metric caches.
 
-Small sources (at most `CONTENT_HASH_MAX_BYTES` in total, e.g. the Fashion-MNIST IDX files, the
-embedded asset, a test folder) are hashed by their bytes, so the hash is the same on every
-machine. Larger ones (CelebA, FFHQ, LSUN, CIFAR-10's 170 MB of batches) are hashed by each file's
-relative path, size and modification time: re-reading gigabytes on every `load_dataset` call
-would cost minutes, and a copy that keeps times (`cp -p`, `rsync -a`, `tar x`) keeps the hash.
+Small sources (at most `CONTENT_HASH_MAX_BYTES` in total and `CONTENT_HASH_MAX_FILES` files, e.g.
+the Fashion-MNIST IDX files, the embedded asset, a test folder) are hashed by their bytes, so the
+hash is the same on every machine. Larger ones (CelebA, FFHQ, LSUN, CIFAR-10's 170 MB of batches)
+are hashed by each file's relative path, size and modification time: re-reading gigabytes (or
+opening 10^5 files) on every `load_dataset` call would cost minutes, and a copy that keeps times
+(`cp -p`, `rsync -a`, `tar x`) keeps the hash.
 Any edit, addition, removal or rename of a file changes either form.
 """
 
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 # Bump when the decoding code changes in a way that changes pixels: old caches become stale.
 DATA_FORMAT_VERSION = 1
 CONTENT_HASH_MAX_BYTES = 64 * 1024 * 1024
+CONTENT_HASH_MAX_FILES = 1000
 
 
 def _file_sha256(path: Path) -> str:
@@ -28,14 +31,21 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def relative_name(path: Path, root: Path) -> str:
+    """`path` relative to `root` as a '/'-separated string (its file name when outside root)."""
+    full, base = str(path), str(root).rstrip(os.sep) + os.sep
+    return full[len(base) :].replace(os.sep, "/") if full.startswith(base) else path.name
+
+
 def files_fingerprint(root: Path, files: list[Path]) -> dict:
-    """A digest of the files (bytes when small in total, else path+size+mtime) and which mode was used."""
-    stats = [(f, f.stat()) for f in files]
-    total_bytes = sum(st.st_size for _, st in stats)
-    mode = "content" if total_bytes <= CONTENT_HASH_MAX_BYTES else "stat"
+    """A digest of the files (bytes when few and small, else path+size+mtime) and which mode was used."""
+    stats = [os.stat(f) for f in files]
+    total_bytes = sum(st.st_size for st in stats)
+    small = total_bytes <= CONTENT_HASH_MAX_BYTES and len(files) <= CONTENT_HASH_MAX_FILES
+    mode = "content" if small else "stat"
     digest = hashlib.sha256()
-    for path, st in stats:
-        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    for path, st in zip(files, stats, strict=True):
+        rel = relative_name(path, root)
         if mode == "content":
             digest.update(f"{rel}\0{_file_sha256(path)}\n".encode())
         else:

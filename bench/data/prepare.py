@@ -58,15 +58,16 @@ def load_source(source: Source, strict: bool = False) -> PreparedDataset:
     npy_path, meta_path = cache_paths(source, digest)
     if not (npy_path.is_file() and meta_path.is_file()):
         _prepare(source, digest, fingerprint, npy_path, meta_path, strict)
-    return open_prepared(npy_path, meta_path)
+    # Named as requested: identical content reached through another name shares the cache file.
+    return open_prepared(npy_path, meta_path, name=source.name)
 
 
-def open_prepared(npy_path: Path, meta_path: Path) -> PreparedDataset:
-    """Open a cached .npy read-only memory-mapped, with its meta."""
+def open_prepared(npy_path: Path, meta_path: Path, name: str | None = None) -> PreparedDataset:
+    """Open a cached .npy read-only memory-mapped, with its meta (named `name`, else as prepared)."""
     meta = json.loads(meta_path.read_text())
     images = np.load(npy_path, mmap_mode="r")
     return PreparedDataset(
-        name=meta["name"],
+        name=name or meta["name"],
         resolution=meta["resolution"],
         count=int(images.shape[0]),
         content_hash=meta["content_hash"],
