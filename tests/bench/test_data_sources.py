@@ -90,9 +90,12 @@ def test_ffhq_and_lsun_folders_at_their_resolutions(tmp_path):
     # Sorted by relative path across the nested folders; resizing keeps a solid colour.
     assert tuple(ffhq.images[2, 64, 64]) == (10, 10, 200)
     write_pngs(tmp_path / "lsun-bedroom", [(50, 60, 70)], size=(300, 256))
+    # LSUN's own export writes .webp files.
+    three_band_image(340, 256).save(tmp_path / "lsun-bedroom" / "zz.webp", lossless=True)
     bedroom = load_dataset("bedroom256", data_root=str(tmp_path))  # the preset-name alias
-    assert bedroom.name == "lsun-bedroom256" and bedroom.images.shape == (1, 256, 256, 3)
+    assert bedroom.name == "lsun-bedroom256" and bedroom.images.shape == (2, 256, 256, 3)
     assert tuple(bedroom.images[0, 0, 0]) == (50, 60, 70)
+    assert tuple(bedroom.images[1, 128, 0]) == (0, 255, 0) and tuple(bedroom.images[1, 128, 255]) == (0, 255, 0)
 
 
 def test_fashion_mnist_from_idx_gzip_is_zero_padded(tmp_path):
