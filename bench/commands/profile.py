@@ -33,6 +33,11 @@ def _si(value: float | None, unit: str = "") -> str:
     return f"{value:.3g} {unit}".strip()
 
 
+def _giga(value: float | None, unit: str) -> str:
+    """An operation count in units of 10^9 ('0.760 GMAC'), so rows line up across models."""
+    return "-" if value is None else f"{value / 1e9:.3f} G{unit}"
+
+
 def _mib(value: int | None) -> str:
     """Bytes as MiB text ('-' for None)."""
     return "-" if value is None else f"{value / 2**20:,.0f} MiB"
@@ -73,8 +78,8 @@ def _profile_table(rows: list[dict[str, Any]]) -> Table:
         device = f"{r.get('device', '-')} ({r.get('device_name', '')}, batch {r.get('batch', '-')}, {r.get('dtype', '')})" if speed else "-"
         table.add_row(
             r["model"], r["preset"], str(r["resolution"]), _si(r["params_g"]), _si(r["params_d"]),
-            _si(r["g_macs_per_image"], "MAC"), _si(r["g_flops_per_image"], "FLOP"),
-            _si(r["train_flops_per_real_image"], "FLOP"),
+            _giga(r["g_macs_per_image"], "MAC"), _giga(r["g_flops_per_image"], "FLOP"),
+            _giga(r["train_flops_per_real_image"], "FLOP"),
             f"{r['gen_img_per_sec']:.1f} ({r['gen_img_per_sec_min']:.1f}-{r['gen_img_per_sec_max']:.1f})" if speed else "-",
             f"{r['train_img_per_sec']:.1f} ({r['train_img_per_sec_min']:.1f}-{r['train_img_per_sec_max']:.1f})" if speed else "-",
             _mib(r.get(f"gen_{mem_key}")), _mib(r.get(f"train_{mem_key}")), escape(device),
@@ -157,7 +162,8 @@ def profile_command(
 
         rows = []
         for name, preset_name, resolution in _targets(model, preset, res):
-            console.print(f"profiling {name} {preset_name or 'default'} ({resolution or ''} px) on {device} ...")
+            label = preset_name or f"default at {resolution} px"
+            console.print(f"profiling {name} ({label}) on {device} ...")
             rows.append(profile_model(name, preset_name, resolution, batch, amp, compile_g, device, repeats, warmup,
                                       measure_speed=not no_speed))
         console.print(_profile_table(rows))

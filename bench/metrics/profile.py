@@ -75,12 +75,24 @@ def training_flops_per_image(spec: Any, preset: Any, device: str = "cpu") -> int
     return total // FLOP_COUNT_BATCH
 
 
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(device: str, amp_dtype: torch.dtype | None, compile_g: bool) -> dict[str, Any]:
     """What the speed figures depend on: device, dtype, TF32, cudnn.benchmark, compile, versions."""
     cuda = is_cuda(device)
     return {
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(torch.device(device)) if cuda else (platform.processor() or platform.machine()),
+        "device_name": torch.cuda.get_device_name(torch.device(device)) if cuda else cpu_name(),
         "cpu_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "dtype": str(amp_dtype).replace("torch.", "") + " autocast" if amp_dtype else "float32",

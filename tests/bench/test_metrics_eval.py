@@ -114,3 +114,17 @@ def test_attention_scaling_cli(tmp_path: Path, capsys) -> None:
     assert all(r["fwd_ms_median"] > 0 for r in rows.values())
     assert main(["profile", "--attention-scaling", "--tokens", "96"]) == 2
     assert "not a square" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_cuda_profile_uses_events_and_allocator_peaks() -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from bench.metrics.profile import profile_model
+
+    row = profile_model("ladagan", "tiny32", batch=16, device="cuda", repeats=10, warmup=2)
+    assert row["timer"] == "CUDA events" and row["train_repeats"] == 10
+    assert row["gen_peak_alloc_bytes"] > 0 and row["train_peak_reserved_bytes"] >= row["train_peak_alloc_bytes"]
+    assert row["gen_img_per_sec_min"] <= row["gen_img_per_sec"] <= row["gen_img_per_sec_max"]
