@@ -23,13 +23,15 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """Attach every command module to the app (imports kept here so `--help` lists them all)."""
-    from bench.commands import data, doctor, evaluate, models, profile, train
+    from bench.commands import bench, compare, data, doctor, evaluate, models, profile, train
 
     models.register(app)
     data.register(app)
     train.register(app)
     evaluate.register(app)
     profile.register(app)
+    compare.register(app)
+    bench.register(app)
     doctor.register(app)
 
 

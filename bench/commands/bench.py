@@ -1,0 +1,115 @@
+"""`ladabench bench quick|ablations`: train a model grid at one equal budget, evaluate, profile, write the report."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from bench.commands.evaluate import parse_int_list
+
+bench_app = typer.Typer(
+    help="Benchmark grids: every model trained at one equal kimg budget, evaluated and reported.",
+    no_args_is_help=True,
+)
+
+QUICK_MODELS = ("ladagan", "conv", "transgan", "ladagan-dot")
+ABLATION_MODELS = ("ladagan", "ladagan-dot", "ladagan-nosln", "ladagan-mlpres", "ladagan-nor1", "ladagan-convd", "conv", "transgan")
+# Defaults sized by measurement on a 2-core CPU (README "Quick benchmark"): training 1 kimg costs 1-5 CPU-minutes
+# per tiny model and FID/KID at N=500 about 4 CPU-minutes per run, so quick ~25 min and ablations ~50 min.
+QUICK_KIMG, QUICK_NUM_GEN = 1.0, 500
+ABLATION_KIMG, ABLATION_NUM_GEN = 2.0, 500
+FEATURES_HELP = "Feature network: 'inception' (real FID/KID); 'random-conv' only for fast tests (marked not comparable)."
+
+
+def _scale_up_hint(name: str, console) -> None:
+    """How to run the same grid as a real benchmark on a GPU."""
+    console.print(
+        f"[bold]Scale up on a GPU:[/] `ladabench bench {name} --device cuda --kimg 2000 --seeds 0,1,2 "
+        "--num-gen 10000 --sample-seeds 0,1,2 --data cifar10 --preset default` "
+        "(paper-size presets; about a GPU-day per model at 32 px - time one model first with "
+        "`ladabench train ladagan --data cifar10 --kimg 50`)."
+    )
+
+
+def _run(name: str, models: tuple[str, ...], kimg: float, data: str | None, seeds: str, num_gen: int, sample_seeds: str,
+         out: Path, preset: str, device: str | None, batch: int | None, features: str, profile: bool, title: str,
+         runs_dir: Path | None) -> None:
+    """Build the plan from the options, run the grid, print the table and where the report went."""
+    from bench.cli import console
+    from bench.commands.compare import report_table
+    from bench.commands.evaluate import default_device
+    from bench.data import DEFAULT_DATASET
+    from bench.suite import GridPlan, run_grid
+
+    device = device or default_device()
+    plan = GridPlan(
+        name=name, models=list(models), data=data or DEFAULT_DATASET, total_kimg=kimg,
+        seeds=parse_int_list(seeds, "--seeds"), num_gen=num_gen, report=out, preset=preset,
+        sample_seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, device=device,
+        batch=batch, profile=profile, title=title, runs_root=runs_dir,
+        command="ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv[1:3] else "",
+    )
+    console.print(
+        f"[bold]{name}[/]: {len(plan.models)} models x seeds {plan.seeds} on {plan.data}, {kimg:g} kimg each, "
+        f"preset {preset}, {device}; FID/KID with {num_gen} generated images per sample seed {plan.sample_seeds}"
+    )
+    report = run_grid(plan, console)
+    console.print(report_table(report))
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    console.print(f"wrote {escape(str(report.markdown_path))} with {len(report.plot_paths)} plots")
+    if not device.startswith("cuda"):
+        _scale_up_hint(name, console)
+
+
+def _options(default_kimg: float, default_num_gen: int, default_out: str):
+    """The option set both grids share, with per-grid defaults."""
+    return dict(
+        kimg=typer.Option(default_kimg, "--kimg", help="Budget per run in kimg (real images shown to D), equal for every model."),
+        data=typer.Option(None, "--data", help="Dataset (default: the embedded fashion10k)."),
+        seeds=typer.Option("0", "--seeds", help="Training seeds, e.g. 0,1,2 (mean ± std over them)."),
+        num_gen=typer.Option(default_num_gen, "--num-gen", help="Generated images per sample seed for FID/KID (the metric name states it)."),
+        sample_seeds=typer.Option("0", "--sample-seeds", help="Sample seeds for FID (mean over them per run)."),
+        out=typer.Option(Path(default_out), "--out", help="Report path; plots, CSV and profile JSON go beside it."),
+        preset=typer.Option("tiny", "--preset", help="Preset for every model: 'tiny' (CPU) or 'default' (paper size)."),
+        device=typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
+        batch=typer.Option(None, "--batch", help="Batch size for every model (default: the presets', equal for tiny)."),
+        features=typer.Option("inception", "--features", help=FEATURES_HELP),
+        profile=typer.Option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report."),
+        runs_dir=typer.Option(None, "--runs-dir", help="Folder for the grid's runs (default runs/<grid>); finished runs there are reused."),
+    )
+
+
+_Q = _options(QUICK_KIMG, QUICK_NUM_GEN, "reports/quick.md")
+_A = _options(ABLATION_KIMG, ABLATION_NUM_GEN, "reports/ablations.md")
+
+
+@bench_app.command("quick")
+def quick(
+    kimg: float = _Q["kimg"], data: str = _Q["data"], seeds: str = _Q["seeds"], num_gen: int = _Q["num_gen"],
+    sample_seeds: str = _Q["sample_seeds"], out: Path = _Q["out"], preset: str = _Q["preset"], device: str = _Q["device"],
+    batch: int = _Q["batch"], features: str = _Q["features"], profile: bool = _Q["profile"], runs_dir: Path = _Q["runs_dir"],
+) -> None:
+    """LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md (~25 min on 2 CPU cores)."""
+    _run("quick", QUICK_MODELS, kimg, data, seeds, num_gen, sample_seeds, out, preset, device, batch, features, profile,
+         "ladabench quick benchmark", runs_dir)
+
+
+@bench_app.command("ablations")
+def ablations(
+    kimg: float = _A["kimg"], data: str = _A["data"], seeds: str = _A["seeds"], num_gen: int = _A["num_gen"],
+    sample_seeds: str = _A["sample_seeds"], out: Path = _A["out"], preset: str = _A["preset"], device: str = _A["device"],
+    batch: int = _A["batch"], features: str = _A["features"], profile: bool = _A["profile"], runs_dir: Path = _A["runs_dir"],
+) -> None:
+    """LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md."""
+    _run("ablations", ABLATION_MODELS, kimg, data, seeds, num_gen, sample_seeds, out, preset, device, batch, features,
+         profile, "ladabench ablations", runs_dir)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `bench` group to the app."""
+    app.add_typer(bench_app, name="bench")

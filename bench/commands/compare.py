@@ -1,0 +1,69 @@
+"""`ladabench compare`: one checked table (mean ± std over seeds) from run directories, written as a report."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bench.errors import UserError
+
+DEFAULT_METRICS = "fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours"
+
+
+def report_table(report) -> Table:
+    """The report's results as a rich table (same cells as the Markdown)."""
+    from bench.report.markdown import cell_text, column_header
+
+    info = report.info
+    train = info["training"]
+    table = Table(
+        title=f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}",
+        caption="final at budget, EMA generator; mean ± std over training seeds",
+    )
+    for header in ("model", "preset", "seeds", *(column_header(k, info["hours_label"]) for k in report.keys)):
+        left = header in ("model", "preset", "seeds")
+        table.add_column(header, justify="left" if left else "right", no_wrap=left)
+    for _, row in report.table.iterrows():
+        table.add_row(str(row["model"]), str(row["preset"]), str(row["seeds"]), *(cell_text(row, k) for k in report.keys))
+    return table
+
+
+def compare_command(
+    run_dirs: list[Path] = typer.Argument(None, help="Run directories, or folders of runs (default: every run under runs/)."),
+    metric: str = typer.Option(DEFAULT_METRICS, "--metric", help="Comma list of columns: fid, kid, flops (G MACs/img + training FLOPs), params (G and D), imgs-per-sec, peak-mem, gpu-hours."),
+    profile: list[Path] = typer.Option(None, "--profile", help="JSON from `ladabench profile --json` (cost and speed rows, or --attention-scaling rows); repeatable."),
+    out: Path = typer.Option(Path("reports/compare.md"), "--out", help="Markdown report to write; its CSV and PNG plots go beside it."),
+    title: str = typer.Option(None, "--title", help="Report title (default: names the dataset and budget)."),
+) -> None:
+    """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
+    from bench.cli import console
+    from bench.report.aggregate import parse_metric_list
+    from bench.report.build import build_report
+
+    keys = parse_metric_list(metric)
+    paths = list(run_dirs) if run_dirs else [Path("runs")]
+    if not run_dirs and not Path("runs").is_dir():
+        raise UserError("no runs/ folder here; pass run directories, or train first (`ladabench bench quick`)")
+    if out.suffix != ".md":
+        raise UserError(f"--out {out} must end in .md (the CSV and plots are written beside it)")
+    command = "ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["compare"] else None
+    command = command or "ladabench compare " + " ".join(
+        [*(shlex.quote(str(p)) for p in paths), "--metric", metric, *(f"--profile {shlex.quote(str(p))}" for p in profile or []),
+         "--out", shlex.quote(str(out))]
+    )
+    with console.status("gathering runs and rendering the report ..."):
+        report = build_report(paths, keys, out, profile_paths=list(profile or []), title=title, commands=[command])
+    console.print(report_table(report))
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    console.print(f"wrote {escape(str(report.markdown_path))}, {escape(str(report.csv_path))} and {len(report.plot_paths)} plots")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `compare` to the app."""
+    app.command("compare")(compare_command)

@@ -1,0 +1,1 @@
+"""Compare runs and render reports: gather run directories into pandas, check protocols, tables, plots."""

@@ -1,0 +1,190 @@
+"""The compare pipeline: runs + profiles -> checked, aggregated table -> Markdown, CSV and PNG files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.errors import UserError
+from bench.report import plots
+from bench.report.aggregate import METRICS, aggregate, per_run_table
+from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
+from bench.report.markdown import render_report
+from bench.report.protocol import (
+    check_metric_protocol,
+    check_training_protocol,
+    metric_protocol,
+    training_protocol,
+)
+
+
+@dataclass
+class Report:
+    """What a built report holds and where its files went."""
+
+    table: pd.DataFrame
+    keys: list[str]
+    info: dict[str, Any]
+    markdown_path: Path
+    csv_path: Path
+    plot_paths: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text under a temporary name beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
+    """Per kind keep one metric name: the largest-N name every run has (others would mix protocols)."""
+    kept = []
+    for _kind, rows in final.groupby("kind"):
+        per_run = rows.groupby("run")["metric"].apply(set)
+        common = set.intersection(*per_run) if len(per_run) == len(runs) else set()
+        if common:
+            best = max(common, key=lambda name: rows[rows["metric"] == name]["num_gen"].iloc[0])
+            rows = rows[rows["metric"] == best]
+        kept.append(rows)
+    return pd.concat(kept, ignore_index=True) if kept else final
+
+
+def _count_missing_costs(profile: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Add count-only profile rows (params, MACs, FLOPs; no timing) for models no profile file covers."""
+    from bench.metrics.profile import profile_model
+
+    have = set(zip(profile.get("model", []), profile.get("preset", []), strict=False))
+    extra = []
+    for model, preset in runs[["model", "preset"]].drop_duplicates().itertuples(index=False):
+        if (model, preset) not in have:
+            extra.append(profile_model(model, preset, measure_speed=False))
+    return pd.concat([profile, pd.DataFrame(extra)], ignore_index=True) if extra else profile
+
+
+def _environment(runs: pd.DataFrame) -> dict[str, Any]:
+    """Versions and hardware of the runs (first run's; differing versions are named in a note)."""
+    first = runs.iloc[0]
+    return {k: first.get(k) for k in ("device_name", "cpu_threads", "python", "torch", "clean_fid", "git_sha", "git_dirty")}
+
+
+def _profile_env(profile: pd.DataFrame) -> str | None:
+    """One line describing where the profile speed columns were measured, or None without timing."""
+    if profile.empty or "batch" not in profile or profile["batch"].isna().all():
+        return None
+    timed = profile.dropna(subset=["batch"])
+    parts = []
+    for column in ("device", "device_name", "dtype", "batch"):
+        values = sorted({str(v) for v in timed[column].dropna()}) if column in timed else []
+        if values:
+            parts.append(f"{column} {'/'.join(values)}")
+    return ", ".join(parts)
+
+
+def _fid_cost_table(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Per model: final FID mean/std over seeds with G MACs and G params (the Pareto plot's inputs)."""
+    columns = [c for c in ("fid", "g_macs_per_image", "params_g") if c in per_run]
+    grouped = per_run.groupby(["model", "preset", "data"], sort=False)[columns].agg(["mean", "std"])
+    grouped.columns = [f"{c}_{s}" for c, s in grouped.columns]
+    out = grouped.reset_index()
+    return out.rename(columns={"fid_mean": "value_mean", "fid_std": "value_std"})
+
+
+def _make_plots(
+    stem: Path, curves: pd.DataFrame, table: pd.DataFrame, profile: pd.DataFrame, scaling: pd.DataFrame,
+    fid_label: str | None, hours_label: str,
+) -> list[tuple[str, Path]]:
+    """Every plot the data supports, as (caption, path)."""
+    made: list[tuple[str, Path]] = []
+    if fid_label and not curves.empty:
+        made.append((f"{fid_label} vs kimg", plots.fid_vs_kimg(curves, fid_label, stem.with_name(f"{stem.name}-fid-kimg.png"))))
+        if curves["wall_s"].notna().any():
+            made.append((f"{fid_label} vs training time",
+                         plots.fid_vs_hours(curves.dropna(subset=["wall_s"]), fid_label, hours_label,
+                                            stem.with_name(f"{stem.name}-fid-hours.png"))))
+    if (fid_label and {"g_macs_per_image_mean", "params_g_mean", "value_mean"} <= set(table)
+            and table["g_macs_per_image_mean"].notna().any() and table["value_mean"].notna().any()):
+        made.append((f"{fid_label} vs G MACs per image", plots.fid_vs_macs(table.dropna(subset=["value_mean"]), fid_label,
+                                                                          stem.with_name(f"{stem.name}-fid-macs.png"))))
+    if not profile.empty and "train_img_per_sec" in profile and profile["train_img_per_sec"].notna().any():
+        made.append(("training speed and memory vs resolution",
+                     plots.speed_vs_resolution(profile.dropna(subset=["train_img_per_sec"]), stem.with_name(f"{stem.name}-speed.png"))))
+    if not scaling.empty:
+        made.append(("attention time and memory vs tokens", plots.attention_scaling(scaling, stem.with_name(f"{stem.name}-attention.png"))))
+    return made
+
+
+def build_report(
+    paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
+    title: str | None = None, commands: list[str] | None = None,
+) -> Report:
+    """Gather, check, aggregate, plot and write the report (Markdown + CSV + PNGs) for the runs under `paths`."""
+    run_dirs = find_run_dirs(paths)
+    if not run_dirs:
+        raise UserError(
+            f"no training runs found under {', '.join(str(p) for p in paths)}; train one "
+            "(`ladabench train ladagan`) or run `ladabench bench quick`, then compare"
+        )
+    runs, metrics = gather_runs(run_dirs)
+    notes = []
+    incomplete = runs[~runs["complete"]]
+    if not incomplete.empty:
+        notes.append("Left out (not trained to their budget yet; resume with `ladabench train --resume RUN`): "
+                     + ", ".join(f"`{r}`" for r in incomplete["run"]) + ".")
+        runs = runs[runs["complete"]].reset_index(drop=True)
+        if runs.empty:
+            raise UserError("no run has reached its kimg budget yet; finish one (`ladabench train --resume RUN`) and compare again")
+    check_training_protocol(runs)
+    metrics = metrics[metrics["run"].isin(runs["run"])] if not metrics.empty else metrics
+    final = final_metrics(metrics)
+    if not final.empty:
+        final = _select_metric_names(final, list(runs["run"]))
+    kinds = [k for k in ("fid", "kid") if k in keys]
+    for kind in kinds:
+        if not final.empty:
+            check_metric_protocol(final, kind)
+        evaluated = set(final[final["kind"] == kind]["run"]) if not final.empty else set()
+        missing = [r for r in runs["run"] if r not in evaluated]
+        if missing:
+            notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
+                         + f" (evaluate with `ladabench eval RUN --metrics {kind}`).")
+    profile, scaling = load_profile_files(profile_paths or [])
+    if any(METRICS[k][2] == "profile" for k in keys):
+        profile = _count_missing_costs(profile, runs)
+    per_run = per_run_table(runs, final, profile)
+    table = aggregate(per_run, keys)
+    cuda = str(runs["device"].iloc[0]).startswith("cuda")
+    hours_label = "GPU-hours" if cuda else "CPU wall-clock hours"
+    info = {
+        "training": training_protocol(runs),
+        "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in ("fid", "kid")},
+        "environment": _environment(runs), "profile_env": _profile_env(profile),
+        "num_runs": len(runs), "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
+        "hours_label": hours_label,
+        "memory_label": "the peak CUDA memory allocated" if cuda else "the training process's peak resident memory (CPU)",
+    }
+    fid_proto = info["metrics"].get("fid")
+    fid_label = fid_proto["metric"] if fid_proto else None
+    out_path = Path(out_path)
+    stem = out_path.with_suffix("")
+    curves = metrics[metrics["metric"] == fid_label] if fid_label and not metrics.empty else pd.DataFrame()
+    made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, hours_label)
+    csv_path = stem.with_suffix(".csv")
+    write_text_atomic(csv_path, table.to_csv(index=False))
+    write_text_atomic(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
+    title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
+    text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name, notes)
+    write_text_atomic(out_path, text)
+    return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes)

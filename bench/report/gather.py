@@ -1,0 +1,168 @@
+"""Read run directories (options, env, stats, metric lines) and profile JSON into pandas DataFrames."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.errors import UserError
+
+PROFILE_SCHEMA = "ladabench.profile/1"
+SCALING_SCHEMA = "ladabench.attention-scaling/1"
+
+
+def find_run_dirs(paths: list[Path]) -> list[Path]:
+    """Run directories named by `paths`: a run itself, or every run (folder with options.json) below a folder."""
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"{path} does not exist; pass run directories or a folder of runs (default: runs/)")
+        if (path / "options.json").is_file():
+            found.append(path)
+        elif path.is_dir():
+            found += sorted(p.parent for p in path.rglob("options.json"))
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return unique
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON file as a dict, or a UserError naming the broken file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read {path} ({exc}); is it a complete run directory?") from exc
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every complete JSON line of a file (a half-written last line from a crash is skipped)."""
+    lines = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        if text.strip():
+            try:
+                lines.append(json.loads(text))
+            except json.JSONDecodeError:
+                continue
+    return lines
+
+
+def _final_snapshot(run_dir: Path) -> str | None:
+    """File name of the run's newest snapshot (the 'final at budget' one when the run is complete)."""
+    snaps = sorted(run_dir.glob("snapshot-*.pt"))
+    return snaps[-1].name if snaps else None
+
+
+def _stats_summary(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """Training speed, memory and clock of a run from its stats lines (first tick left out: warm-up)."""
+    if not stats:
+        return {"images_seen": 0, "wall_s": None, "train_img_per_sec": None, "peak_mem_bytes": None}
+    steady = stats[1:] if len(stats) > 1 else stats
+    speeds = [s["img_per_sec"] for s in steady if s.get("img_per_sec") is not None]
+    mems = [s["peak_mem_bytes"] for s in stats if s.get("peak_mem_bytes") is not None]
+    return {
+        "images_seen": int(stats[-1].get("images_seen", 0)),
+        "wall_s": float(stats[-1]["wall_s"]) if stats[-1].get("wall_s") is not None else None,
+        "train_img_per_sec": float(pd.Series(speeds).median()) if speeds else None,
+        "peak_mem_bytes": max(mems) if mems else None,
+    }
+
+
+def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One run: (run row, metric rows, stats lines)."""
+    run_dir = Path(run_dir)
+    options = _read_json(run_dir / "options.json")
+    env = _read_json(run_dir / "env.json") if (run_dir / "env.json").is_file() else {}
+    stats = _read_jsonl(run_dir / "stats.jsonl") if (run_dir / "stats.jsonl").is_file() else []
+    summary = _stats_summary(stats)
+    budget_images = None if options.get("total_kimg") is None else round(float(options["total_kimg"]) * 1000)
+    run = {
+        "run": run_dir.name, "run_dir": str(run_dir), "model": options["model"], "preset": options["preset"],
+        "data": options["data"], "seed": int(options["seed"]), "resolution": options.get("resolution"),
+        "total_kimg": options.get("total_kimg"), "batch_size": options.get("batch_size"),
+        "augment": options.get("augment"), "amp": options.get("amp"), "device": str(options.get("device")),
+        "data_content_hash": options.get("data_content_hash"),
+        "complete": budget_images is not None and summary["images_seen"] >= budget_images,
+        **summary,
+        "device_name": env.get("gpu_name") or env.get("cpu"), "torch": env.get("torch"),
+        "python": env.get("python"), "clean_fid": env.get("clean_fid"), "git_sha": env.get("git_sha"),
+        "git_dirty": env.get("git_dirty"), "cpu_threads": env.get("cpu_threads"),
+        "command_line": env.get("command_line"),
+    }
+    final = _final_snapshot(run_dir)
+    metric_lines = []
+    for path in sorted(run_dir.glob("metric-*.jsonl")):
+        metric_lines += _read_jsonl(path)
+    if final is None and metric_lines:  # no snapshot kept: the latest evaluated point stands for the end
+        final = max(metric_lines, key=lambda m: m.get("kimg") or 0).get("snapshot")
+    metrics = [_metric_row(run, line, final, stats) for line in metric_lines]
+    return run, metrics, stats
+
+
+def _wall_at(stats: list[dict[str, Any]], kimg: float | None) -> float | None:
+    """Training wall-clock seconds when the run had seen `kimg` (the last stats line at or before it)."""
+    if kimg is None or not stats:
+        return None
+    before = [s for s in stats if s.get("kimg", 0) <= kimg + 1e-9 and s.get("wall_s") is not None]
+    return float(before[-1]["wall_s"]) if before else None
+
+
+def _metric_row(run: dict[str, Any], line: dict[str, Any], final: str | None, stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """One metric line flattened with its run's identity; `final` marks the final snapshot's value."""
+    reference = line.get("reference") or {}
+    is_final = line.get("snapshot") == final
+    # A snapshot tag is floor(kimg); the final one stands for the exact budget the stats reached.
+    kimg = run["images_seen"] / 1000 if is_final and run["images_seen"] else line.get("kimg")
+    return {
+        "run": run["run"], "model": run["model"], "preset": run["preset"], "data": run["data"], "seed": run["seed"],
+        "metric": line["metric"], "kind": line.get("kind"), "value": float(line["value"]),
+        "sample_std": line.get("std"), "kimg": kimg, "snapshot": line.get("snapshot"),
+        "final": is_final, "wall_s": _wall_at(stats, kimg),
+        "num_gen": line.get("num_gen"), "num_ref": line.get("num_ref"),
+        "sample_seeds": ",".join(str(s) for s in line.get("seeds", [])), "features": line.get("features"),
+        "weights_sha256": line.get("weights_sha256"), "comparable": line.get("comparable"),
+        "resize_mode": line.get("resize_mode"), "reference_hash": reference.get("content_hash"),
+        "reference_split": reference.get("split"), "cleanfid_version": line.get("cleanfid_version"),
+        "unit": line.get("unit"), "timestamp": line.get("timestamp"),
+    }
+
+
+def gather_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, metrics): one row per run, one row per metric line (every evaluated snapshot)."""
+    runs, metrics = [], []
+    for run_dir in run_dirs:
+        run, rows, _ = load_run(run_dir)
+        runs.append(run)
+        metrics += rows
+    return pd.DataFrame(runs), pd.DataFrame(metrics)
+
+
+def final_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Metric rows of each run's final snapshot (the latest line when a snapshot was evaluated twice)."""
+    if metrics.empty:
+        return metrics
+    final = metrics[metrics["final"]]
+    return final.sort_values("timestamp", na_position="first").groupby(["run", "metric"], as_index=False).last()
+
+
+def load_profile_files(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(profile rows, attention-scaling rows) from JSON files written by `ladabench profile --json`."""
+    profile, scaling = [], []
+    for path in paths:
+        payload = _read_json(Path(path))
+        schema = payload.get("schema")
+        if schema == PROFILE_SCHEMA:
+            profile += payload.get("rows", [])
+        elif schema == SCALING_SCHEMA:
+            scaling += payload.get("rows", [])
+        else:
+            raise UserError(
+                f"{path} is not a `ladabench profile --json` file (schema {schema!r}); "
+                f"expected {PROFILE_SCHEMA} or {SCALING_SCHEMA}"
+            )
+    profile_df = pd.DataFrame(profile)
+    if not profile_df.empty:  # a model profiled twice: the later file wins
+        profile_df = profile_df.drop_duplicates(["model", "preset"], keep="last")
+    return profile_df, pd.DataFrame(scaling)

@@ -1,0 +1,157 @@
+"""Render a comparison as Markdown: protocol header, results table, plot links, regenerate commands."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+from bench.report.aggregate import METRICS
+
+# Display scale per column: (divisor, unit suffix for the header); the CSV keeps raw units.
+SCALES: dict[str, tuple[float, str]] = {
+    "g_macs_per_image": (1e6, "M"),
+    "train_flops_per_real_image": (1e9, "G"),
+    "params_g": (1e6, "M"),
+    "params_d": (1e6, "M"),
+}
+
+
+def format_mean_std(mean: float, std: float) -> str:
+    """`12.35 ± 0.41` (4 and 3 significant digits); `-` when missing; no ± for a single seed (std NaN)."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "-"
+    text = f"{mean:.4g}"
+    if std is not None and not (isinstance(std, float) and math.isnan(std)):
+        text += f" ± {std:.3g}"
+    return text
+
+
+def column_header(key: str, hours_label: str) -> str:
+    """Header of a metric column, unit included."""
+    column, header, _ = METRICS[key]
+    if column == "train_hours":
+        return f"train {hours_label}"
+    if column in SCALES:
+        return f"{header} ({SCALES[column][1]})"
+    return header
+
+
+def cell_text(row: pd.Series, key: str) -> str:
+    """One table cell: the metric's mean ± std over seeds in display units (costs show no ±: seed-independent)."""
+    column = METRICS[key][0]
+    scale = SCALES.get(column, (1.0, ""))[0]
+    mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
+    mean = None if mean is None or pd.isna(mean) else mean / scale
+    std = None if std is None or pd.isna(std) or METRICS[key][2] == "profile" else std / scale
+    return format_mean_std(mean, std)
+
+
+def results_table(table: pd.DataFrame, keys: list[str], hours_label: str) -> str:
+    """The Markdown table: model, preset, seeds, then each metric as mean ± std over seeds."""
+    headers = ["model", "preset", "seeds", *(column_header(k, hours_label) for k in keys)]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * len(keys)) + "|"]
+    for _, row in table.iterrows():
+        cells = [str(row["model"]), str(row["preset"]), str(row["seeds"]), *(cell_text(row, k) for k in keys)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def parse_results_table(markdown: str) -> list[dict[str, str]]:
+    """The first results table of a report as dicts of header -> cell text (used to check reports read back)."""
+    rows, headers = [], None
+    for line in markdown.splitlines():
+        if not line.startswith("| "):
+            if headers is not None and rows:
+                break
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if headers is None:
+            if cells[:2] == ["model", "preset"]:
+                headers = cells
+        elif not set("".join(cells)) <= set("-: "):
+            rows.append(dict(zip(headers, cells, strict=True)))
+    return rows
+
+
+def parse_mean_std(cell: str) -> tuple[float | None, float | None]:
+    """Inverse of `format_mean_std`: `'12.35 ± 0.41'` -> (12.35, 0.41); `-` -> (None, None)."""
+    if cell.strip() == "-":
+        return None, None
+    mean, _, std = cell.partition("±")
+    return float(mean), (float(std) if std.strip() else None)
+
+
+def _short(value: Any, width: int = 16) -> str:
+    """A hash shortened for a table cell (full values are in the CSV and run directories)."""
+    text = str(value)
+    return text[:width] + "…" if len(text) > width + 1 else text
+
+
+def protocol_lines(info: dict[str, Any]) -> list[str]:
+    """The protocol block: budget, data + preprocessing hash, metric protocol, weights hash, device, versions."""
+    train = info["training"]
+    lines = [
+        "| protocol field | value |", "|---|---|",
+        f"| budget | {train['total_kimg']:g} kimg of real images shown to D, identical for every model; "
+        "metrics from the EMA generator at the final snapshot (final at budget) |",
+        f"| dataset | `{train['data']}` at {train['resolution']} px, content + preprocessing hash `{_short(train['data_content_hash'])}` |",
+        f"| training | batch {train['batch_size']}, Adam, augmentation `{train['augment']}`, precision `{train['amp']}` |",
+    ]
+    for kind, proto in info["metrics"].items():
+        if proto is None:
+            continue
+        comparable = "" if proto.get("comparable") else " **(test feature network: not comparable with any FID/KID)**"
+        lines.append(
+            f"| {kind.upper()} protocol | `{proto['metric']}`: {proto['num_gen']} generated vs {proto['num_ref']} "
+            f"reference images ({proto.get('reference_split')} split), sample seeds {proto['sample_seeds']}, "
+            f"`{proto['resize_mode']}` resize, features `{proto['features']}`{comparable} |"
+        )
+        lines.append(f"| {kind.upper()} feature weights sha256 | `{_short(proto['weights_sha256'], 24)}` |")
+    env = info["environment"]
+    lines += [
+        f"| device | {train['device']} ({env.get('device_name') or '?'}, {env.get('cpu_threads') or '?'} CPU threads) |",
+        f"| versions | python {env.get('python')}, torch {env.get('torch')}, clean-fid {env.get('clean_fid')}, "
+        f"ladabench git `{_short(env.get('git_sha'), 10)}`{' (dirty)' if env.get('git_dirty') else ''} |",
+    ]
+    if info.get("profile_env"):
+        lines.append(f"| profile (cost/speed columns) | {info['profile_env']} |")
+    return lines
+
+
+def render_report(
+    title: str, info: dict[str, Any], table: pd.DataFrame, keys: list[str], plots: list[tuple[str, str]],
+    commands: list[str], csv_name: str, notes: list[str] | None = None,
+) -> str:
+    """The whole report as Markdown text."""
+    models = ", ".join(f"`{m}`" for m in table["model"])
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    hours_label = info["hours_label"]
+    parts = [
+        f"# {title}",
+        "",
+        f"Compared: {models} — {info['num_runs']} runs, training seeds {info['seeds']}; generated {stamp} by `ladabench`.",
+        "",
+        "## Protocol",
+        "",
+        *protocol_lines(info),
+        "",
+        "## Results (final at budget; mean ± std over training seeds)",
+        "",
+        results_table(table, keys, hours_label),
+        "",
+        f"FID/KID: lower is better; KID is ×10³. Each run's value is itself the mean over the sample seeds. "
+        f"A single training seed shows no ±. Cost columns come from `ladabench profile`; speed, memory and "
+        f"time from the runs' own `stats.jsonl` (median img/s over ticks after the first; peak memory is "
+        f"{info['memory_label']}). Raw numbers: [{csv_name}]({csv_name}).",
+    ]
+    for note in notes or []:
+        parts += ["", note]
+    if plots:
+        parts += ["", "## Plots", ""]
+        for caption, name in plots:
+            parts += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    parts += ["## Regenerate", "", "```bash", *commands, "```", ""]
+    return "\n".join(parts)

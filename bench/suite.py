@@ -1,0 +1,265 @@
+"""The benchmark grid shared by `ladabench bench quick` and `nox -s ablations`: train, evaluate, profile, report.
+
+Every cell of the grid (model x training seed) is trained by `ladabench train` in a subprocess, so a
+grid is exactly what a user gets by typing the commands one by one; the grid is restartable: a run
+that reached its budget is reused, an unfinished one is resumed, a final snapshot already evaluated
+with the same metric names is not evaluated again.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench.errors import UserError
+
+POLL_SECONDS = 1.0
+
+
+@dataclass
+class GridPlan:
+    """One benchmark grid: which models, where, at what budget, and how it is evaluated and reported."""
+
+    name: str
+    models: list[str]
+    data: str
+    total_kimg: float
+    seeds: list[int]
+    num_gen: int
+    report: Path
+    preset: str = "tiny"
+    sample_seeds: list[int] = field(default_factory=lambda: [0])
+    metrics: list[str] = field(default_factory=lambda: ["fid", "kid"])
+    features: str = "inception"
+    device: str = "cpu"
+    batch: int | None = None
+    runs_root: Path | None = None
+    profile: bool = True
+    profile_repeats: int = 3
+    scaling_tokens: tuple[int, ...] = (64, 256, 1024)
+    title: str | None = None
+    command: str = ""
+    train_args: list[str] = field(default_factory=list)
+
+    @property
+    def preset_arg(self) -> str | None:
+        """The preset as the registry takes it ('default' means the resolution's default: None)."""
+        return None if self.preset == "default" else self.preset
+
+    @property
+    def runs_dir(self) -> Path:
+        """Folder holding this grid's runs (default runs/<name>)."""
+        return self.runs_root or Path("runs") / self.name
+
+
+def _matches(options: dict[str, Any], plan: GridPlan, model: str, seed: int, preset_name: str) -> bool:
+    """Whether an existing run's options are this grid cell (same model, data, preset, budget, seed, batch, device)."""
+    return (
+        options.get("model") == model and options.get("data") == plan.data and options.get("preset") == preset_name
+        and options.get("seed") == seed and options.get("total_kimg") == plan.total_kimg
+        and (plan.batch is None or options.get("batch_size") == plan.batch)
+        and str(options.get("device", "")).split(":")[0] == plan.device.split(":")[0]
+    )
+
+
+def find_cell_run(plan: GridPlan, model: str, seed: int, preset_name: str) -> Path | None:
+    """The newest run directory under the grid's folder that is this cell, or None."""
+    if not plan.runs_dir.is_dir():
+        return None
+    found = None
+    for options_path in sorted(plan.runs_dir.glob("*/options.json")):
+        try:
+            options = json.loads(options_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if _matches(options, plan, model, seed, preset_name):
+            found = options_path.parent
+    return found
+
+
+def images_seen(run_dir: Path) -> int:
+    """Images shown to D so far, from the last complete stats line (0 before the first tick)."""
+    path = run_dir / "stats.jsonl"
+    if not path.is_file():
+        return 0
+    for line in reversed(path.read_text().splitlines()):
+        try:
+            return int(json.loads(line)["images_seen"])
+        except (json.JSONDecodeError, KeyError):
+            continue
+    return 0
+
+
+def train_command(plan: GridPlan, model: str, seed: int, resume: Path | None) -> list[str]:
+    """The `ladabench train` argument list of one cell (fresh or resumed)."""
+    base = [sys.executable, "-m", "bench.cli", "train"]
+    if resume is not None:
+        return [*base, "--resume", str(resume)]
+    preset = [] if plan.preset == "default" else ["--preset", plan.preset]
+    args = [*base, model, "--data", plan.data, *preset, "--kimg", f"{plan.total_kimg:g}",
+            "--seed", str(seed), "--device", plan.device, "--out", str(plan.runs_dir), *plan.train_args]
+    return args + (["--batch", str(plan.batch)] if plan.batch else [])
+
+
+def run_training(plan: GridPlan, model: str, seed: int, preset_name: str, progress: Progress, task: Any) -> Path:
+    """Train one cell to its budget in a subprocess (resuming an unfinished run), showing its kimg; return the run."""
+    existing = find_cell_run(plan, model, seed, preset_name)
+    budget = round(plan.total_kimg * 1000)
+    if existing is not None and images_seen(existing) >= budget:
+        progress.update(task, total=budget, completed=budget)
+        return existing
+    resume = existing if existing is not None and list(existing.glob("snapshot-*.pt")) else None
+    log_path = plan.runs_dir / "logs" / f"{model}-seed{seed}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    plan.runs_dir.mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in plan.runs_dir.iterdir()}
+    with open(log_path, "a", encoding="utf-8") as log:
+        proc = subprocess.Popen(train_command(plan, model, seed, resume), stdout=log, stderr=subprocess.STDOUT)
+        run_dir = resume
+        while proc.poll() is None:
+            time.sleep(POLL_SECONDS)
+            if run_dir is None:
+                new = [p for p in plan.runs_dir.iterdir() if p.name not in before and (p / "options.json").is_file()]
+                run_dir = new[0] if new else None
+            if run_dir is not None:
+                progress.update(task, total=budget, completed=images_seen(run_dir))
+    if proc.returncode != 0:
+        tail = "\n".join(log_path.read_text().splitlines()[-15:])
+        raise UserError(f"training {model} seed {seed} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
+    run_dir = find_cell_run(plan, model, seed, preset_name)
+    if run_dir is None or images_seen(run_dir) < budget:
+        raise UserError(f"training {model} seed {seed} ended before its budget; see {log_path}")
+    progress.update(task, completed=budget)
+    return run_dir
+
+
+def metric_names(plan: GridPlan) -> list[str]:
+    """The full metric names (`fid500_train`, ...) this grid evaluates."""
+    from bench.metrics.evaluate import default_num_gen
+    from bench.metrics.features import REAL_FEATURES
+    from bench.metrics.names import resolve_metric_names
+
+    features = None if plan.features == REAL_FEATURES else plan.features
+    return [m.name for m in resolve_metric_names(plan.metrics, plan.num_gen, default_num_gen(plan.device), features=features)]
+
+
+def needs_evaluation(run_dir: Path, names: list[str]) -> bool:
+    """True unless every metric already has a line for the run's final snapshot with the same sample seeds."""
+    snaps = sorted(run_dir.glob("snapshot-*.pt"))
+    final = snaps[-1].name if snaps else None
+    for name in names:
+        path = run_dir / f"metric-{name}.jsonl"
+        if not path.is_file():
+            return True
+        lines = [json.loads(t) for t in path.read_text().splitlines() if t.strip()]
+        if not any(line.get("snapshot") == final for line in lines):
+            return True
+    return False
+
+
+def evaluate_run(plan: GridPlan, run_dir: Path, names: list[str]) -> None:
+    """FID/KID of a run's final snapshot (in this process: the Inception network loads once per call)."""
+    from bench.metrics.evaluate import evaluate_snapshot
+
+    evaluate_snapshot(run_dir, None, names, plan.device, None, plan.sample_seeds, features=plan.features, show_progress=False)
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> Path:
+    """Write a JSON document under a temporary name, then rename it into place."""
+    from bench.report.build import write_text_atomic
+
+    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def profile_models(plan: GridPlan, resolution: int, progress: Progress, task: Any) -> list[Path]:
+    """Profile every model of the grid (counts + speed) and one attention layer per kind; return the JSON files."""
+    from bench.metrics.attention_scaling import attention_scaling
+    from bench.metrics.profile import SCHEMA, profile_model
+
+    rows = []
+    for model in plan.models:
+        progress.update(task, description=f"profile {model}")
+        rows.append(profile_model(model, plan.preset_arg, resolution, plan.batch if plan.device != "cpu" else None,
+                                  device=plan.device, repeats=plan.profile_repeats, warmup=1))
+        progress.advance(task)
+    stem = plan.report.with_suffix("")
+    paths = [write_json_atomic(stem.with_name(f"{stem.name}-profile.json"), {"schema": SCHEMA, "rows": rows})]
+    if plan.scaling_tokens:
+        progress.update(task, description="attention scaling")
+        scaling = attention_scaling(tuple(plan.scaling_tokens), dim=128, heads=4, device=plan.device,
+                                    repeats=plan.profile_repeats, warmup=1)
+        paths.append(write_json_atomic(stem.with_name(f"{stem.name}-attention-scaling.json"),
+                                       {"schema": "ladabench.attention-scaling/1", "rows": scaling}))
+        progress.advance(task)
+    return paths
+
+
+def check_plan(plan: GridPlan) -> Any:
+    """Fail before any training: unknown models, bad budget or seeds, missing data or FID weights."""
+    from bench.data import load_dataset
+    from bench.registry import get_model
+
+    for model in plan.models:
+        get_model(model)
+    if plan.total_kimg <= 0:
+        raise UserError(f"--kimg {plan.total_kimg:g} must be positive")
+    if not plan.seeds or not plan.sample_seeds:
+        raise UserError("--seeds needs at least one training seed, e.g. --seeds 0,1")
+    if plan.num_gen < 2:
+        raise UserError(f"--num-gen {plan.num_gen} must be at least 2")
+    if plan.report.suffix != ".md":
+        raise UserError(f"--out {plan.report} must end in .md (plots and CSV go beside it)")
+    if plan.features == "inception":
+        from bench.metrics.weights import locate_inception
+
+        locate_inception()
+    return load_dataset(plan.data)  # prepares the cache now, with its own progress bar, before the grid's
+
+
+def run_grid(plan: GridPlan, console: Console):
+    """Train, evaluate and profile the grid, then write the report; return the built report."""
+    from bench.registry import get_model
+    from bench.report.aggregate import parse_metric_list
+    from bench.report.build import build_report
+
+    dataset = check_plan(plan)
+    names = metric_names(plan)
+    cells = [(m, s) for m in plan.models for s in plan.seeds]
+    jobs = 2 * len(cells) + (len(plan.models) + (1 if plan.scaling_tokens else 0) if plan.profile else 0) + 1
+    columns = (TextColumn("[bold]{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    run_dirs: list[Path] = []
+    with Progress(*columns, console=console) as progress:
+        overall = progress.add_task(f"{plan.name}: {len(cells)} runs", total=jobs)
+        current = progress.add_task("", total=1, visible=False)
+        for model, seed in cells:
+            preset_name = get_model(model).preset(plan.preset_arg, dataset.resolution).name
+            progress.reset(current, description=f"train {model} s{seed} (img)", total=round(plan.total_kimg * 1000), visible=True)
+            run_dirs.append(run_training(plan, model, seed, preset_name, progress, current))
+            progress.advance(overall)
+        progress.update(current, visible=False)
+        for run_dir in run_dirs:
+            progress.update(overall, description=f"eval {run_dir.name.split('-', 1)[1][:22]}")
+            if needs_evaluation(run_dir, names):
+                evaluate_run(plan, run_dir, names)
+            progress.advance(overall)
+        profile_paths = profile_models(plan, dataset.resolution, progress, overall) if plan.profile else []
+        progress.update(overall, description="report")
+        compare = "ladabench compare " + " ".join(shlex.quote(str(p)) for p in run_dirs) + " --metric " + REPORT_METRICS \
+            + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths) + f" --out {shlex.quote(str(plan.report))}"
+        commands = [plan.command, "# or, from the same runs and profile files:", compare] if plan.command else [compare]
+        report = build_report(run_dirs, parse_metric_list(REPORT_METRICS), plan.report, profile_paths, plan.title, commands)
+        progress.advance(overall)
+    return report
+
+
+REPORT_METRICS = "fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours"
