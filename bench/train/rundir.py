@@ -142,7 +142,13 @@ def truncate_stats(run_dir: Path, images_seen: int) -> None:
     path = run_dir / "stats.jsonl"
     if not path.exists():
         return
-    kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["images_seen"] <= images_seen]
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["images_seen"] <= images_seen:
+                kept.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a line cut short by a crash: its tick will be trained and logged again
     atomic_write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
 
 

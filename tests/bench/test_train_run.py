@@ -153,3 +153,12 @@ def test_metrics_without_the_metrics_module_is_a_clear_error(tmp_path, capsys, m
     assert _train([*TINY, "--kimg", "0.008", "--metrics", "fid500_train"], tmp_path) == 2
     assert "metrics are not available" in capsys.readouterr().err.replace("\n", "")
     assert not any(tmp_path.iterdir())
+
+
+def test_resume_drops_stats_lines_after_the_snapshot_and_a_cut_last_line(tmp_path):
+    from bench.train.rundir import truncate_stats
+
+    lines = [json.dumps({"images_seen": n, "loss_d": 0.5}) for n in (8, 16, 24)]
+    (tmp_path / "stats.jsonl").write_text("\n".join(lines) + '\n{"images_seen": 3')  # killed mid-write
+    truncate_stats(tmp_path, 16)
+    assert [json.loads(ln)["images_seen"] for ln in (tmp_path / "stats.jsonl").read_text().splitlines()] == [8, 16]
