@@ -1,4 +1,4 @@
-"""nox sessions for ladabench: tests and lint (benchmark sessions are added as their commands land).
+"""nox sessions for ladabench: tests and lint (default), ablations and bench (benchmarks, run on request).
 
 Every session runs in the active environment (`venv_backend="none"`): torch is several GB, so one
 environment is installed once (see README) and reused by every session.
@@ -22,3 +22,45 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Check style and common bugs with ruff."""
     session.run("ruff", "check", "ladagan", "baselines", "bench", "tests", "noxfile.py")
+
+
+def _option_value(args: list[str], name: str) -> str | None:
+    """The value given to `name` in an argument list (`--device cuda` or `--device=cuda`), or None."""
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+@nox.session
+def ablations(session: nox.Session) -> None:
+    """Train LadaGAN, every ablation and both baselines at one equal budget, evaluate, write reports/ablations.md.
+
+    Arguments pass to `ladabench bench ablations`: `nox -s ablations -- --kimg 200 --data cifar10 --seeds 0,1,2`.
+    The default (tiny presets, 2 kimg, one seed, FID/KID from 500 images) takes about an hour on 2 CPU cores.
+    """
+    session.run("ladabench", "bench", "ablations", *session.posargs)
+    if _option_value(session.posargs, "--device") in (None, "cpu"):
+        session.log(
+            "Scale up on a GPU: nox -s ablations -- --device cuda --preset default --data cifar10 "
+            "--kimg 2000 --seeds 0,1,2 --num-gen 10000 --sample-seeds 0,1,2"
+        )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Profile every registered model at its default and tiny presets, plus the attention-scaling benchmark.
+
+    Writes reports/profile.json (+ .csv) and reports/attention-scaling.json, which `ladabench compare
+    --profile` reads. Arguments pass to `ladabench profile` (e.g. `nox -s bench -- --device cuda --res 128`).
+    """
+    args = list(session.posargs)
+    if _option_value(args, "--repeats") is None:
+        args += ["--repeats", "3"]  # paper-size presets train slowly on a CPU; three timed repeats give a median
+    session.run("ladabench", "profile", "all", "--preset", "default,tiny", *args,
+                "--json", "reports/profile.json", "--csv", "reports/profile.csv")
+    device = _option_value(args, "--device")
+    session.run("ladabench", "profile", "--attention-scaling", *(["--device", device] if device else []),
+                "--json", "reports/attention-scaling.json")

@@ -1,0 +1,46 @@
+"""The benchmark grid end to end: train (subprocess `ladabench train`), evaluate, profile, report; then reuse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from bench.report.markdown import parse_mean_std, parse_results_table
+from bench.suite import GridPlan, run_grid
+
+
+@pytest.mark.slow
+def test_grid_trains_evaluates_profiles_reports_and_reuses_finished_runs(tmp_path: Path) -> None:
+    # One batch of 32 for the fastest model (the comparison logic is tested on fabricated runs), FID/KID from 16 images with the fast test feature net (marked non-comparable).
+    plan = GridPlan(
+        name="t", models=["conv"], data="fashion10k", total_kimg=0.032, seeds=[0], num_gen=16,
+        report=tmp_path / "reports" / "t.md", features="random-conv", runs_root=tmp_path / "runs",
+        profile_repeats=1, scaling_tokens=(16, 64), command="ladabench bench quick --kimg 0.032",
+    )
+    console = Console(file=open(tmp_path / "console.txt", "w"), width=120)  # noqa: SIM115 - closed by the GC
+    report = run_grid(plan, console)
+    rows = {r["model"]: r for r in parse_results_table(report.markdown_path.read_text())}
+    assert set(rows) == {"conv"}
+    for model, row in rows.items():
+        fid, _ = parse_mean_std(row["FID"])
+        run_fid = report.table.set_index("model").loc[model, "fid_mean"]
+        assert fid is not None and fid > 0 and abs(fid - run_fid) <= 5e-4 * run_fid
+        assert parse_mean_std(row["train img/s"])[0] > 0
+        assert parse_mean_std(row["G MACs/img (M)"])[0] > 0
+    text = report.markdown_path.read_text()
+    assert "fid16_train-random-conv" in text and "not comparable" in text
+    assert "ladabench bench quick --kimg 0.032" in text
+    names = {p.name for p in report.plot_paths}
+    assert {"t-fid-kimg.png", "t-fid-hours.png", "t-fid-macs.png", "t-speed.png", "t-attention.png"} == names
+    profile = json.loads((tmp_path / "reports" / "t-profile.json").read_text())
+    assert [r["model"] for r in profile["rows"]] == ["conv"]
+    # Running the same grid again reuses the finished, evaluated runs: no new run, no new metric line.
+    runs_before = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    metric_files = sorted((tmp_path / "runs").glob("*/metric-*.jsonl"))
+    lines_before = [len(p.read_text().splitlines()) for p in metric_files]
+    run_grid(GridPlan(**{**plan.__dict__, "profile": False}), console)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == runs_before
+    assert [len(p.read_text().splitlines()) for p in metric_files] == lines_before == [1] * 2
