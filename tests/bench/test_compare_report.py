@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from reportfakes import make_run
 
 from bench.cli import main
 from bench.errors import UserError
 from bench.report.aggregate import parse_metric_list
 from bench.report.build import build_report
 from bench.report.markdown import parse_mean_std, parse_results_table
-from tests.bench.reportfakes import make_run
 
 KEYS = parse_metric_list("fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours")
 # (model, seed) -> (final FID, FID at kimg 2, KID, training img/s, peak memory MiB)
