@@ -104,6 +104,22 @@ def environment(device: str, amp_dtype: torch.dtype | None, compile_g: bool) -> 
     }
 
 
+def _inductor_cache_off_tmp() -> None:
+    """Point torch.compile's cache at the suite's cache unless the user chose a folder (its default is /tmp)."""
+    from bench.paths import cache_dir
+
+    try:  # a private helper; without it only an unset variable is replaced
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+        default = os.path.abspath(default_cache_dir())
+    except (ImportError, AttributeError):
+        default = None
+    current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    # torch writes its default into the variable on first use, so "unset" may read as the default.
+    if current is None or os.path.abspath(current) == default:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir("torchinductor"))
+
+
 def profile_model(
     model: str, preset_name: str | None = None, resolution: int | None = None, batch: int | None = None,
     amp: bool = False, compile_g: bool = False, device: str = "cpu", repeats: int = 10, warmup: int = 2,
@@ -134,6 +150,8 @@ def profile_model(
     batch = batch or (preset.training.batch_size if is_cuda(device) else CPU_DEFAULT_BATCH)
     amp_dtype = amp_dtype_for(amp, device)
     row.update({"batch": batch, "warmup": warmup, **environment(device, amp_dtype, compile_g)})
+    if compile_g:
+        _inductor_cache_off_tmp()
     G, D = G.to(device), D.to(device)
     gen_G = torch.compile(G) if compile_g else G
     z = torch.randn(batch, G.z_dim, device=device)
