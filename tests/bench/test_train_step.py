@@ -15,6 +15,15 @@ from bench.train.ema import ema_state_dict, load_ema_state_dict, make_ema
 from bench.train.step import StepContext, d_step, g_step, r1_penalty
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: these tiny models gain nothing from two, and lose much when cores are shared."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 class QuadraticD(nn.Module):
     """D(x) = (x*x) @ A: d sum(D(x)) / dx_i = 2 x_i * A.sum(1), a closed form per sample."""
 
