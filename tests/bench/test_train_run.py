@@ -172,3 +172,16 @@ def test_resume_drops_stats_lines_after_the_snapshot_and_a_cut_last_line(tmp_pat
     (tmp_path / "stats.jsonl").write_text("\n".join(lines) + '\n{"images_seen": 3')  # killed mid-write
     truncate_stats(tmp_path, 16)
     assert [json.loads(ln)["images_seen"] for ln in (tmp_path / "stats.jsonl").read_text().splitlines()] == [8, 16]
+
+
+def test_wall_clock_budget_stops_with_a_snapshot_and_a_finished_run_stays_finished(tmp_path, capsys):
+    # 0.001 min = 60 ms: the clock runs out during the first iteration, far before 1 kimg.
+    assert _train([*TINY, "--kimg", "1", "--minutes", "0.001"], tmp_path) == 0
+    run = _only_run(tmp_path)
+    snap = load_snapshot(snapshots(run)[-1])
+    assert snap["images_seen"] == 8 and snap["wall_seconds"] >= 0.06
+    assert "stopped (minutes) at 8 images" in (run / "log.txt").read_text()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 0  # the budget is spent: nothing more is trained
+    assert "already done (minutes)" in capsys.readouterr().out.replace("\n", "")
+    assert load_snapshot(snapshots(run)[-1])["images_seen"] == 8
