@@ -42,6 +42,7 @@ def inception():
         pytest.skip(str(exc))
 
 
+@pytest.mark.slow  # 48 Inception passes: ~6 s on an idle 2-core CPU, minutes when the cores are shared
 def test_fid_equals_cleanfid_compute_fid_on_same_folders(inception, tmp_path) -> None:
     from cleanfid import fid as cleanfid
 
