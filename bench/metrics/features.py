@@ -2,7 +2,7 @@
 
 The real network is NVIDIA's FID Inception (TorchScript) loaded from a sha256-checked file; it is
 fed exactly as clean-fid's `clean` mode feeds it: PIL bicubic resize to 299x299 in float, then
-(x - 128) / 128. Two random networks exist for fast tests only; their results are marked
+(x - 128) / 128. A seeded random conv net exists for fast tests only; its results are marked
 non-comparable and their metric names carry the extractor's name.
 """
 
@@ -23,7 +23,7 @@ from torch import nn
 from bench.errors import UserError
 
 REAL_FEATURES = "inception"
-TEST_FEATURES = ("random-conv", "random-inception")
+TEST_FEATURES = ("random-conv",)
 RESIZE_MODE = "clean"  # clean-fid mode: PIL bicubic (antialiased) to 299x299 in float32, no quantisation
 RESIZE_DESCRIPTION = "clean-fid clean: PIL bicubic to 299x299, float32, no re-quantisation"
 console = Console(stderr=True)
@@ -98,21 +98,6 @@ def load_feature_extractor(features: str = REAL_FEATURES, device: str = "cpu", i
         return FeatureExtractor(
             name=features, fn=module, weights_sha256="random-conv-seed0-v1",
             description="seeded random 3-layer conv net, 64-d (tests only; NOT comparable)", comparable=False,
-        )
-    if features == "random-inception":
-        from torchvision.models import inception_v3
-
-        def build() -> nn.Module:
-            """torchvision Inception-v3 with random init and no classifier."""
-            net = inception_v3(weights=None, aux_logits=False, init_weights=True)
-            net.fc = nn.Identity()
-            return net
-
-        module = _seeded(build).to(device).eval()
-        return FeatureExtractor(
-            name=features, fn=lambda x: module(x / 128.0 - 1.0), weights_sha256="torchvision-inception_v3-random-seed0",
-            description="torchvision inception_v3(weights=None), seed 0 (tests only; NOT comparable)",
-            comparable=False,
         )
     known = ", ".join((REAL_FEATURES, *TEST_FEATURES))
     raise UserError(f"feature extractor '{features}' is unknown; known: {known} (only 'inception' gives real FID)")
