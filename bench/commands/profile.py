@@ -91,7 +91,8 @@ def _scaling_table(rows: list[dict[str, Any]]) -> Table:
     """One line per (layer, tokens) of the attention-scaling benchmark."""
     first = rows[0]
     table = Table(
-        title=f"attention scaling: one layer, width {first['dim']}, {first['heads']} heads, batch {first['batch']}, {first['device']}",
+        title=f"attention scaling: one layer, width {first['dim']}, {first['heads']} heads, batch {first['batch']}, "
+        f"{first['device']} ({first['cpu_threads']} CPU threads)",
         caption="MACs per image (fvcore + SDPA/einsum handles); times: median (min) of repeats; memory: peak increase in the phase",
     )
     for column in ("layer", "tokens", "MACs/img", "fwd ms", "fwd+bwd ms", "mem fwd", "mem fwd+bwd"):
@@ -136,6 +137,7 @@ def profile_command(
     attention_scaling: bool = typer.Option(False, "--attention-scaling", help="Instead: benchmark one Lada, dot-product and grid attention layer over token counts."),
     tokens: str = typer.Option("64,256,1024,4096", "--tokens", help="Token counts for --attention-scaling (square maps)."),
     dim: int = typer.Option(256, "--dim", help="Width for --attention-scaling."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice); 1 gives steadier CPU timings on a shared machine."),
     json_path: Path = typer.Option(None, "--json", help="Also write the rows as JSON (read by `ladabench compare`)."),
     csv_path: Path = typer.Option(None, "--csv", help="Also write the rows as CSV."),
 ) -> None:
@@ -145,6 +147,12 @@ def profile_command(
     device = device or default_device()
     if repeats < 1 or warmup < 0:
         raise UserError("--repeats must be >= 1 and --warmup >= 0")
+    if threads is not None:
+        if threads < 1:
+            raise UserError(f"--threads {threads} must be at least 1")
+        import torch
+
+        torch.set_num_threads(threads)
     if attention_scaling:
         from bench.metrics.attention_scaling import attention_scaling as run_scaling
 

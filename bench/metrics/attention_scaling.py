@@ -102,6 +102,7 @@ def attention_scaling(
             fwd_ms, train_ms = sorted(fwd)[len(fwd) // 2] * 1e3, sorted(train)[len(train) // 2] * 1e3
             rows.append({
                 "layer": kind, "tokens": count, "dim": dim, "heads": heads, "batch": batch, "device": str(device),
+                "cpu_threads": torch.get_num_threads(),
                 "macs_per_image": macs, "fwd_ms_median": fwd_ms, "fwd_ms_min": min(fwd) * 1e3,
                 "fwd_bwd_ms_median": train_ms, "fwd_bwd_ms_min": min(train) * 1e3, "repeats": repeats,
                 **fwd_mem.as_dict("fwd"),

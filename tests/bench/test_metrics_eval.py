@@ -103,15 +103,20 @@ def test_profile_cli_writes_json_and_csv(tmp_path: Path, capsys) -> None:
 
 
 def test_attention_scaling_cli(tmp_path: Path, capsys) -> None:
-    out_json = tmp_path / "a.json"
-    code = main(["profile", "--attention-scaling", "--tokens", "64,256", "--dim", "32", "--repeats", "2",
-                 "--warmup", "0", "--device", "cpu", "--json", str(out_json)])
+    import torch
+
+    out_json, threads = tmp_path / "a.json", torch.get_num_threads()
+    try:
+        code = main(["profile", "--attention-scaling", "--tokens", "64,256", "--dim", "32", "--repeats", "2",
+                     "--warmup", "0", "--threads", "1", "--device", "cpu", "--json", str(out_json)])
+    finally:
+        torch.set_num_threads(threads)  # --threads sets a process-wide value
     assert code == 0
     rows = {(r["layer"], r["tokens"]): r for r in json.loads(out_json.read_text())["rows"]}
     assert set(rows) == {(k, n) for k in ("lada", "dot", "grid") for n in (64, 256)}
     assert rows["lada", 256]["macs_per_image"] == 4 * rows["lada", 64]["macs_per_image"]
     assert rows["dot", 256]["macs_per_image"] > 4 * rows["dot", 64]["macs_per_image"]
-    assert all(r["fwd_ms_median"] > 0 for r in rows.values())
+    assert all(r["fwd_ms_median"] > 0 and r["cpu_threads"] == 1 for r in rows.values())
     assert main(["profile", "--attention-scaling", "--tokens", "96"]) == 2
     assert "not a square" in capsys.readouterr().err
 
