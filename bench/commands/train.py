@@ -59,6 +59,7 @@ def _resume_request(stored: dict[str, Any], given: dict[str, Any]) -> dict[str, 
         "compile": stored["compile"], "deterministic": stored["deterministic"],
         "tick_kimg": stored["tick_kimg"], "snapshot_kimg": stored["snapshot_kimg"],
         "eval_kimg": stored["eval_kimg"], "metrics": stored["metrics"], "data_root": stored["data_root"], "out": stored["out"],
+        "keep_snapshots": stored.get("keep_snapshots"),
     }
     request.update({k: v for k, v in given.items() if v is not None})
     return request
@@ -91,11 +92,16 @@ def train_command(
     metrics: str = typer.Option(None, "--metrics", help="Comma-separated metrics to evaluate during training, e.g. fid500_train."),
     data_root: str = typer.Option(None, "--data-root", help="Folder holding the dataset files (or $LADABENCH_DATA)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved options as JSON and exit (prepares no data)."),
+    keep_snapshots: int = typer.Option(None, "--keep-snapshots", help="Keep only the newest K snapshots (default 3; 0 keeps all); the newest is never removed."),
+    gpus: int = typer.Option(None, "--gpus", help="Train on N processes with DistributedDataParallel (launches torchrun; one per GPU, or CPU processes over gloo with --device cpu). --batch is the global batch."),
 ) -> None:
     """Train MODEL on DATA with the reference LadaGAN recipe (NS loss, R1, DiffAugment, EMA) under a kimg budget."""
     from bench.cli import console
+    from bench.train.distributed import launched_world_size
     from bench.train.options import differences
 
+    if gpus is not None and gpus > 1 and launched_world_size() == 1 and not dry_run:
+        raise typer.Exit(_launch_torchrun(gpus, device))
     given = {
         "model": model, "data": data, "preset": preset, "total_kimg": kimg, "minutes": minutes,
         "batch_size": batch, "seed": seed, "r1_gamma": r1_gamma, "ema_decay": ema_decay, "lr_g": lr_g,
@@ -103,12 +109,12 @@ def train_command(
         "deterministic": deterministic, "device": device, "out": str(out) if out is not None else None,
         "tick_kimg": tick_kimg, "snapshot_kimg": snapshot_kimg, "stop_kimg": stop_kimg, "eval_kimg": eval_kimg,
         "metrics": [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
-        "data_root": data_root,
+        "data_root": data_root, "keep_snapshots": keep_snapshots, "world_size": launched_world_size(),
     }
     if resume is not None:
         from bench.train import rundir
 
-        run_dir, snapshot = rundir.split_resume_path(resume)
+        run_dir, snapshot = rundir.split_resume_path(resume, require_snapshot=False)
         stored = rundir.read_options(run_dir)
         options, dataset = _resolve(_resume_request(stored, given), open_data=not dry_run)
         if dry_run:
@@ -121,7 +127,7 @@ def train_command(
                 f"--resume {resume}: the options differ from the run's ({listing}); "
                 "drop those options to continue unchanged, or add --force to continue with them"
             )
-        _start(options, dataset, run_dir=run_dir, snapshot=snapshot, changed=changed)
+        _start(options, dataset, run_dir=run_dir, snapshot=snapshot, changed=changed, resume=True)
         return
     if model is None:
         raise UserError("name the model to train, e.g. `ladabench train ladagan` (or pass --resume RUN)")
@@ -133,41 +139,108 @@ def train_command(
     if dry_run:
         console.print_json(json.dumps(options))
         return
-    _start(options, dataset, run_dir=None, snapshot=None, changed=[])
+    _start(options, dataset, run_dir=None, snapshot=None, changed=[], resume=False)
 
 
-def _start(options: dict, dataset: Any, run_dir: Path | None, snapshot: Path | None, changed: list[str]) -> None:
-    """Create (or reopen) the run directory, train, and print the one-line summary."""
+def _launch_torchrun(nproc: int, device: str | None) -> int:
+    """Re-run this very command under `torchrun --standalone --nproc_per_node N` and return its exit code."""
+    import subprocess
+    import sys
+
+    import click
     import torch
 
+    if (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") and nproc > torch.cuda.device_count():
+        raise UserError(f"--gpus {nproc}: this machine has {torch.cuda.device_count()} CUDA devices; "
+                        "pass at most that many, or --device cpu for CPU processes")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "bench.cli", "train", *_command_args(click.get_current_context(), skip={"gpus"})]
+    return subprocess.run(command, check=False).returncode
+
+
+def _command_args(ctx: Any, skip: set[str]) -> list[str]:
+    """The command line that gives this command its current parameter values (defaults left out)."""
+    import click
+
+    args: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name in skip or value is None or (param.name in ("force", "dry_run") and not value):
+            continue
+        if isinstance(param, click.Argument):
+            args.append(str(value))
+        elif param.is_flag and param.secondary_opts:
+            args.append(param.opts[0] if value else param.secondary_opts[0])
+        elif param.is_flag:
+            args.append(param.opts[0])
+        else:
+            args += [param.opts[0], str(value)]
+    return args
+
+
+def _start(options: dict, dataset: Any, run_dir: Path | None, snapshot: Path | None, changed: list[str], resume: bool) -> None:
+    """Create (or reopen and lock) the run directory, train, and print the one-line summary."""
+    from rich.console import Console
+
     from bench.cli import console
-    from bench.train import rundir
-    from bench.train.loop import Trainer, determinism, metrics_hook
-    from bench.train.state import atomic_write_json
+    from bench.train import distributed, rundir
+    from bench.train.lock import RunLock
+    from bench.train.loop import metrics_hook
 
     metrics_hook(options)  # fail before creating anything when --metrics cannot be honoured
-    if options["device"] == "cpu" and not options["preset"].startswith("tiny"):
-        console.print(f"[yellow]note:[/] training preset '{options['preset']}' on CPU will be slow; "
-                      "`--preset tiny` is the CPU-sized variant")
-    if run_dir is None:
-        run_dir = rundir.create_run_dir(Path(options["out"]), options)
-    atomic_write_json(run_dir / "options.json", options)
-    if snapshot is None:
-        rundir.write_env(run_dir, options["device"])
-    else:  # env.json describes the first session; a resumed one is recorded in the log
-        env = rundir.environment_info(options["device"])
-        rundir.log(run_dir, "resume session: " + " ".join(f"{k}={env[k]}" for k in ("hostname", "torch", "gpu_name", "git_sha")))
-        rundir.log(run_dir, "command line: " + " ".join(env["command_line"]))
+    info = distributed.init(options["device"])
+    try:
+        if not info.is_writer:  # only rank 0 prints and writes; the others follow its choices
+            _train_session(options, dataset, info, Console(quiet=True), None, snapshot, changed, resume)
+            return
+        if options["device"] == "cpu" and not options["preset"].startswith("tiny"):
+            console.print(f"[yellow]note:[/] training preset '{options['preset']}' on CPU will be slow; "
+                          "`--preset tiny` is the CPU-sized variant")
+        if run_dir is None:
+            run_dir = rundir.create_run_dir(Path(options["out"]), options)
+        with RunLock(run_dir, log=lambda line: rundir.log(run_dir, line)):
+            _train_session(options, dataset, info, console, run_dir, snapshot, changed, resume)
+    finally:
+        distributed.shutdown()
+
+
+def _train_session(options: dict, dataset: Any, info: Any, console: Any, run_dir: Path | None,
+                   snapshot: Path | None, changed: list[str], resume: bool) -> None:
+    """Write the run's files (rank 0), restore a resumed run on every rank, train, print the summary."""
+    import torch
+
+    from bench.train import distributed, rundir
+    from bench.train.loop import Trainer, determinism
+    from bench.train.snapshots import load_resumable
+    from bench.train.state import atomic_write_json, load_snapshot
+
+    snap = None
+    if info.is_writer:
+        if resume:  # chosen under the lock: no other writer can add or change snapshots meanwhile
+            warn = lambda line: (rundir.log(run_dir, "warning: " + line), console.print(f"[yellow]warning:[/] {line}"))  # noqa: E731
+            snapshot, snap = load_resumable(run_dir, snapshot, warn)
+        atomic_write_json(run_dir / "options.json", options)
+        if not resume:
+            rundir.write_env(run_dir, options["device"])
+        else:  # env.json describes the first session; a resumed one is recorded in the log
+            env = rundir.environment_info(options["device"])
+            rundir.log(run_dir, "resume session: " + " ".join(f"{k}={env[k]}" for k in ("hostname", "torch", "gpu_name", "git_sha")))
+            rundir.log(run_dir, "command line: " + " ".join(env["command_line"]))
+    run_dir, snapshot = distributed.broadcast_object((run_dir, snapshot), info)
+    if resume and snap is None:
+        snap = load_snapshot(snapshot)  # ranks above 0 read the snapshot rank 0 chose
     with determinism(options["deterministic"], torch.device(options["device"])):
-        trainer = Trainer(run_dir, options, dataset, console)
-        if snapshot is not None:
-            trainer.restore(snapshot)
+        trainer = Trainer(run_dir, options, dataset, console, info)
+        if resume:
+            trainer.restore(snapshot, snap)
             for line in changed:
-                rundir.log(run_dir, f"resumed with --force; changed: {line}")
-            rundir.log(run_dir, f"resumed from {snapshot.name} at {trainer.counters.images_seen} images")
+                trainer.log(f"resumed with --force; changed: {line}")
+            trainer.log(f"resumed from {snapshot.name} at {trainer.counters.images_seen} images "
+                        f"on {info.world_size} process(es)")
         else:
-            rundir.log(run_dir, f"start: {options['model']} preset {options['preset']} on {options['data']}, "
-                                f"budget {options['total_kimg']} kimg / {options['minutes']} min, device {options['device']}")
+            trainer.log(f"start: {options['model']} preset {options['preset']} on {options['data']}, "
+                        f"budget {options['total_kimg']} kimg / {options['minutes']} min, device {options['device']}, "
+                        f"{info.world_size} process(es)")
         console.print(f"run directory: {run_dir}")
         result = trainer.run()
     stats = result.last_stats

@@ -5,6 +5,8 @@ that is not a whole number of batches, the last iteration uses a smaller batch (
 `--minutes` stops after the iteration in which the wall clock (summed over sessions; snapshots
 count, in-training evaluation does not) runs out;
 `--stop-kimg` ends a session at the first whole batch past it, keeping the budget for `--resume`.
+Under torchrun every rank runs this loop on its slice of each global batch (see `distributed`);
+only rank 0 writes the run directory.
 """
 
 from __future__ import annotations
@@ -34,18 +36,21 @@ from rich.progress import (
 from rich.text import Text
 
 from bench.errors import UserError
-from bench.train import rundir
+from bench.train import distributed, rundir
 from bench.train.augment import diff_augment
+from bench.train.distributed import Dist
 from bench.train.ema import ema_state_dict, load_ema_state_dict, make_ema
 from bench.train.sampler import EpochSampler, fetch_batch
 from bench.train.samples import fixed_latents, render_grid, save_grid
-from bench.train.state import capture_rng, load_snapshot, restore_rng, save_snapshot
-from bench.train.step import StepContext, train_step
+from bench.train.snapshots import prune
+from bench.train.state import capture_rng, restore_rng, save_snapshot
+from bench.train.step import DiscriminatorPair, StepContext, train_step
 
 LOSS_KEYS = ("loss_d", "loss_g")
 STAT_KEYS = ("loss_d", "loss_g", "r1", "grad_norm_d", "grad_norm_g")
 SKIP_KEYS = ("amp_skipped_d", "amp_skipped_g")
 MIN_LOSS_SCALE = 2.0**-24  # an fp16 scale this small means the gradients overflow at any scale
+GENERATOR_STREAMS = {"z": 1, "augment": 2}  # derived_seed streams; 0 is the data order, 3 the sample grid
 
 
 def _num(value: float | None) -> float:
@@ -80,9 +85,19 @@ class TrainResult:
     last_stats: dict[str, Any] = field(default_factory=dict)
 
 
-def derived_seed(seed: int, stream: int) -> int:
-    """An independent 63-bit seed per random stream (data order, z, augmentation, sample grid)."""
-    return int(np.random.SeedSequence([seed, stream]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+def derived_seed(seed: int, stream: int, *more: int) -> int:
+    """An independent 63-bit seed per random stream (data order, z, augmentation, sample grid).
+
+    `more` distinguishes further streams: a rank above 0 (its own z and augmentation draws; rank 0
+    keeps the single-process seeds) and, after a resume under another process count, images seen.
+    """
+    entropy = [seed, stream, *more]
+    return int(np.random.SeedSequence(entropy).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def rank_seed(seed: int, stream: int, rank: int, *more: int) -> int:
+    """The seed of a per-rank stream: rank 0's is the single-process one, so 1 process == no torchrun."""
+    return derived_seed(seed, stream, *more) if rank == 0 and not more else derived_seed(seed, stream, rank, *more)
 
 
 @contextlib.contextmanager
@@ -134,12 +149,13 @@ def peak_memory_bytes(device: torch.device) -> int:
 class Trainer:
     """One training session of a run: models, optimizers, data and counters, created or restored."""
 
-    def __init__(self, run_dir: Path, options: dict[str, Any], dataset: Any, console: Console):
-        """Build everything from `options`; `dataset` is the opened PreparedDataset."""
+    def __init__(self, run_dir: Path, options: dict[str, Any], dataset: Any, console: Console, dist_info: Dist | None = None):
+        """Build everything from `options`; `dataset` is the opened PreparedDataset; `dist_info` this rank's role."""
         from bench.registry import get_model
 
         self.run_dir, self.options, self.dataset, self.console = run_dir, options, dataset, console
-        self.device = torch.device(options["device"])
+        self.dist = dist_info or Dist()
+        self.device = torch.device(distributed.rank_device(options["device"], self.dist))
         seed = options["seed"]
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)
@@ -153,24 +169,39 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=options["lr_d"], **adam)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=options["amp"] == "fp16")
         # Separate generators: z and augmentation draws do not shift when a model consumes global RNG.
+        # Each rank draws its own (per-rank seeds); the data order is global (one sampler, sliced).
         self.generators = {
-            "z": torch.Generator(self.device).manual_seed(derived_seed(seed, 1)),
-            "augment": torch.Generator(self.device).manual_seed(derived_seed(seed, 2)),
+            name: torch.Generator(self.device).manual_seed(rank_seed(seed, stream, self.dist.rank))
+            for name, stream in GENERATOR_STREAMS.items()
         }
         self.sampler = EpochSampler(dataset.count, options["batch_size"], derived_seed(seed, 0))
         self.z_dim = int(self.G_plain.z_dim)
         self.grid_latents = fixed_latents(self.z_dim, derived_seed(seed, 3))
+        G_run, D_pair = self.G_plain, DiscriminatorPair(self.D)
+        if self.dist.enabled:
+            # No SyncBatchNorm and no buffer broadcast: BatchNorm statistics stay per rank, as on one GPU.
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            G_run = DDP(self.G_plain, device_ids=ids, broadcast_buffers=False)
+            D_pair = DDP(D_pair, device_ids=ids, broadcast_buffers=False)
         # torch.compile cannot differentiate twice (R1), so only G is compiled; D stays eager.
-        G_run = torch.compile(self.G_plain) if options["compile"] else self.G_plain
+        G_run = torch.compile(G_run) if options["compile"] else G_run
         amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[options["amp"]]
         policy, aug_gen = options["augment"], self.generators["augment"]
         self.ctx = StepContext(
             G=G_run, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d, ema=self.ema, G_plain=self.G_plain,
             scaler=self.scaler, augment=lambda x: diff_augment(x, policy, aug_gen), r1_gamma=options["r1_gamma"],
-            amp_dtype=amp_dtype, device_type=self.device.type,
+            amp_dtype=amp_dtype, device_type=self.device.type, D_pair=D_pair,
         )
         self.counters = Counters()
-        self.evaluate = metrics_hook(options)
+        self.evaluate = metrics_hook(options) if self.dist.is_writer else None
+        self.keep_snapshots = int(options.get("keep_snapshots", 0))
+
+    def log(self, message: str) -> None:
+        """A log.txt line (rank 0 only)."""
+        if self.dist.is_writer:
+            rundir.log(self.run_dir, message)
 
     # ----- snapshots -------------------------------------------------------------------------
     def snapshot_dict(self) -> dict[str, Any]:
@@ -184,6 +215,9 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "scaler": self.scaler.state_dict(),
             "rng": capture_rng(self.generators),
+            # every rank's own generator states, so a resume under the same process count is exact
+            "rank_generators": distributed.gather_objects(
+                {name: gen.get_state() for name, gen in self.generators.items()}, self.dist),
             "data_state": self.sampler.state(),
             "images_seen": c.images_seen,
             "step": c.step,
@@ -192,12 +226,8 @@ class Trainer:
             "options": self.options,
         }
 
-    def restore(self, snapshot_path: Path) -> None:
-        """Continue from a snapshot: weights, optimizers, scaler, RNGs, data order and counters."""
-        try:
-            snap = load_snapshot(snapshot_path)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
-            raise UserError(f"cannot read snapshot {snapshot_path} ({exc}); resume from an older snapshot file") from exc
+    def restore(self, snapshot_path: Path, snap: dict[str, Any]) -> None:
+        """Continue from a loaded snapshot: weights, optimizers, scaler, RNGs, data order and counters."""
         self.G_plain.load_state_dict(snap["G"])
         self.D.load_state_dict(snap["D"])
         load_ema_state_dict(self.ema, snap["G_ema"])
@@ -205,6 +235,7 @@ class Trainer:
         self.opt_d.load_state_dict(snap["opt_d"])
         self.scaler.load_state_dict(snap["scaler"])
         restore_rng(snap["rng"], self.generators)
+        self._restore_rank_generators(snap)
         data = snap["data_state"]
         self.sampler = EpochSampler(
             self.dataset.count, self.options["batch_size"], derived_seed(self.options["seed"], 0),
@@ -214,16 +245,37 @@ class Trainer:
             images_seen=int(snap["images_seen"]), step=int(snap["step"]), tick=int(snap["tick"]),
             wall_seconds=float(snap["wall_seconds"]), last_snapshot=snapshot_path,
         )
-        rundir.truncate_stats(self.run_dir, self.counters.images_seen)
+        if self.dist.is_writer:
+            rundir.truncate_stats(self.run_dir, self.counters.images_seen)
+
+    def _restore_rank_generators(self, snap: dict[str, Any]) -> None:
+        """This rank's z/augmentation streams: saved ones under the same process count, else fresh per-rank seeds.
+
+        Rank 0 always continues its saved streams (so 1 process after N, or N after 1, keeps rank 0's);
+        other ranks of a different-sized job start new streams keyed by (seed, rank, images seen).
+        """
+        saved = snap.get("rank_generators")
+        if saved is not None and len(saved) == self.dist.world_size:
+            for name, gen in self.generators.items():
+                gen.set_state(saved[self.dist.rank][name])
+        elif self.dist.rank > 0:
+            for name, stream in GENERATOR_STREAMS.items():
+                self.generators[name].manual_seed(
+                    rank_seed(self.options["seed"], stream, self.dist.rank, int(snap["images_seen"])))
 
     def write_snapshot(self) -> Path:
-        """Save a snapshot and the matching sample grid; evaluate it when --metrics asks."""
+        """Save a snapshot and the matching sample grid (rank 0), then keep only the newest --keep-snapshots."""
         tag = rundir.kimg_tag(self.counters.images_seen)
         path = self.run_dir / f"snapshot-{tag}.pt"
-        save_snapshot(path, self.snapshot_dict())
-        save_grid(self.run_dir / f"samples-{tag}.png", render_grid(self.ema.module, self.grid_latents, self.device))
+        snap = self.snapshot_dict()  # a collective under torchrun: every rank takes part
         self.counters.last_snapshot = path
-        rundir.log(self.run_dir, f"snapshot {path.name} at {self.counters.images_seen} images")
+        if not self.dist.is_writer:
+            return path
+        save_snapshot(path, snap)
+        save_grid(self.run_dir / f"samples-{tag}.png", render_grid(self.ema.module, self.grid_latents, self.device))
+        self.log(f"snapshot {path.name} at {self.counters.images_seen} images")
+        for old in prune(self.run_dir, self.keep_snapshots, newest=path):
+            self.log(f"removed {old.name} (--keep-snapshots {self.keep_snapshots})")
         return path
 
     # ----- the loop ---------------------------------------------------------------------------
@@ -241,7 +293,7 @@ class Trainer:
         tick_images = max(1, int(round(opts["tick_kimg"] * 1000)))
         snapshot_images = max(1, int(round(opts["snapshot_kimg"] * 1000)))
         eval_images = None if opts["eval_kimg"] is None else max(1, int(round(opts["eval_kimg"] * 1000)))
-        if c.images_seen == 0:
+        if c.images_seen == 0 and self.dist.is_writer:
             save_grid(self.run_dir / "samples-000000.png", render_grid(self.ema.module, self.grid_latents, self.device))
 
         def done_reason() -> str | None:
@@ -268,15 +320,18 @@ class Trainer:
                     torch.cuda.reset_peak_memory_stats(self.device)
                 per_step: list[dict[str, torch.Tensor]] = []
                 while True:  # one tick
-                    batch = opts["batch_size"] if total_images is None else min(opts["batch_size"], total_images - c.images_seen)
-                    reals = fetch_batch(self.dataset.images, self.sampler.next_indices(batch), self.device)
+                    batch = self._global_batch(total_images)
+                    indices = self._rank_slice(self.sampler.next_indices(batch))
+                    reals = fetch_batch(self.dataset.images, indices, self.device)
                     gen_z = self.generators["z"]
-                    z_d = torch.randn(batch, self.z_dim, generator=gen_z, device=self.device)
-                    z_g = torch.randn(batch, self.z_dim, generator=gen_z, device=self.device)
+                    z_d = torch.randn(len(indices), self.z_dim, generator=gen_z, device=self.device)
+                    z_g = torch.randn(len(indices), self.z_dim, generator=gen_z, device=self.device)
                     per_step.append(train_step(self.ctx, reals, z_d, z_g))
                     c.images_seen += batch
                     c.step += 1
                     c.wall_seconds = time.monotonic() - session_start
+                    if self.dist.enabled and max_seconds is not None:  # every rank stops at rank 0's clock
+                        c.wall_seconds = distributed.broadcast_object(c.wall_seconds, self.dist)
                     progress.update(task, completed=c.images_seen if total_images else c.wall_seconds)
                     reason = done_reason()
                     if reason is not None or c.images_seen // tick_images != tick_start_images // tick_images:
@@ -289,7 +344,7 @@ class Trainer:
                 due = reason is not None or (
                     c.images_seen // snapshot_images != tick_start_images // snapshot_images
                 )
-                eval_due = self.evaluate is not None and (
+                eval_due = bool(opts["metrics"]) and (
                     reason is not None or c.images_seen // eval_images != tick_start_images // eval_images
                 )
                 if due or eval_due:
@@ -299,13 +354,36 @@ class Trainer:
                         self._evaluate(path)
                         session_start += time.monotonic() - eval_start  # evaluation is not training time
                 c.wall_seconds = time.monotonic() - session_start
-        rundir.log(self.run_dir, f"stopped ({reason}) at {c.images_seen} images, {c.wall_seconds:.1f} s")
+        self.log(f"stopped ({reason}) at {c.images_seen} images, {c.wall_seconds:.1f} s")
         return TrainResult(self.run_dir, c.images_seen, c.wall_seconds, reason, c.last_snapshot, last_stats)
 
+    def _global_batch(self, total_images: int | None) -> int:
+        """Images in the next global batch: --batch, or what is left of the budget.
+
+        Under torchrun a remainder smaller than the process count is rounded up to one image per
+        rank (a rank cannot step on an empty batch), overshooting the budget by under that count.
+        """
+        batch = self.options["batch_size"]
+        if total_images is not None:
+            batch = min(batch, total_images - self.counters.images_seen)
+        return max(batch, self.dist.world_size)
+
+    def _rank_slice(self, indices: np.ndarray) -> np.ndarray:
+        """This rank's part of a global batch of indices (all of it when alone)."""
+        if not self.dist.enabled:
+            return indices
+        sizes = distributed.split_sizes(len(indices), self.dist.world_size)
+        start = sum(sizes[: self.dist.rank])
+        return indices[start : start + sizes[self.dist.rank]]
+
     def _end_tick(self, per_step: list[dict], start_images: int, start_step: int, train_seconds: float) -> dict:
-        """Check the tick's losses are finite, then append its averages to stats.jsonl and log.txt."""
+        """Check the tick's losses are finite, then append their rank-averaged means to stats.jsonl and log.txt."""
         c = self.counters
-        stacked = {k: torch.stack([s[k].float().cpu() for s in per_step]) for k in (*STAT_KEYS, *SKIP_KEYS)}
+        keys = (*STAT_KEYS, *SKIP_KEYS)
+        table = torch.stack([torch.stack([s[k].float().to(self.device) for k in keys]) for s in per_step])
+        # Every rank sees the same averaged table, so all of them stop together on a NaN.
+        table = distributed.mean_over_ranks(table, self.dist).cpu()
+        stacked = {k: table[:, i] for i, k in enumerate(keys)}
         # Steps that fp16 loss scaling skipped changed no weight: their inf/NaN losses are not divergence.
         applied = (stacked["amp_skipped_d"] + stacked["amp_skipped_g"]) == 0
         for i in range(len(per_step)):
@@ -330,9 +408,9 @@ class Trainer:
             "amp_skipped_steps": int((~applied).sum()),
             "peak_mem_bytes": peak_memory_bytes(self.device),
         }
-        rundir.append_stats(self.run_dir, record)
-        rundir.log(
-            self.run_dir,
+        if self.dist.is_writer:
+            rundir.append_stats(self.run_dir, record)
+        self.log(
             f"tick {c.tick}: kimg {record['kimg']:.3f}  {record['img_per_sec']:.1f} img/s  "
             f"loss_d {_num(record['loss_d']):.4f}  loss_g {_num(record['loss_g']):.4f}  "
             f"r1 {_num(record['r1']):.3g}  amp skipped {record['amp_skipped_steps']}",
@@ -349,14 +427,16 @@ class Trainer:
             else "no snapshot had been written yet"
         )
         message = f"{key} became {value} at step {step} (0-based iteration); training stopped; {keep}"
-        rundir.log(self.run_dir, "error: " + message)
+        self.log("error: " + message)
         raise TrainingDiverged(message)
 
     def _evaluate(self, snapshot_path: Path) -> None:
-        """Run the requested metrics on a snapshot and log their lines."""
+        """Run the requested metrics on a snapshot and log their lines (rank 0; the others wait at the next step)."""
+        if self.evaluate is None:
+            return
         rows = self.evaluate(self.run_dir, snapshot_path, self.options["metrics"], str(self.device))
         for row in rows:
-            rundir.log(self.run_dir, f"metric {row}")
+            self.log(f"metric {row}")
 
     def _progress(self, total_images: int | None) -> Progress:
         """A rich progress bar over images (or over seconds when only --minutes bounds the run)."""

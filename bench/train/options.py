@@ -18,7 +18,7 @@ from bench.errors import UserError
 AMP_MODES = ("off", "bf16", "fp16")
 
 # Options that describe one session of a run rather than the run itself: they may change on resume.
-SESSION_KEYS = frozenset({"device", "out", "data_root", "stop_kimg", "compile"})
+SESSION_KEYS = frozenset({"device", "out", "data_root", "stop_kimg", "compile", "keep_snapshots", "world_size"})
 
 # Budget when neither --kimg nor --minutes is given: the images the reference's released checkpoints
 # had seen (milmor/LadaGAN tf/utils.py, see shared/reference/ladagan.md §5.2); our choice elsewhere.
@@ -27,6 +27,7 @@ DEFAULT_KIMG = 10_000.0  # presets with no reference count (bedroom256, baseline
 DEFAULT_TINY_KIMG = 100.0  # tiny presets are for smoke runs and the CPU quick benchmark
 MAX_TICK_KIMG = 4.0  # StyleGAN's tick length; shorter runs get ~10 ticks
 DEFAULT_SNAPSHOT_KIMG = 200.0
+DEFAULT_KEEP_SNAPSHOTS = 3  # the newest K snapshots stay on disk; 0 keeps all
 
 
 def _jsonable(value: Any) -> Any:
@@ -98,6 +99,15 @@ def resolve_options(request: dict[str, Any], resolution: int) -> dict[str, Any]:
 
     batch_size = int(pick("batch_size", recipe.batch_size))
     _positive("--batch", batch_size)
+    world_size = int(request.get("world_size") or 1)
+    if batch_size % world_size:
+        raise UserError(
+            f"--batch {batch_size} is the global batch and must split evenly over {world_size} processes; "
+            f"pass a multiple of {world_size}"
+        )
+    keep_snapshots = int(pick("keep_snapshots", DEFAULT_KEEP_SNAPSHOTS))
+    if keep_snapshots < 0:
+        raise UserError(f"--keep-snapshots must be >= 0 (0 keeps every snapshot; got {keep_snapshots})")
     lr_g, lr_d = float(pick("lr_g", recipe.lr_g)), float(pick("lr_d", recipe.lr_d))
     _positive("--lr-g", lr_g)
     _positive("--lr-d", lr_d)
@@ -162,6 +172,8 @@ def resolve_options(request: dict[str, Any], resolution: int) -> dict[str, Any]:
         "device": _check_device(pick("device", default_device())),
         "tick_kimg": tick_kimg,
         "snapshot_kimg": snapshot_kimg,
+        "keep_snapshots": keep_snapshots,
+        "world_size": world_size,
         "eval_kimg": eval_kimg,
         "metrics": metrics,
         "stop_kimg": stop_kimg,

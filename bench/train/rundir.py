@@ -173,13 +173,17 @@ def latest_snapshot(run_dir: Path) -> Path:
     return found[-1]
 
 
-def split_resume_path(path: Path) -> tuple[Path, Path]:
-    """`--resume` accepts a run folder (its latest snapshot) or a snapshot file: return (run_dir, snapshot)."""
+def split_resume_path(path: Path, require_snapshot: bool = True) -> tuple[Path, Path | None]:
+    """`--resume` accepts a run folder or a snapshot file: return (run_dir, snapshot).
+
+    For a folder the snapshot is its latest, or None with `require_snapshot=False` (the caller then
+    picks the newest one that loads, see `snapshots.load_resumable`).
+    """
     path = Path(path)
     if path.is_file():
         return path.parent, path
     if path.is_dir():
-        return path, latest_snapshot(path)
+        return path, latest_snapshot(path) if require_snapshot else None
     raise UserError(f"--resume {path}: no such run folder or snapshot file")
 
 

@@ -3,7 +3,8 @@
 Loss: non-saturating logistic (softplus) over every logit D returns. R1: r1_gamma times the batch mean
 of the squared gradient norm of sum(D(aug(x))) with respect to the augmented reals, every step, from
 the same forward pass that gives the real logits. DiffAugment on every D input, fakes included.
-Reals and fakes go through D in separate calls, so BatchNorm sees each batch on its own.
+Reals and fakes go through D in separate calls, so BatchNorm sees each batch on its own; both calls
+are one forward of `DiscriminatorPair`, so DistributedDataParallel sees one forward per backward.
 """
 
 from __future__ import annotations
@@ -19,12 +20,29 @@ from torch import Tensor, nn
 Augment = Callable[[Tensor], Tensor]
 
 
+class DiscriminatorPair(nn.Module):
+    """D on the reals and on the fakes, two separate calls (per-batch BatchNorm) inside one forward.
+
+    DistributedDataParallel expects one forward per backward; D's D-step loss needs two D calls plus
+    R1's double backward, so DDP wraps this pair rather than D itself.
+    """
+
+    def __init__(self, D: nn.Module):
+        """Wrap D (its parameters stay D's own)."""
+        super().__init__()
+        self.D = D
+
+    def forward(self, reals: Tensor, fakes: Tensor) -> tuple[Tensor, Tensor]:
+        """(D(reals), D(fakes))."""
+        return self.D(reals), self.D(fakes)
+
+
 @dataclass
 class StepContext:
     """Everything one iteration needs besides the batch: models, optimizers, precision and the recipe."""
 
-    G: nn.Module  # may be torch.compile'd
-    D: nn.Module
+    G: nn.Module  # may be torch.compile'd and/or DistributedDataParallel-wrapped
+    D: nn.Module  # the plain D (the G step's critic; D gets no update there, so no DDP)
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     ema: nn.Module  # AveragedModel of the plain (uncompiled) G
@@ -34,6 +52,12 @@ class StepContext:
     r1_gamma: float
     amp_dtype: torch.dtype | None  # None: full precision
     device_type: str
+    D_pair: nn.Module | None = None  # DiscriminatorPair(D), DDP-wrapped when distributed; None: built from D
+
+    def __post_init__(self) -> None:
+        """Default the D-step pair to the plain D."""
+        if self.D_pair is None:
+            self.D_pair = DiscriminatorPair(self.D)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed-precision region for forward passes (a no-op when AMP is off)."""
@@ -88,10 +112,8 @@ def d_step(ctx: StepContext, reals: Tensor, z: Tensor) -> dict[str, Tensor]:
     reals_aug = ctx.augment(reals).detach().requires_grad_(True)
     fakes_aug = ctx.augment(_at_least_fp32(fakes))
     with ctx.autocast():
-        real_logits = ctx.D(reals_aug)
+        real_logits, fake_logits = ctx.D_pair(reals_aug, fakes_aug)
     r1 = r1_penalty(real_logits, reals_aug, ctx.r1_gamma, ctx.scaler)
-    with ctx.autocast():
-        fake_logits = ctx.D(fakes_aug)
     loss_adv = F.softplus(-_at_least_fp32(real_logits)).mean() + F.softplus(_at_least_fp32(fake_logits)).mean()
     loss_d = loss_adv + r1
     ctx.opt_d.zero_grad(set_to_none=True)
