@@ -66,6 +66,7 @@ def _resume_request(stored: dict[str, Any], given: dict[str, Any]) -> dict[str, 
 
 
 def train_command(
+    ctx: typer.Context,
     model: str = typer.Argument(None, help="Registered model to train (see `ladabench models`). Not needed with --resume."),
     data: str = typer.Option(None, "--data", help="Dataset name or folder:PATH[@RES] (default: the embedded fashion10k)."),
     preset: str = typer.Option(None, "--preset", help="Model preset; 'tiny' = the tiny one at the data's resolution. Default: the preset for the data's resolution."),
@@ -101,7 +102,7 @@ def train_command(
     from bench.train.options import differences
 
     if gpus is not None and gpus > 1 and launched_world_size() == 1 and not dry_run:
-        raise typer.Exit(_launch_torchrun(gpus, device))
+        raise typer.Exit(_launch_torchrun(ctx, gpus, device))
     given = {
         "model": model, "data": data, "preset": preset, "total_kimg": kimg, "minutes": minutes,
         "batch_size": batch, "seed": seed, "r1_gamma": r1_gamma, "ema_decay": ema_decay, "lr_g": lr_g,
@@ -142,32 +143,29 @@ def train_command(
     _start(options, dataset, run_dir=None, snapshot=None, changed=[], resume=False)
 
 
-def _launch_torchrun(nproc: int, device: str | None) -> int:
+def _launch_torchrun(ctx: typer.Context, nproc: int, device: str | None) -> int:
     """Re-run this very command under `torchrun --standalone --nproc_per_node N` and return its exit code."""
     import subprocess
     import sys
 
-    import click
     import torch
 
     if (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") and nproc > torch.cuda.device_count():
         raise UserError(f"--gpus {nproc}: this machine has {torch.cuda.device_count()} CUDA devices; "
                         "pass at most that many, or --device cpu for CPU processes")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "bench.cli", "train", *_command_args(click.get_current_context(), skip={"gpus"})]
+               "-m", "bench.cli", "train", *_command_args(ctx, skip={"gpus"})]
     return subprocess.run(command, check=False).returncode
 
 
-def _command_args(ctx: Any, skip: set[str]) -> list[str]:
+def _command_args(ctx: typer.Context, skip: set[str]) -> list[str]:
     """The command line that gives this command its current parameter values (defaults left out)."""
-    import click
-
     args: list[str] = []
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if param.name in skip or value is None or (param.name in ("force", "dry_run") and not value):
             continue
-        if isinstance(param, click.Argument):
+        if param.param_type_name == "argument":
             args.append(str(value))
         elif param.is_flag and param.secondary_opts:
             args.append(param.opts[0] if value else param.secondary_opts[0])
@@ -211,13 +209,15 @@ def _train_session(options: dict, dataset: Any, info: Any, console: Any, run_dir
 
     from bench.train import distributed, rundir
     from bench.train.loop import Trainer, determinism
-    from bench.train.snapshots import load_resumable
+    from bench.train.snapshots import load_resumable, remove_partial_writes
     from bench.train.state import atomic_write_json, load_snapshot
 
     snap = None
     if info.is_writer:
         if resume:  # chosen under the lock: no other writer can add or change snapshots meanwhile
             warn = lambda line: (rundir.log(run_dir, "warning: " + line), console.print(f"[yellow]warning:[/] {line}"))  # noqa: E731
+            for leftover in remove_partial_writes(run_dir):
+                rundir.log(run_dir, f"removed {leftover.name}, a partial write of an interrupted session")
             snapshot, snap = load_resumable(run_dir, snapshot, warn)
         atomic_write_json(run_dir / "options.json", options)
         if not resume:

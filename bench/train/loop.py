@@ -17,6 +17,7 @@ import os
 import random
 import resource
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ from bench.train.ema import ema_state_dict, load_ema_state_dict, make_ema
 from bench.train.sampler import EpochSampler, fetch_batch
 from bench.train.samples import fixed_latents, render_grid, save_grid
 from bench.train.snapshots import prune
-from bench.train.state import capture_rng, restore_rng, save_snapshot
+from bench.train.state import capture_rng, restore_rng, save_snapshot, snapshot_checksum
 from bench.train.step import DiscriminatorPair, StepContext, train_step
 
 LOSS_KEYS = ("loss_d", "loss_g")
@@ -183,8 +184,10 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            G_run = DDP(self.G_plain, device_ids=ids, broadcast_buffers=False)
-            D_pair = DDP(D_pair, device_ids=ids, broadcast_buffers=False)
+            with warnings.catch_warnings():  # its deprecation note itself says to keep it for rank-local buffers
+                warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+                G_run = DDP(self.G_plain, device_ids=ids, broadcast_buffers=False)
+                D_pair = DDP(D_pair, device_ids=ids, broadcast_buffers=False)
         # torch.compile cannot differentiate twice (R1), so only G is compiled; D stays eager.
         G_run = torch.compile(G_run) if options["compile"] else G_run
         amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[options["amp"]]
@@ -269,6 +272,7 @@ class Trainer:
         path = self.run_dir / f"snapshot-{tag}.pt"
         snap = self.snapshot_dict()  # a collective under torchrun: every rank takes part
         self.counters.last_snapshot = path
+        self._check_ranks_agree()
         if not self.dist.is_writer:
             return path
         save_snapshot(path, snap)
@@ -356,6 +360,20 @@ class Trainer:
                 c.wall_seconds = time.monotonic() - session_start
         self.log(f"stopped ({reason}) at {c.images_seen} images, {c.wall_seconds:.1f} s")
         return TrainResult(self.run_dir, c.images_seen, c.wall_seconds, reason, c.last_snapshot, last_stats)
+
+    def _check_ranks_agree(self) -> None:
+        """Under torchrun, verify every rank holds the same G, D and G_ema parameters (DDP keeps them in sync).
+
+        Buffers are left out: BatchNorm running statistics are per rank by design.
+        """
+        if not self.dist.enabled:
+            return
+        params = {name: dict(m.named_parameters()) for name, m in
+                  (("G", self.G_plain), ("D", self.D), ("G_ema", self.ema.module))}
+        digests = distributed.gather_objects(snapshot_checksum(params), self.dist)
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"weights differ across ranks at {self.counters.images_seen} images: {digests}")
+        self.log(f"weights identical on all {self.dist.world_size} ranks at {self.counters.images_seen} images")
 
     def _global_batch(self, total_images: int | None) -> int:
         """Images in the next global batch: --batch, or what is left of the budget.

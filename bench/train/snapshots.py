@@ -51,6 +51,14 @@ def load_resumable(run_dir: Path, snapshot: Path | None, warn: Callable[[str], N
     raise UserError(f"run {run_dir}: every snapshot is damaged (set aside as *{CORRUPT_SUFFIX}); start the run again")
 
 
+def remove_partial_writes(run_dir: Path) -> list[Path]:
+    """Delete temporary files a killed writer left behind (`.<name>.tmp-<pid>`); call only under the run lock."""
+    leftovers = sorted(Path(run_dir).glob(".*.tmp-*"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
 def _loads(path: Path) -> bool:
     """Whether a snapshot loads and verifies."""
     try:
