@@ -75,7 +75,8 @@ def _profile_table(rows: list[dict[str, Any]]) -> Table:
     for r in rows:
         mem_key = "peak_alloc_bytes" if r.get("gen_peak_alloc_bytes") is not None else "peak_rss_bytes"
         speed = r.get("gen_img_per_sec") is not None
-        device = f"{r.get('device', '-')} ({r.get('device_name', '')}, batch {r.get('batch', '-')}, {r.get('dtype', '')})" if speed else "-"
+        threads = f", {r['cpu_threads']} threads" if speed and r.get("device") == "cpu" else ""
+        device = f"{r.get('device', '-')} ({r.get('device_name', '')}{threads}, batch {r.get('batch', '-')}, {r.get('dtype', '')})" if speed else "-"
         table.add_row(
             r["model"], r["preset"], str(r["resolution"]), _si(r["params_g"]), _si(r["params_d"]),
             _giga(r["g_macs_per_image"], "MAC"), _giga(r["g_flops_per_image"], "FLOP"),
