@@ -1,0 +1,233 @@
+"""Faults: SIGKILL mid-run then resume, damaged snapshots, hostile snapshots, one writer per run, keep-last-K.
+
+Runs use the tiny LadaGAN preset at batch 8 on the embedded dataset, on CPU with one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.cli import main
+from bench.train.lock import LOCK_NAME, RunLock, RunLockedError
+from bench.train.rundir import load_generator, snapshots
+from bench.train.snapshots import prune
+from bench.train.state import SnapshotError, UnsafeSnapshotError, load_snapshot, save_snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread, as the subprocesses (OMP_NUM_THREADS=1): same kernels, bitwise-comparable runs."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def _only_run(out: Path) -> Path:
+    """The single run folder under `out`."""
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return run
+
+
+def _stats(run: Path) -> list[dict]:
+    """stats.jsonl of a run, one dict per tick."""
+    return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+
+
+def _subprocess_env() -> dict[str, str]:
+    """Environment for a CLI subprocess: one thread, this test session's cache, the repo importable."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout_s: float = 90.0) -> None:
+    """Poll until `predicate()` holds; fail early (with its output) if the process ends first."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"training ended (rc {proc.returncode}) before the test could interrupt it: {proc.stdout.read()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("training subprocess made no progress in time")
+        time.sleep(0.05)
+
+
+def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a_second_writer(tmp_path, capsys):
+    args = [*TINY, "--kimg", "0.064", "--seed", "5", "--deterministic", "--snapshot-kimg", "0.016"]
+    assert main(["train", *args, "--out", str(tmp_path / "full")]) == 0
+    full = _only_run(tmp_path / "full")
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "train", *args, "--out", str(out)],
+        env=_subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        def past_first_snapshot() -> bool:
+            """A snapshot exists and training has gone on past it."""
+            runs = list(out.glob("0*")) if out.exists() else []
+            stats = runs[0] / "stats.jsonl" if runs else None
+            return bool(runs and snapshots(runs[0]) and stats.exists() and len(stats.read_text().splitlines()) >= 3)
+
+        _wait_for(past_first_snapshot, proc)
+        os.kill(proc.pid, signal.SIGSTOP)  # frozen at an arbitrary point of the run, lock still held
+        run = _only_run(out)
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run)]) == 2  # a second writer is refused while it lives
+        err = capsys.readouterr().err.replace("\n", "")
+        assert f"is being trained by pid {proc.pid}" in err and "only one process may write a run" in err
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    killed_at = load_snapshot(snapshots(run)[-1])["images_seen"]  # the finished snapshot survived the kill
+    assert 16 <= killed_at < 64
+
+    assert main(["train", "--resume", str(run)]) == 0
+    log = (run / "log.txt").read_text()
+    assert f"took over a stale lock from pid {proc.pid}" in log and "no longer running" in log
+    assert f"resumed from snapshot-000000.pt at {killed_at} images" in log
+    assert not (run / LOCK_NAME).exists()  # released on normal exit
+    a, b = load_snapshot(snapshots(full)[-1]), load_snapshot(snapshots(run)[-1])
+    assert a["images_seen"] == b["images_seen"] == 64
+    for name, tensor in a["G_ema"].items():
+        assert torch.equal(tensor, b["G_ema"][name]), f"G_ema.{name} differs after SIGKILL + resume"
+    losses = lambda r: [(s["images_seen"], s["loss_d"], s["loss_g"]) for s in _stats(r)]  # noqa: E731
+    assert losses(full) == losses(run)
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory) -> Path:
+    """A run stopped at 16 of 32 images (one snapshot, snapshot-000000.pt), copied fresh for each test."""
+    out = tmp_path_factory.mktemp("stopped")
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016", "--seed", "2", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(saved)
+    return _only_run(out)
+
+
+@pytest.fixture
+def run_copy(stopped_run, tmp_path) -> Path:
+    """A private copy of the stopped run."""
+    import shutil
+
+    return Path(shutil.copytree(stopped_run, tmp_path / stopped_run.name))
+
+
+def test_truncated_newest_snapshot_is_detected_set_aside_and_the_previous_one_used(run_copy, capsys):
+    good = run_copy / "snapshot-000000.pt"
+    newer = run_copy / "snapshot-000001.pt"  # a later snapshot cut short (e.g. a disk filled up)
+    newer.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    assert main(["train", "--resume", str(run_copy)]) == 0
+    out = capsys.readouterr().out.replace("\n", "")
+    assert "snapshot-000001.pt is truncated or unreadable" in out and "set aside as snapshot-000001.pt.corrupt" in out
+    assert not newer.exists() and (run_copy / "snapshot-000001.pt.corrupt").exists()
+    log = (run_copy / "log.txt").read_text()
+    assert "warning: " in log and "resumed from snapshot-000000.pt at 16 images" in log
+    assert load_snapshot(good)["images_seen"] == 32
+
+
+def test_a_damaged_snapshot_named_explicitly_is_refused_naming_the_good_one(run_copy, capsys):
+    good = run_copy / "snapshot-000000.pt"
+    newer = run_copy / "snapshot-000001.pt"
+    newer.write_bytes(good.read_bytes()[:1000])
+    before = sorted(p.name for p in run_copy.iterdir())
+    assert main(["train", "--resume", str(newer)]) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert "snapshot-000001.pt is truncated or unreadable" in err and f"resume from {good} instead" in err
+    assert sorted(p.name for p in run_copy.iterdir()) == before  # nothing written, lock released
+
+
+def test_flipped_bytes_inside_a_snapshot_fail_its_checksum(run_copy):
+    path = run_copy / "snapshot-000000.pt"
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2  # inside the tensor data: torch.load alone does not notice
+    data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
+    path.write_bytes(bytes(data))
+    assert torch.load(path, weights_only=True)["images_seen"] == 16  # still parses...
+    with pytest.raises(SnapshotError, match="is corrupted: its contents no longer match the checksum"):
+        load_snapshot(path)  # ...but the checksum catches it
+
+
+class _Payload:
+    """An object whose unpickling runs a shell command (what a hostile snapshot would carry)."""
+
+    def __init__(self, marker: Path):
+        """Remember where the command would leave its trace."""
+        self.marker = marker
+
+    def __reduce__(self):
+        """Unpickling calls os.system('touch MARKER')."""
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_snapshot_carrying_code_is_refused_and_the_code_never_runs(run_copy, tmp_path, capsys):
+    proof = tmp_path / "pickle-runs-code"
+    pickle.loads(pickle.dumps(_Payload(proof)))  # the payload is real: plain unpickling runs it
+    assert proof.exists()
+
+    marker = tmp_path / "pwned"
+    snap = torch.load(run_copy / "snapshot-000000.pt", weights_only=True)
+    snap["options"] = _Payload(marker)
+    hostile = run_copy / "snapshot-000001.pt"
+    torch.save(snap, hostile)
+    with pytest.raises(UnsafeSnapshotError, match="contains pickled Python objects"):
+        load_snapshot(hostile)
+    with pytest.raises(UnsafeSnapshotError):
+        load_generator(run_copy, hostile)  # the path `ladabench eval` takes
+    assert main(["train", "--resume", str(run_copy)]) == 2  # newest snapshot: refused, never skipped silently
+    err = capsys.readouterr().err.replace("\n", "")
+    assert "snapshot-000001.pt was refused" in err and "could run code" in err
+    assert not marker.exists()
+    assert hostile.exists()  # kept as evidence, not renamed into the resume rotation
+
+
+def test_run_lock_refuses_a_second_holder_and_takes_over_a_stale_one(tmp_path):
+    lines: list[str] = []
+    with RunLock(tmp_path, log=lines.append):
+        owner = json.loads((tmp_path / LOCK_NAME).read_text())
+        assert owner["pid"] == os.getpid() and owner["hostname"] and owner["started_utc"]
+        with pytest.raises(RunLockedError, match=f"pid {os.getpid()} on host"):
+            RunLock(tmp_path).acquire()
+    assert not (tmp_path / LOCK_NAME).exists() and lines == []
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # a process that has exited: its lock file is stale
+    (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": dead_pid, "hostname": "h", "started_utc": "t"}))
+    with RunLock(tmp_path, log=lines.append):
+        assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    assert lines == [f"took over a stale lock from pid {dead_pid} on host h since t (no longer running)"]
+
+    with pytest.raises(ValueError), RunLock(tmp_path):  # released on errors too
+        raise ValueError("boom")
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_keep_snapshots_removes_the_oldest_and_never_the_newest(tmp_path):
+    for kimg in (0, 1, 2, 3, 4):
+        save_snapshot(tmp_path / f"snapshot-{kimg:06d}.pt", {"images_seen": kimg * 1000})
+    removed = prune(tmp_path, keep=3, newest=tmp_path / "snapshot-000004.pt")
+    assert [p.name for p in removed] == ["snapshot-000000.pt", "snapshot-000001.pt"]
+    assert [p.name for p in snapshots(tmp_path)] == ["snapshot-000002.pt", "snapshot-000003.pt", "snapshot-000004.pt"]
+    # Resumed from an older snapshot, the one just written sorts first by name: it still stays.
+    removed = prune(tmp_path, keep=1, newest=tmp_path / "snapshot-000002.pt")
+    assert [p.name for p in snapshots(tmp_path)] == ["snapshot-000002.pt"]
+    assert prune(tmp_path, keep=0, newest=tmp_path / "snapshot-000002.pt") == []  # 0 keeps all
