@@ -1,0 +1,117 @@
+"""Multi-process training: `ladabench train --gpus 2` launches torchrun (gloo on CPU) with DDP, R1 included."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.cli import main
+from bench.train.distributed import split_sizes
+from bench.train.loop import derived_seed, rank_seed
+from bench.train.rundir import snapshots
+from bench.train.state import load_snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]
+
+
+def _stats(run: Path) -> list[dict]:
+    """stats.jsonl of a run, one dict per tick."""
+    return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+
+
+def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_one_process(tmp_path, capsys):
+    out = tmp_path / "runs"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016",
+         "--deterministic", "--gpus", "2", "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    runs = list(out.iterdir())
+    assert len(runs) == 1  # only rank 0 created a run directory
+    run = runs[0]
+    options = json.loads((run / "options.json").read_text())
+    assert options["world_size"] == 2 and options["batch_size"] == 8  # the global batch: 4 per rank
+    stats = _stats(run)
+    assert [s["images_seen"] for s in stats] == [8, 16]  # counted over both ranks
+    assert all(s["r1"] > 0 for s in stats)  # R1's double backward ran under DDP
+    log = (run / "log.txt").read_text()
+    assert log.count("start: ") == 1 and log.count("tick 2:") == 1  # one writer
+    assert "2 process(es)" in log and "weights identical on all 2 ranks at 16 images" in log
+    (snap_path,) = snapshots(run)
+    snap = load_snapshot(snap_path)
+    assert snap["images_seen"] == 16 and len(snap["rank_generators"]) == 2
+    assert not (run / "train.lock").exists()
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "--resume", str(run)]) == 0  # the same run, now in one process
+    finally:
+        torch.set_num_threads(saved)
+    assert [s["images_seen"] for s in _stats(run)] == [8, 16, 24, 32]
+    assert "resumed from snapshot-000000.pt at 16 images on 1 process(es)" in (run / "log.txt").read_text()
+    assert load_snapshot(snapshots(run)[-1])["images_seen"] == 32
+    assert json.loads((run / "options.json").read_text())["world_size"] == 1
+
+
+def test_gpus_relaunches_the_same_command_under_torchrun(tmp_path, monkeypatch):
+    launched = {}
+
+    def fake_run(command, check):
+        """Record the command instead of starting torchrun."""
+        launched["command"] = command
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    assert main(["train", *TINY, "--kimg", "0.5", "--deterministic", "--no-compile", "--gpus", "2",
+                 "--out", str(tmp_path)]) == 0
+    command = launched["command"]
+    assert command[:6] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m"]
+    args = command[6:]
+    assert args[:3] == ["bench.cli", "train", "ladagan"] and "--gpus" not in args
+    for flag, value in (("--preset", "tiny"), ("--batch", "8"), ("--kimg", "0.5"), ("--device", "cpu"), ("--out", str(tmp_path))):
+        assert args[args.index(flag) + 1] == value
+    assert "--deterministic" in args and "--no-compile" in args and "--force" not in args
+    assert not any(tmp_path.iterdir())  # the launcher itself writes nothing
+
+
+def test_global_batch_must_split_evenly_over_processes(monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "3")  # as torchrun sets it
+    assert main(["train", *TINY, "--dry-run"]) == 2
+    assert "--batch 8 is the global batch and must split evenly over 3 processes" in capsys.readouterr().err.replace("\n", "")
+
+
+def test_rank_seeds_keep_rank_zero_on_the_single_process_stream():
+    assert rank_seed(7, 1, 0) == derived_seed(7, 1)  # so one process under torchrun == no torchrun
+    seeds = {rank_seed(7, stream, rank) for stream in (1, 2) for rank in range(4)}
+    assert len(seeds) == 8  # every rank and stream draws independently
+    assert rank_seed(7, 1, 1, 16) != rank_seed(7, 1, 1)  # fresh streams after a resume under another count
+    assert split_sizes(8, 2) == [4, 4] and split_sizes(5, 2) == [3, 2] and sum(split_sizes(7, 3)) == 7
+
+
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_rank_slices_cover_each_global_batch_exactly_once(world_size):
+    from bench.train.distributed import Dist
+    from bench.train.loop import Trainer
+
+    indices = torch.arange(10).numpy()
+    parts = [Trainer._rank_slice(_FakeTrainer(Dist(rank=r, world_size=world_size)), indices) for r in range(world_size)]
+    assert sorted(i for part in parts for i in part.tolist()) == list(range(10))
+
+
+class _FakeTrainer:
+    """Just the attribute `Trainer._rank_slice` reads."""
+
+    def __init__(self, dist_info):
+        """Hold the rank."""
+        self.dist = dist_info
+
