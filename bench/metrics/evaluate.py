@@ -10,6 +10,7 @@ subsets of at most 1,000 images (pooled over seeds).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -152,6 +153,8 @@ def append_results(run_dir: Path, results: list[dict[str, Any]]) -> None:
         line = json.dumps(result, sort_keys=False) + "\n"
         with open(Path(run_dir) / f"metric-{result['metric']}.jsonl", "a", encoding="utf-8") as fh:
             fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())  # a finished metric line survives a crash or a power loss
 
 
 def evaluate_snapshot(
