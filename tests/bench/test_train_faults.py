@@ -231,3 +231,24 @@ def test_keep_snapshots_removes_the_oldest_and_never_the_newest(tmp_path):
     removed = prune(tmp_path, keep=1, newest=tmp_path / "snapshot-000002.pt")
     assert [p.name for p in snapshots(tmp_path)] == ["snapshot-000002.pt"]
     assert prune(tmp_path, keep=0, newest=tmp_path / "snapshot-000002.pt") == []  # 0 keeps all
+
+
+def test_metric_and_stats_lines_are_pushed_to_disk_whole(tmp_path, monkeypatch):
+    from bench.metrics.evaluate import append_results
+    from bench.train.rundir import append_stats
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        """os.fsync, noting what file content was on disk when it was called."""
+        synced.append(Path(f"/proc/self/fd/{fd}").resolve().read_text())
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    append_results(tmp_path, [{"metric": "fid500_train", "value": 1.5}, {"metric": "fid500_train", "value": 2.5}])
+    append_stats(tmp_path, {"images_seen": 8, "loss_d": 0.5})
+    lines = (tmp_path / "metric-fid500_train.jsonl").read_text().splitlines()
+    assert [json.loads(line)["value"] for line in lines] == [1.5, 2.5]
+    # Each line was complete and synced before the call returned (a later kill cannot take it back).
+    assert synced == [lines[0] + "\n", lines[0] + "\n" + lines[1] + "\n", '{"images_seen": 8, "loss_d": 0.5}\n']
