@@ -101,8 +101,11 @@ def train_command(
     from bench.train.distributed import launched_world_size
     from bench.train.options import differences
 
-    if gpus is not None and gpus > 1 and launched_world_size() == 1 and not dry_run:
-        raise typer.Exit(_launch_torchrun(ctx, gpus, device))
+    if gpus is not None and gpus < 1:
+        raise UserError(f"--gpus {gpus}: pass a number of processes >= 1")
+    # --gpus N (N > 1) outside torchrun: validate here (and prepare the data once), then relaunch.
+    launch = gpus is not None and gpus > 1 and launched_world_size() == 1
+    world_size = gpus if launch else launched_world_size()
     given = {
         "model": model, "data": data, "preset": preset, "total_kimg": kimg, "minutes": minutes,
         "batch_size": batch, "seed": seed, "r1_gamma": r1_gamma, "ema_decay": ema_decay, "lr_g": lr_g,
@@ -110,7 +113,7 @@ def train_command(
         "deterministic": deterministic, "device": device, "out": str(out) if out is not None else None,
         "tick_kimg": tick_kimg, "snapshot_kimg": snapshot_kimg, "stop_kimg": stop_kimg, "eval_kimg": eval_kimg,
         "metrics": [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
-        "data_root": data_root, "keep_snapshots": keep_snapshots, "world_size": launched_world_size(),
+        "data_root": data_root, "keep_snapshots": keep_snapshots, "world_size": world_size,
     }
     if resume is not None:
         from bench.train import rundir
@@ -128,6 +131,8 @@ def train_command(
                 f"--resume {resume}: the options differ from the run's ({listing}); "
                 "drop those options to continue unchanged, or add --force to continue with them"
             )
+        if launch:
+            raise typer.Exit(_launch_torchrun(ctx, gpus, options, run_dir))
         _start(options, dataset, run_dir=run_dir, snapshot=snapshot, changed=changed, resume=True)
         return
     if model is None:
@@ -140,17 +145,31 @@ def train_command(
     if dry_run:
         console.print_json(json.dumps(options))
         return
+    if launch:
+        raise typer.Exit(_launch_torchrun(ctx, gpus, options, None))
     _start(options, dataset, run_dir=None, snapshot=None, changed=[], resume=False)
 
 
-def _launch_torchrun(ctx: typer.Context, nproc: int, device: str | None) -> int:
-    """Re-run this very command under `torchrun --standalone --nproc_per_node N` and return its exit code."""
+def _launch_torchrun(ctx: typer.Context, nproc: int, options: dict, run_dir: Path | None) -> int:
+    """Re-run this very command under `torchrun --standalone --nproc_per_node N` and return its exit code.
+
+    What can be checked here is checked first (options, data, metrics, the run lock), so a mistake
+    gets one clear message instead of N workers failing inside torchrun.
+    """
     import subprocess
     import sys
 
     import torch
 
-    if (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") and nproc > torch.cuda.device_count():
+    from bench.train import rundir
+    from bench.train.lock import RunLock
+    from bench.train.loop import metrics_hook
+
+    metrics_hook(options)
+    if run_dir is not None:
+        with RunLock(run_dir, log=lambda line: rundir.log(run_dir, line)):
+            pass  # a live writer is refused now; a stale lock is logged and cleared
+    if options["device"].startswith("cuda") and nproc > torch.cuda.device_count():
         raise UserError(f"--gpus {nproc}: this machine has {torch.cuda.device_count()} CUDA devices; "
                         "pass at most that many, or --device cpu for CPU processes")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",

@@ -85,9 +85,12 @@ def test_gpus_relaunches_the_same_command_under_torchrun(tmp_path, monkeypatch):
 
 
 def test_global_batch_must_split_evenly_over_processes(monkeypatch, capsys):
-    monkeypatch.setenv("WORLD_SIZE", "3")  # as torchrun sets it
-    assert main(["train", *TINY, "--dry-run"]) == 2
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("torchrun must not start on bad input"))
+    assert main(["train", *TINY, "--gpus", "3"]) == 2  # checked before torchrun is launched
     assert "--batch 8 is the global batch and must split evenly over 3 processes" in capsys.readouterr().err.replace("\n", "")
+    monkeypatch.setenv("WORLD_SIZE", "3")  # inside torchrun: every rank checks too
+    assert main(["train", *TINY, "--dry-run"]) == 2
+    assert "must split evenly over 3 processes" in capsys.readouterr().err.replace("\n", "")
 
 
 def test_rank_seeds_keep_rank_zero_on_the_single_process_stream():
