@@ -42,7 +42,9 @@ def resolve_run_dir(run: str) -> Path:
     if path.is_dir():
         return path
     runs = Path("runs")
-    matches = sorted(p for p in runs.glob(f"{run}*") if p.is_dir()) if runs.is_dir() else []
+    # Only a bare name is a prefix under ./runs; a path that does not exist is just missing.
+    is_name = run and "/" not in run and "\\" not in run and not any(c in run for c in "*?[")
+    matches = sorted(p for p in runs.glob(f"{run}*") if p.is_dir()) if is_name and runs.is_dir() else []
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:

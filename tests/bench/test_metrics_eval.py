@@ -66,6 +66,8 @@ def test_eval_cli_prints_results_and_refuses_unknown_snapshot(run_dir: Path, cap
     assert code == 0 and "fid20_train-random-conv" in out and "NO" in out  # not comparable, said so
     assert main(["eval", str(run_dir), "--snapshot", "999", "--features", "random-conv"]) == 2
     assert "available: snapshot-" in capsys.readouterr().err
+    assert main(["eval", str(run_dir / "no-such-run"), "--features", "random-conv"]) == 2
+    assert "not found" in capsys.readouterr().err
     with pytest.raises(UserError, match="--features random-conv"):
         evaluate_snapshot(run_dir, None, ["fid40_train-random-conv"], "cpu", show_progress=False)
 
