@@ -88,12 +88,12 @@ class Cifar10(ArraySource):
         return {"source": str(self.locate()), "split": "train (data_batch_1..5)"}
 
     def load_array(self) -> np.ndarray:
-        """Unpickle the batches (the format's own encoding; only read files you trust) into (N,32,32,3)."""
+        """Unpickle the batches (numpy arrays and builtins only, see `_ArrayUnpickler`) into (N,32,32,3)."""
         parts = []
         for path in self.source_files():
             try:
                 with open(path, "rb") as f:
-                    batch = pickle.load(f, encoding="latin1")
+                    batch = _ArrayUnpickler(f, encoding="latin1").load()
                 data = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
             except Exception as exc:  # a damaged pickle can fail in many ways; all mean "re-download"
                 raise UserError(
@@ -101,3 +101,26 @@ class Cifar10(ArraySource):
                 ) from exc
             parts.append(data.transpose(0, 2, 3, 1))
         return np.ascontiguousarray(np.concatenate(parts))
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickler for CIFAR batch files that resolves only numpy's array classes.
+
+    The batches are pickles, and a pickle can name any callable; a tampered download must not be
+    able to run code, so every global other than numpy's array reconstruction is refused.
+    """
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.numeric", "_frombuffer"),  # protocol-5 pickles of arrays (numpy >= 1.16)
+        ("numpy._core.numeric", "_frombuffer"),
+    }
+
+    def find_class(self, module: str, name: str):
+        """Resolve a global only when it is one of numpy's array classes."""
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch file")

@@ -240,3 +240,23 @@ def test_build_script_rebuilds_the_embedded_asset_exactly():
     spec.loader.exec_module(module)
     rebuilt = module.build_gray(Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"))
     assert np.array_equal(rebuilt, read_embedded_gray(embedded_dir() / EMBEDDED_FILE))
+
+
+def test_cifar10_batch_carrying_code_is_refused_and_never_runs(tmp_path):
+    # A tampered batch file whose unpickling would run a command must fail before the command runs.
+    folder = write_cifar(tmp_path, per_batch=2)
+    marker = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    import pickle
+
+    with open(folder / "data_batch_3", "wb") as f:
+        pickle.dump({"data": Payload(), "labels": [0]}, f)
+    with pytest.raises(UserError, match="refusing to load"):
+        load_dataset("cifar10", data_root=str(tmp_path))
+    assert not marker.exists()
