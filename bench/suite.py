@@ -9,6 +9,7 @@ with the same metric names is not evaluated again.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.errors import UserError
 
 POLL_SECONDS = 1.0
+SCALING_REPEATS = 10
 
 
 @dataclass
@@ -47,6 +49,7 @@ class GridPlan:
     profile_repeats: int = 3
     scaling_tokens: tuple[int, ...] = (64, 256, 1024)
     title: str | None = None
+    notes: list[str] = field(default_factory=list)
     command: str = ""
     train_args: list[str] = field(default_factory=list)
 
@@ -196,8 +199,9 @@ def profile_models(plan: GridPlan, resolution: int, progress: Progress, task: An
     paths = [write_json_atomic(stem.with_name(f"{stem.name}-profile.json"), {"schema": SCHEMA, "rows": rows})]
     if plan.scaling_tokens:
         progress.update(task, description="attention scaling")
+        # One layer is cheap at these token counts: the benchmark's own repeat count keeps the median steady.
         scaling = attention_scaling(tuple(plan.scaling_tokens), dim=128, heads=4, device=plan.device,
-                                    repeats=plan.profile_repeats, warmup=1)
+                                    repeats=max(plan.profile_repeats, SCALING_REPEATS), warmup=2)
         paths.append(write_json_atomic(stem.with_name(f"{stem.name}-attention-scaling.json"),
                                        {"schema": "ladabench.attention-scaling/1", "rows": scaling}))
         progress.advance(task)
@@ -226,6 +230,16 @@ def check_plan(plan: GridPlan) -> Any:
     return load_dataset(plan.data)  # prepares the cache now, with its own progress bar, before the grid's
 
 
+def budget_note(kimg: float, preset: str, batch: int) -> str | None:
+    """A warning for the reader when the budget is far too small for quality rankings to mean anything."""
+    if kimg >= 100 and preset != "tiny":
+        return None
+    return (f"**Read the FID/KID columns as a pipeline check, not a ranking:** {kimg:g} kimg (about "
+            f"{math.ceil(kimg * 1000 / batch)} iterations at batch {batch}) at `{preset}` presets leaves every "
+            "generator barely trained. The cost and speed columns are meaningful; for quality, scale up on a GPU "
+            "(see the README).")
+
+
 def run_grid(plan: GridPlan, console: Console):
     """Train, evaluate and profile the grid, then write the report; return the built report."""
     from bench.registry import get_model
@@ -234,6 +248,8 @@ def run_grid(plan: GridPlan, console: Console):
 
     dataset = check_plan(plan)
     names = metric_names(plan)
+    batch = plan.batch or get_model(plan.models[0]).preset(plan.preset_arg, dataset.resolution).training.batch_size
+    note = budget_note(plan.total_kimg, plan.preset, batch)
     cells = [(m, s) for m in plan.models for s in plan.seeds]
     jobs = 2 * len(cells) + (len(plan.models) + (1 if plan.scaling_tokens else 0) if plan.profile else 0) + 1
     columns = (TextColumn("[bold]{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -257,7 +273,8 @@ def run_grid(plan: GridPlan, console: Console):
         compare = "ladabench compare " + " ".join(shlex.quote(str(p)) for p in run_dirs) + " --metric " + REPORT_METRICS \
             + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths) + f" --out {shlex.quote(str(plan.report))}"
         commands = [plan.command, "# or, from the same runs and profile files:", compare] if plan.command else [compare]
-        report = build_report(run_dirs, parse_metric_list(REPORT_METRICS), plan.report, profile_paths, plan.title, commands)
+        report = build_report(run_dirs, parse_metric_list(REPORT_METRICS), plan.report, profile_paths, plan.title, commands,
+                              notes=[*plan.notes, *([note] if note else [])])
         progress.advance(overall)
     return report
 

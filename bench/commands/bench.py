@@ -28,10 +28,9 @@ FEATURES_HELP = "Feature network: 'inception' (real FID/KID); 'random-conv' only
 def _scale_up_hint(name: str, console) -> None:
     """How to run the same grid as a real benchmark on a GPU."""
     console.print(
-        f"[bold]Scale up on a GPU:[/] `ladabench bench {name} --device cuda --kimg 2000 --seeds 0,1,2 "
-        "--num-gen 10000 --sample-seeds 0,1,2 --data cifar10 --preset default` "
-        "(paper-size presets; about a GPU-day per model at 32 px - time one model first with "
-        "`ladabench train ladagan --data cifar10 --kimg 50`)."
+        f"[bold]Scale up on a GPU:[/] `ladabench bench {name} --device cuda --preset default --data cifar10 "
+        "--kimg 2000 --seeds 0,1,2 --num-gen 10000 --sample-seeds 0,1,2` (paper-size presets; time one model "
+        "first, e.g. `ladabench train ladagan --data cifar10 --kimg 50`, and multiply by the budget)."
     )
 
 
@@ -40,7 +39,7 @@ def _run(name: str, models: tuple[str, ...], kimg: float, data: str | None, seed
          runs_dir: Path | None) -> None:
     """Build the plan from the options, run the grid, print the table and where the report went."""
     from bench.cli import console
-    from bench.commands.compare import report_table
+    from bench.commands.compare import report_tables
     from bench.commands.evaluate import default_device
     from bench.data import DEFAULT_DATASET
     from bench.suite import GridPlan, run_grid
@@ -58,7 +57,8 @@ def _run(name: str, models: tuple[str, ...], kimg: float, data: str | None, seed
         f"preset {preset}, {device}; FID/KID with {num_gen} generated images per sample seed {plan.sample_seeds}"
     )
     report = run_grid(plan, console)
-    console.print(report_table(report))
+    for table in report_tables(report):
+        console.print(table)
     for note in report.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     console.print(f"wrote {escape(str(report.markdown_path))} with {len(report.plot_paths)} plots")

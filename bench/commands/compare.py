@@ -15,22 +15,28 @@ from bench.errors import UserError
 DEFAULT_METRICS = "fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours"
 
 
-def report_table(report) -> Table:
-    """The report's results as a rich table (same cells as the Markdown)."""
+def report_tables(report) -> list[Table]:
+    """The report's results as rich tables (same cells as the Markdown): quality and speed, then cost."""
+    from bench.report.aggregate import METRICS
     from bench.report.markdown import cell_text, column_header
 
     info = report.info
     train = info["training"]
-    table = Table(
-        title=f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}",
-        caption="final at budget, EMA generator; mean ± std over training seeds",
-    )
-    for header in ("model", "preset", "seeds", *(column_header(k, info["hours_label"]) for k in report.keys)):
-        left = header in ("model", "preset", "seeds")
-        table.add_column(header, justify="left" if left else "right", no_wrap=left)
-    for _, row in report.table.iterrows():
-        table.add_row(str(row["model"]), str(row["preset"]), str(row["seeds"]), *(cell_text(row, k) for k in report.keys))
-    return table
+    groups = [[k for k in report.keys if METRICS[k][2] != "profile"], [k for k in report.keys if METRICS[k][2] == "profile"]]
+    captions = ["final at budget, EMA generator; mean ± std over training seeds", "cost per model (ladabench profile)"]
+    tables = []
+    for keys, caption in zip(groups, captions, strict=True):
+        if not keys:
+            continue
+        table = Table(title=f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}",
+                      caption=caption)
+        for header in ("model", "preset", "seeds", *(column_header(k, info["hours_label"]) for k in keys)):
+            left = header in ("model", "preset", "seeds")
+            table.add_column(header, justify="left" if left else "right", no_wrap=left)
+        for _, row in report.table.iterrows():
+            table.add_row(str(row["model"]), str(row["preset"]), str(row["seeds"]), *(cell_text(row, k) for k in keys))
+        tables.append(table)
+    return tables
 
 
 def compare_command(
@@ -58,7 +64,8 @@ def compare_command(
     )
     with console.status("gathering runs and rendering the report ..."):
         report = build_report(paths, keys, out, profile_paths=list(profile or []), title=title, commands=[command])
-    console.print(report_table(report))
+    for table in report_tables(report):
+        console.print(table)
     for note in report.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     console.print(f"wrote {escape(str(report.markdown_path))}, {escape(str(report.csv_path))} and {len(report.plot_paths)} plots")

@@ -36,10 +36,18 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
+def readable_mode() -> int:
+    """The mode a plain `open()` would give a new file (mkstemp's 0600 would hide reports from other users)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write text under a temporary name beside `path`, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.chmod(tmp, readable_mode())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -128,7 +136,7 @@ def _make_plots(
 
 def build_report(
     paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
-    title: str | None = None, commands: list[str] | None = None,
+    title: str | None = None, commands: list[str] | None = None, notes: list[str] | None = None,
 ) -> Report:
     """Gather, check, aggregate, plot and write the report (Markdown + CSV + PNGs) for the runs under `paths`."""
     run_dirs = find_run_dirs(paths)
@@ -138,7 +146,7 @@ def build_report(
             "(`ladabench train ladagan`) or run `ladabench bench quick`, then compare"
         )
     runs, metrics = gather_runs(run_dirs)
-    notes = []
+    notes = list(notes or [])
     incomplete = runs[~runs["complete"]]
     if not incomplete.empty:
         notes.append("Left out (not trained to their budget yet; resume with `ladabench train --resume RUN`): "

@@ -41,7 +41,8 @@ def _profile_json(path: Path) -> Path:
 def _scaling_json(path: Path) -> Path:
     """A `ladabench profile --attention-scaling --json` file."""
     rows = [{"layer": layer, "tokens": t, "dim": 64, "heads": 2, "batch": 1, "device": "cpu",
-             "fwd_bwd_ms_median": t * (t if layer == "dot" else 1) * 1e-3, "fwd_bwd_mem_increase_bytes": t * 4096}
+             "fwd_bwd_ms_median": t * (t if layer == "dot" else 1) * 1e-3, "fwd_bwd_mem_increase_bytes": t * 4096,
+             "macs_per_image": t * 64 * (t if layer == "dot" else 4)}
             for layer in ("lada", "dot", "grid") for t in (64, 256, 1024)]
     path.write_text(json.dumps({"schema": "ladabench.attention-scaling/1", "rows": rows}))
     return path
