@@ -109,11 +109,16 @@ def d_step(ctx: StepContext, reals: Tensor, z: Tensor) -> dict[str, Tensor]:
     ctx.D.requires_grad_(True)
     with torch.no_grad(), ctx.autocast():
         fakes = ctx.G(z)
-    reals_aug = ctx.augment(reals).detach().requires_grad_(True)
+    # With r1_gamma 0 (the R1-off ablation) skip the double backward, so its cost is not paid or counted.
+    need_r1 = ctx.r1_gamma > 0
+    reals_aug = ctx.augment(reals).detach().requires_grad_(need_r1)
     fakes_aug = ctx.augment(_at_least_fp32(fakes))
     with ctx.autocast():
         real_logits, fake_logits = ctx.D_pair(reals_aug, fakes_aug)
-    r1 = r1_penalty(real_logits, reals_aug, ctx.r1_gamma, ctx.scaler)
+    if need_r1:
+        r1 = r1_penalty(real_logits, reals_aug, ctx.r1_gamma, ctx.scaler)
+    else:
+        r1 = torch.zeros((), device=real_logits.device)
     loss_adv = F.softplus(-_at_least_fp32(real_logits)).mean() + F.softplus(_at_least_fp32(fake_logits)).mean()
     loss_d = loss_adv + r1
     ctx.opt_d.zero_grad(set_to_none=True)
