@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+from threads import one_torch_thread
 
 from bench.cli import main
 
@@ -78,12 +78,8 @@ def test_unwritable_output_folder_is_refused(tmp_path, capsys):
 def one_step_run(tmp_path_factory) -> Path:
     """A finished one-step run (8 images) with its snapshot."""
     out = tmp_path_factory.mktemp("one-step")
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         assert main(["train", "ladagan", *TINY, "--kimg", "0.008", "--out", str(out)]) == 0
-    finally:
-        torch.set_num_threads(saved)
     (run,) = list(out.iterdir())
     return run
 

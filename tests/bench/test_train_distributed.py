@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from threads import one_torch_thread
 
 from bench.cli import main
 from bench.train.distributed import split_sizes
@@ -51,12 +52,8 @@ def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_on
     assert snap["images_seen"] == 16 and len(snap["rank_generators"]) == 2
     assert not (run / "train.lock").exists()
 
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         assert main(["train", "--resume", str(run)]) == 0  # the same run, now in one process
-    finally:
-        torch.set_num_threads(saved)
     assert [s["images_seen"] for s in _stats(run)] == [8, 16, 24, 32]
     assert "resumed from snapshot-000000.pt at 16 images on 1 process(es)" in (run / "log.txt").read_text()
     assert load_snapshot(snapshots(run)[-1])["images_seen"] == 32

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from threads import one_torch_thread
 
 from bench.cli import main
 from bench.train.lock import LOCK_NAME, RunLock, RunLockedError
@@ -30,10 +31,8 @@ TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "
 @pytest.fixture(autouse=True)
 def _one_thread():
     """One intra-op thread, as the subprocesses (OMP_NUM_THREADS=1): same kernels, bitwise-comparable runs."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+    with one_torch_thread():
+        yield
 
 
 def _only_run(out: Path) -> Path:
@@ -115,12 +114,8 @@ def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a
 def stopped_run(tmp_path_factory) -> Path:
     """A run stopped at 16 of 32 images (one snapshot, snapshot-000000.pt), copied fresh for each test."""
     out = tmp_path_factory.mktemp("stopped")
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         assert main(["train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016", "--seed", "2", "--out", str(out)]) == 0
-    finally:
-        torch.set_num_threads(saved)
     return _only_run(out)
 
 

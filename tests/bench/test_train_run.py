@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from threads import one_torch_thread
 
 import bench.train.loop as loop
 from bench.cli import main
@@ -20,11 +21,9 @@ from bench.train.state import load_snapshot
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    """One intra-op thread: these tiny models gain nothing from two, and lose much when cores are shared."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+    """Every test here on one torch thread (see threads.py)."""
+    with one_torch_thread():
+        yield
 
 
 TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]

@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from threads import one_torch_thread
 from torch import nn
 
 import ladagan
@@ -17,11 +18,9 @@ from bench.train.step import StepContext, d_step, g_step, r1_penalty
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    """One intra-op thread: these tiny models gain nothing from two, and lose much when cores are shared."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+    """Every test here on one torch thread (see threads.py)."""
+    with one_torch_thread():
+        yield
 
 
 class QuadraticD(nn.Module):
