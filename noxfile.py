@@ -39,7 +39,7 @@ def ablations(session: nox.Session) -> None:
     """Train LadaGAN, every ablation and both baselines at one equal budget, evaluate, write reports/ablations.md.
 
     Arguments pass to `ladabench bench ablations`: `nox -s ablations -- --kimg 200 --data cifar10 --seeds 0,1,2`.
-    The default (tiny presets, 2 kimg, one seed, FID/KID from 500 images) takes about an hour on 2 CPU cores.
+    The default (tiny presets, 10 kimg, one seed, FID/KID from 500 images) takes about 45 min on 2 idle CPU cores.
     """
     session.run("ladabench", "bench", "ablations", *session.posargs)
     if _option_value(session.posargs, "--device") in (None, "cpu"):

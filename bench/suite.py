@@ -230,14 +230,15 @@ def check_plan(plan: GridPlan) -> Any:
     return load_dataset(plan.data)  # prepares the cache now, with its own progress bar, before the grid's
 
 
-def budget_note(kimg: float, preset: str, batch: int) -> str | None:
+def budget_note(kimg: float, preset: str, batch: int, ema_decay: float) -> str | None:
     """A warning for the reader when the budget is far too small for quality rankings to mean anything."""
     if kimg >= 100 and preset != "tiny":
         return None
-    return (f"**Read the FID/KID columns as a pipeline check, not a ranking:** {kimg:g} kimg (about "
-            f"{math.ceil(kimg * 1000 / batch)} iterations at batch {batch}) at `{preset}` presets leaves every "
-            "generator barely trained. The cost and speed columns are meaningful; for quality, scale up on a GPU "
-            "(see the README).")
+    steps = math.ceil(kimg * 1000 / batch)
+    return (f"**Read the FID/KID columns as a pipeline check, not a ranking:** {kimg:g} kimg is {steps} iterations "
+            f"at batch {batch}; the EMA generator (decay {ema_decay:g} per step) still holds "
+            f"{ema_decay ** steps:.0%} of its initial weights, so its FID mostly reflects the initialisation. "
+            "The cost and speed columns are meaningful; for quality, scale up (more kimg, on a GPU; see the README).")
 
 
 def run_grid(plan: GridPlan, console: Console):
@@ -248,8 +249,8 @@ def run_grid(plan: GridPlan, console: Console):
 
     dataset = check_plan(plan)
     names = metric_names(plan)
-    batch = plan.batch or get_model(plan.models[0]).preset(plan.preset_arg, dataset.resolution).training.batch_size
-    note = budget_note(plan.total_kimg, plan.preset, batch)
+    training = get_model(plan.models[0]).preset(plan.preset_arg, dataset.resolution).training
+    note = budget_note(plan.total_kimg, plan.preset, plan.batch or training.batch_size, training.ema_decay)
     cells = [(m, s) for m in plan.models for s in plan.seeds]
     jobs = 2 * len(cells) + (len(plan.models) + (1 if plan.scaling_tokens else 0) if plan.profile else 0) + 1
     columns = (TextColumn("[bold]{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -18,10 +18,11 @@ bench_app = typer.Typer(
 
 QUICK_MODELS = ("ladagan", "conv", "transgan", "ladagan-dot")
 ABLATION_MODELS = ("ladagan", "ladagan-dot", "ladagan-nosln", "ladagan-mlpres", "ladagan-nor1", "ladagan-convd", "conv", "transgan")
-# Defaults sized by measurement on a 2-core CPU (README "Quick benchmark"): training 1 kimg costs 1-5 CPU-minutes
-# per tiny model and FID/KID at N=500 about 4 CPU-minutes per run, so quick ~25 min and ablations ~50 min.
-QUICK_KIMG, QUICK_NUM_GEN = 1.0, 500
-ABLATION_KIMG, ABLATION_NUM_GEN = 2.0, 500
+# Defaults sized by measurement on an idle 2-core CPU (README "Quick benchmark"): 1 kimg trains in 13-64 s per
+# tiny model (ladagan 13, conv 18, transgan 27, ladagan-dot 64) and FID/KID at N=500 costs about 75 s per run
+# (plus about 75 s once for the reference features): quick ~15 min, ablations ~45 min.
+QUICK_KIMG, QUICK_NUM_GEN = 4.0, 500
+ABLATION_KIMG, ABLATION_NUM_GEN = 10.0, 500
 FEATURES_HELP = "Feature network: 'inception' (real FID/KID); 'random-conv' only for fast tests (marked not comparable)."
 
 
@@ -94,7 +95,7 @@ def quick(
     sample_seeds: str = _Q["sample_seeds"], out: Path = _Q["out"], preset: str = _Q["preset"], device: str = _Q["device"],
     batch: int = _Q["batch"], features: str = _Q["features"], profile: bool = _Q["profile"], runs_dir: Path = _Q["runs_dir"],
 ) -> None:
-    """LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md (~25 min on 2 CPU cores)."""
+    """LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md (about 15 min on an idle 2-core CPU)."""
     _run("quick", QUICK_MODELS, kimg, data, seeds, num_gen, sample_seeds, out, preset, device, batch, features, profile,
          "ladabench quick benchmark", runs_dir)
 
