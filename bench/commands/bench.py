@@ -39,11 +39,11 @@ def _run(name: str, models: tuple[str, ...], kimg: float, data: str | None, seed
          out: Path, preset: str, device: str | None, batch: int | None, features: str, profile: bool, title: str,
          runs_dir: Path | None) -> None:
     """Build the plan from the options, run the grid, print the table and where the report went."""
-    from bench.cli import console
     from bench.commands.compare import report_tables
     from bench.commands.evaluate import default_device
+    from bench.commands.grid import GridPlan, run_grid
+    from bench.core.console import console
     from bench.data import DEFAULT_DATASET
-    from bench.suite import GridPlan, run_grid
 
     device = device or default_device()
     plan = GridPlan(

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 DEFAULT_METRICS = "fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours"
 
@@ -47,7 +47,7 @@ def compare_command(
     title: str = typer.Option(None, "--title", help="Report title (default: names the dataset and budget)."),
 ) -> None:
     """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
-    from bench.cli import console
+    from bench.core.console import console
     from bench.report.aggregate import parse_metric_list
     from bench.report.build import build_report
 

@@ -52,7 +52,7 @@ def prepare_command(
     strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable image file instead of skipping it."),
 ) -> None:
     """Decode a dataset once into the cache (no-op when already prepared) and summarise it."""
-    from bench.cli import console
+    from bench.core.console import console
     from bench.data import load_dataset
 
     ds = load_dataset(name, data_root=data_root, strict=strict)
@@ -67,7 +67,7 @@ def info_command(
     speed: bool = typer.Option(False, "--speed", help="Also measure the loader: random batches of 128 -> float tensors, img/s."),
 ) -> None:
     """Show count, resolution, content hash, cache path, source and preprocessing; write a sample grid."""
-    from bench.cli import console
+    from bench.core.console import console
     from bench.data import load_dataset
     from bench.data.grid import save_grid
 
@@ -91,7 +91,7 @@ def info_command(
 @data_app.command("list")
 def list_command(data_root: str = typer.Option(None, "--data-root", help=ROOT_HELP)) -> None:
     """List the named datasets and whether their files are found here."""
-    from bench.cli import console
+    from bench.core.console import console
     from bench.data.registry import ENTRIES, status_rows
 
     table = Table(title="datasets")

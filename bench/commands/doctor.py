@@ -8,6 +8,8 @@ import sys
 import typer
 from rich.table import Table
 
+from bench.data.registry import status_rows
+
 OK, WARN, BAD = "[green]ok[/]", "[yellow]warn[/]", "[red]missing[/]"
 
 
@@ -39,7 +41,7 @@ def environment_rows() -> list[tuple[str, str, str]]:
 
 def weights_rows() -> list[tuple[str, str, str]]:
     """A row telling whether the FID Inception weights are present and their sha256 matches."""
-    from bench.errors import UserError
+    from bench.core.errors import UserError
     from bench.metrics.weights import locate_inception
 
     try:
@@ -51,7 +53,7 @@ def weights_rows() -> list[tuple[str, str, str]]:
 
 def cache_rows() -> list[tuple[str, str, str]]:
     """A row telling whether the cache root is writable."""
-    from bench.paths import CACHE_ENV, cache_root, is_writable
+    from bench.core.paths import CACHE_ENV, cache_root, is_writable
 
     root = cache_root()
     if is_writable(root):
@@ -60,11 +62,7 @@ def cache_rows() -> list[tuple[str, str, str]]:
 
 
 def data_rows(data_root: str | None) -> list[tuple[str, str, str]]:
-    """Rows telling which datasets are found (empty until the data layer provides a status hook)."""
-    try:
-        from bench.data.registry import status_rows
-    except ImportError:
-        return []
+    """Rows telling which datasets are found."""
     return [(name, OK if found else WARN, detail) for name, found, detail in status_rows(data_root)]
 
 
@@ -72,7 +70,7 @@ def doctor_command(
     data_root: str = typer.Option(None, "--data-root", help="Folder holding downloaded datasets."),
 ) -> None:
     """Check Python, torch, CUDA, the FID weights, datasets and the cache folder."""
-    from bench.cli import console
+    from bench.core.console import console
 
     table = Table(title="ladabench doctor")
     table.add_column("check")

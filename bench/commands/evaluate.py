@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.errors import UserError
+from bench.core.errors import UserError
+from bench.core.rundir import RunDir
 
 DEVICE_HELP = "Device: cpu, cuda or cuda:N (default: cuda when available, else cpu)."
 INCEPTION_HELP = (
@@ -54,18 +55,12 @@ def resolve_run_dir(run: str) -> Path:
 
 def resolve_snapshot(run_dir: Path, snapshot: str | None) -> Path | None:
     """The snapshot a --snapshot value names (kimg number or file path); None means the latest."""
+    run = RunDir(run_dir)
     if snapshot is None:
-        available = sorted(run_dir.glob("snapshot-*.pt"))
-        if not available:
+        if not run.snapshots():
             raise UserError(f"run {run_dir} has no snapshot-*.pt yet; train longer or point at another run")
         return None
-    path = Path(snapshot)
-    if not path.is_file() and snapshot.isdigit():
-        path = run_dir / f"snapshot-{int(snapshot):06d}.pt"
-    if not path.is_file():
-        available = ", ".join(p.name for p in sorted(run_dir.glob("snapshot-*.pt"))) or "none"
-        raise UserError(f"snapshot '{snapshot}' not found in {run_dir}; available: {available}")
-    return path
+    return run.snapshot_named(snapshot)
 
 
 def _results_table(rows: list[dict], title: str) -> Table:
@@ -98,7 +93,7 @@ def eval_command(
     batch: int = typer.Option(50, "--batch", help="Batch size for generation and features (results do not depend on it)."),
 ) -> None:
     """FID/KID of a run's EMA generator (clean-fid, real Inception), appended to metric-<name>.jsonl."""
-    from bench.cli import console
+    from bench.core.console import console
     from bench.metrics.evaluate import evaluate_snapshot
 
     run_dir = resolve_run_dir(run)
@@ -123,7 +118,7 @@ def stats_command(
     batch: int = typer.Option(50, "--batch", help="Batch size for the feature network."),
 ) -> None:
     """Precompute reference features and statistics (mean, covariance) of a dataset into the cache."""
-    from bench.cli import console
+    from bench.core.console import console
     from bench.data import load_dataset
     from bench.metrics.features import load_feature_extractor
     from bench.metrics.reference import load_or_compute_reference

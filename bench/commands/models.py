@@ -27,7 +27,7 @@ def models_command(
     sources: bool = typer.Option(False, "--sources", help="Add each preset's provenance (authors' config or our choice)."),
 ) -> None:
     """List registered models and their presets with G and D parameter counts."""
-    from bench.cli import console
+    from bench.core.console import console
     from bench.registry import all_models, get_model
 
     specs = {model: get_model(model)} if model else all_models()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.commands.evaluate import DEVICE_HELP, default_device, parse_int_list
-from bench.errors import UserError
+from bench.core.errors import UserError
+from bench.core.files import atomic_write_text
 
 UNITS_CAPTION = (
     "MACs = multiply-adds of one G forward pass per image (fvcore + attention handles); "
@@ -41,15 +40,6 @@ def _giga(value: float | None, unit: str) -> str:
 def _mib(value: int | None) -> str:
     """Bytes as MiB text ('-' for None)."""
     return "-" if value is None else f"{value / 2**20:,.0f} MiB"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:
@@ -143,7 +133,7 @@ def profile_command(
     csv_path: Path = typer.Option(None, "--csv", help="Also write the rows as CSV."),
 ) -> None:
     """Cost of a model: params, G MACs per image, training FLOPs per real image, img/s and peak memory."""
-    from bench.cli import console
+    from bench.core.console import console
 
     device = device or default_device()
     if repeats < 1 or warmup < 0:
@@ -178,10 +168,10 @@ def profile_command(
         console.print(_profile_table(rows))
         payload = {"schema": SCHEMA, "units": UNITS_CAPTION, "rows": rows}
     if json_path:
-        _write_atomic(json_path, json.dumps(payload, indent=2) + "\n")
+        atomic_write_text(json_path, json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {escape(str(json_path))}")
     if csv_path:
-        _write_atomic(csv_path, rows_to_csv(rows))
+        atomic_write_text(csv_path, rows_to_csv(rows))
         console.print(f"wrote {escape(str(csv_path))}")
 
 

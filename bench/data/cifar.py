@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import MissingDataError, UserError
 from bench.data.download import download_into, downloads_dir, network_allows
 from bench.data.types import ArraySource
-from bench.errors import MissingDataError, UserError
 
 BATCHES_FOLDER = "cifar-10-batches-py"  # torchvision's layout: ROOT/cifar-10-batches-py/data_batch_1..5
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))

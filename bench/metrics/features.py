@@ -16,17 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
-from bench.errors import UserError
+from bench.core.console import err_console as console
+from bench.core.errors import UserError
 
 REAL_FEATURES = "inception"
 TEST_FEATURES = ("random-conv",)
 RESIZE_MODE = "clean"  # clean-fid mode: PIL bicubic (antialiased) to 299x299 in float32, no quantisation
 RESIZE_DESCRIPTION = "clean-fid clean: PIL bicubic to 299x299, float32, no re-quantisation"
-console = Console(stderr=True)
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def environment(device: str, amp_dtype: torch.dtype | None, compile_g: bool) -> 
 
 def _inductor_cache_off_tmp() -> None:
     """Point torch.compile's cache at the suite's cache unless the user chose a folder (its default is /tmp)."""
-    from bench.paths import cache_dir
+    from bench.core.paths import cache_dir
 
     try:  # a private helper; without it only an unset variable is replaced
         from torch._inductor.runtime.cache_dir_utils import default_cache_dir

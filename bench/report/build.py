@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.errors import UserError
+from bench.core.errors import UserError
+from bench.core.files import atomic_write_text
 from bench.report import plots
 from bench.report.aggregate import METRICS, aggregate, per_run_table
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
@@ -34,27 +33,6 @@ class Report:
     csv_path: Path
     plot_paths: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def readable_mode() -> int:
-    """The mode a plain `open()` would give a new file (mkstemp's 0600 would hide reports from other users)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text under a temporary name beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.chmod(tmp, readable_mode())
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
@@ -190,9 +168,9 @@ def build_report(
     curves = metrics[metrics["metric"] == fid_label] if fid_label and not metrics.empty else pd.DataFrame()
     made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, hours_label)
     csv_path = stem.with_suffix(".csv")
-    write_text_atomic(csv_path, table.to_csv(index=False))
-    write_text_atomic(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
+    atomic_write_text(csv_path, table.to_csv(index=False))
+    atomic_write_text(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
     title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
     text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name, notes)
-    write_text_atomic(out_path, text)
+    atomic_write_text(out_path, text)
     return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes)
