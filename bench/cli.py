@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from bench.commands import bench, compare, data, doctor, evaluate, models, profile, train
 from bench.core.console import exit_code_of
 
 app = typer.Typer(
@@ -19,8 +20,6 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """Attach every command module to the app (imports kept here so `--help` lists them all)."""
-    from bench.commands import bench, compare, data, doctor, evaluate, models, profile, train
-
     models.register(app)
     data.register(app)
     train.register(app)

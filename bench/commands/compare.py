@@ -8,35 +8,11 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
+from bench.core.console import console
 from bench.core.errors import UserError
 
 DEFAULT_METRICS = "fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours"
-
-
-def report_tables(report) -> list[Table]:
-    """The report's results as rich tables (same cells as the Markdown): quality and speed, then cost."""
-    from bench.report.aggregate import METRICS
-    from bench.report.markdown import cell_text, column_header
-
-    info = report.info
-    train = info["training"]
-    groups = [[k for k in report.keys if METRICS[k][2] != "profile"], [k for k in report.keys if METRICS[k][2] == "profile"]]
-    captions = ["final at budget, EMA generator; mean ± std over training seeds", "cost per model (ladabench profile)"]
-    tables = []
-    for keys, caption in zip(groups, captions, strict=True):
-        if not keys:
-            continue
-        table = Table(title=f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}",
-                      caption=caption)
-        for header in ("model", "preset", "seeds", *(column_header(k, info["hours_label"]) for k in keys)):
-            left = header in ("model", "preset", "seeds")
-            table.add_column(header, justify="left" if left else "right", no_wrap=left)
-        for _, row in report.table.iterrows():
-            table.add_row(str(row["model"]), str(row["preset"]), str(row["seeds"]), *(cell_text(row, k) for k in keys))
-        tables.append(table)
-    return tables
 
 
 def compare_command(
@@ -47,9 +23,11 @@ def compare_command(
     title: str = typer.Option(None, "--title", help="Report title (default: names the dataset and budget)."),
 ) -> None:
     """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
-    from bench.core.console import console
+    # start-up: pandas and seaborn are imported only when comparing (see bench.commands.common)
+    from bench.commands.costs import count_missing_costs
     from bench.report.aggregate import parse_metric_list
     from bench.report.build import build_report
+    from bench.report.tables import report_tables
 
     keys = parse_metric_list(metric)
     paths = list(run_dirs) if run_dirs else [Path("runs")]
@@ -63,7 +41,8 @@ def compare_command(
          "--out", shlex.quote(str(out))]
     )
     with console.status("gathering runs and rendering the report ..."):
-        report = build_report(paths, keys, out, profile_paths=list(profile or []), title=title, commands=[command])
+        profile_paths = count_missing_costs(paths, list(profile or []), keys, out.with_name(f"{out.stem}-counts.json"))
+        report = build_report(paths, keys, out, profile_paths=profile_paths, title=title, commands=[command])
     for table in report_tables(report):
         console.print(table)
     for note in report.notes:

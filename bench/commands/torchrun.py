@@ -18,9 +18,9 @@ from bench.core.errors import UserError
 from bench.core.files import atomic_write_json, read_json
 from bench.core.rundir import RunDir
 from bench.metrics.hooks import snapshot_evaluator
-from bench.train import Resume, train
 from bench.train.lock import RunLock
 from bench.train.options import TrainOptions
+from bench.train.session import Resume, train
 
 WORKER_MODULE = "bench.commands.torchrun"
 

@@ -10,21 +10,18 @@ import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bench.commands.torchrun import launch_torchrun
 from bench.core.console import console
 from bench.core.errors import UserError
 from bench.data import DEFAULT_DATASET, load_dataset
 from bench.data.registry import make_source
-from bench.metrics.hooks import snapshot_evaluator
-from bench.train import Resume, train
-from bench.train.distributed import launched_world_size
 from bench.train.options import CLI_FIELDS, TrainOptions, differences
-from bench.train.resolve import resolve_options
-from bench.train.snapshots import split_resume_path
+
+if TYPE_CHECKING:
+    from bench.train.session import Resume
 
 COMMAND_OPTIONS = {  # options of the command itself, not of the run
     "resume": (Path, typer.Option(None, "--resume", help="Continue a run (its folder: latest snapshot; or a snapshot file) to its budget.")),
@@ -79,6 +76,8 @@ class _Plan:
 
 def _resolve(request: dict[str, Any], open_data: bool) -> tuple[TrainOptions, Any]:
     """Resolved options and, when `open_data`, the opened dataset (its identity goes into the options)."""
+    from bench.train.resolve import resolve_options  # start-up: torch (see bench.commands.common)
+
     if not open_data:  # the resolution from the registry entry, without reading or preparing any image
         return resolve_options(request, int(make_source(request["data"], request.get("data_root")).resolution)), None
     dataset = load_dataset(request["data"], request.get("data_root"))
@@ -97,6 +96,9 @@ def _plan(request: dict[str, Any], resume: Path | None, force: bool, dry_run: bo
             raise UserError("name the model to train, e.g. `ladabench train ladagan` (or pass --resume RUN)")
         request["data"] = request["data"] or DEFAULT_DATASET
         return _Plan(*_resolve(request, open_data=not dry_run), None)
+    from bench.train.session import Resume  # start-up: torch (see bench.commands.common)
+    from bench.train.snapshots import split_resume_path
+
     run, snapshot = split_resume_path(resume, require_snapshot=False)
     stored = run.read_options()
     inherited = {f.name: stored.get(f.name) for f in CLI_FIELDS if f.metadata["inherited"]}
@@ -110,6 +112,12 @@ def _plan(request: dict[str, Any], resume: Path | None, force: bool, dry_run: bo
 
 def train_command(**given: Any) -> None:
     """Train MODEL on DATA with the reference LadaGAN recipe (NS loss, R1, DiffAugment, EMA) under a kimg budget."""
+    # start-up: torch and the metrics layer are imported only when training (see bench.commands.common)
+    from bench.commands.torchrun import launch_torchrun
+    from bench.metrics.hooks import snapshot_evaluator
+    from bench.train.distributed import launched_world_size
+    from bench.train.session import train
+
     resume, force, dry_run, gpus = (given.pop(name) for name in COMMAND_OPTIONS)
     if gpus is not None and gpus < 1:
         raise UserError(f"--gpus {gpus}: pass a number of processes >= 1")

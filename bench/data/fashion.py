@@ -87,6 +87,7 @@ class FashionMnist(ArraySource):
         )
         if offline_by_env():  # checked before importing torchvision, which takes seconds
             raise MissingDataError(f"Fashion-MNIST not found (looked in {looked}; ${OFFLINE_ENV} set). {how}")
+        # start-up: torchvision takes seconds to import
         from torchvision.datasets import FashionMNIST
 
         mirror = FashionMNIST.mirrors[0]

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from cleanfid.fid import get_batch_features
+from cleanfid.resize import build_resizer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
 from bench.core.console import err_console as console
 from bench.core.errors import UserError
+from bench.metrics.weights import locate_inception
 
 REAL_FEATURES = "inception"
 TEST_FEATURES = ("random-conv",)
@@ -81,8 +84,6 @@ def _seeded(build: Callable[[], nn.Module], seed: int = 0) -> nn.Module:
 def load_feature_extractor(features: str = REAL_FEATURES, device: str = "cpu", inception: str | None = None) -> FeatureExtractor:
     """The named feature network on `device`: the verified FID Inception, or a test-only random net."""
     if features == REAL_FEATURES:
-        from bench.metrics.weights import locate_inception
-
         weights = locate_inception(inception)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load deprecation notice
@@ -116,8 +117,6 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
 
 def resize_batch(images: np.ndarray) -> torch.Tensor:
     """uint8 (B, H, W, 3) images -> float32 (B, 3, 299, 299) in [0, 255] by clean-fid's `clean` resizer."""
-    from cleanfid.resize import build_resizer
-
     resize = build_resizer(RESIZE_MODE)
     resized = [resize(np.asarray(img)).transpose(2, 0, 1) for img in images]
     return torch.from_numpy(np.ascontiguousarray(np.stack(resized), dtype=np.float32))
@@ -128,8 +127,6 @@ def image_features(
     description: str = "features", show_progress: bool = True,
 ) -> np.ndarray:
     """Features (N, D) float32 of uint8 images (N, H, W, 3) through clean-fid's resize + `get_batch_features`."""
-    from cleanfid.fid import get_batch_features
-
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"expected uint8 images (N, H, W, 3), got {images.dtype} {images.shape}")
     chunks = []

@@ -11,7 +11,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_text
 from bench.report import plots
-from bench.report.aggregate import METRICS, aggregate, per_run_table
+from bench.report.aggregate import aggregate, per_run_table
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
 from bench.report.markdown import render_report
 from bench.report.protocol import (
@@ -46,18 +46,6 @@ def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
             rows = rows[rows["metric"] == best]
         kept.append(rows)
     return pd.concat(kept, ignore_index=True) if kept else final
-
-
-def _count_missing_costs(profile: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Add count-only profile rows (params, MACs, FLOPs; no timing) for models no profile file covers."""
-    from bench.metrics.profile import profile_model
-
-    have = set(zip(profile.get("model", []), profile.get("preset", []), strict=False))
-    extra = []
-    for model, preset in runs[["model", "preset"]].drop_duplicates().itertuples(index=False):
-        if (model, preset) not in have:
-            extra.append(profile_model(model, preset, measure_speed=False))
-    return pd.concat([profile, pd.DataFrame(extra)], ignore_index=True) if extra else profile
 
 
 def _environment(runs: pd.DataFrame) -> dict[str, Any]:
@@ -147,8 +135,6 @@ def build_report(
             notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
                          + f" (evaluate with `ladabench eval RUN --metrics {kind}`).")
     profile, scaling = load_profile_files(profile_paths or [])
-    if any(METRICS[k][2] == "profile" for k in keys):
-        profile = _count_missing_costs(profile, runs)
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
     cuda = str(runs["device"].iloc[0]).startswith("cuda")

@@ -11,9 +11,7 @@ only rank 0 writes the run directory.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import random
 import resource
 import time
@@ -26,34 +24,28 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from bench.core.errors import UserError
 from bench.core.rundir import RunDir
+from bench.registry import get_model
 from bench.train import distributed
-from bench.train.augment import diff_augment
 from bench.train.distributed import Dist
-from bench.train.ema import ema_state_dict, load_ema_state_dict, make_ema
+from bench.train.ema import ema_state_dict, load_ema_state_dict
 from bench.train.options import TrainOptions
+from bench.train.progress import training_progress
 from bench.train.sampler import EpochSampler, fetch_batch
 from bench.train.samples import fixed_latents, render_grid, save_grid
+from bench.train.seeds import GENERATOR_STREAMS, derived_seed, rank_seed
 from bench.train.snapshots import prune
 from bench.train.state import capture_rng, restore_rng, save_snapshot, snapshot_checksum
-from bench.train.step import DiscriminatorPair, StepContext, train_step
+from bench.train.step import AMP_DTYPES, make_step_context, train_step
 
 LOSS_KEYS = ("loss_d", "loss_g")
 STAT_KEYS = ("loss_d", "loss_g", "r1", "grad_norm_d", "grad_norm_g")
 SKIP_KEYS = ("amp_skipped_d", "amp_skipped_g")
 MIN_LOSS_SCALE = 2.0**-24  # an fp16 scale this small means the gradients overflow at any scale
-GENERATOR_STREAMS = {"z": 1, "augment": 2}  # derived_seed streams; 0 is the data order, 3 the sample grid
 
 
 def _num(value: float | None) -> float:
@@ -92,43 +84,6 @@ class TrainResult:
     last_stats: dict[str, Any] = field(default_factory=dict)
 
 
-def derived_seed(seed: int, stream: int, *more: int) -> int:
-    """An independent 63-bit seed per random stream (data order, z, augmentation, sample grid).
-
-    `more` distinguishes further streams: a rank above 0 (its own z and augmentation draws; rank 0
-    keeps the single-process seeds) and, after a resume under another process count, images seen.
-    """
-    entropy = [seed, stream, *more]
-    return int(np.random.SeedSequence(entropy).generate_state(2, np.uint64)[0] >> np.uint64(1))
-
-
-def rank_seed(seed: int, stream: int, rank: int, *more: int) -> int:
-    """The seed of a per-rank stream: rank 0's is the single-process one, so 1 process == no torchrun."""
-    return derived_seed(seed, stream, *more) if rank == 0 and not more else derived_seed(seed, stream, rank, *more)
-
-
-@contextlib.contextmanager
-def determinism(deterministic: bool, device: torch.device):
-    """Deterministic kernels inside the block when asked (bitwise-repeatable runs); restored after.
-
-    Without it cuDNN may pick the fastest (non-deterministic) kernels on GPU.
-    """
-    saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-             torch.backends.cudnn.benchmark)
-    if deterministic and device.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    if saved[0] != deterministic:  # the call imports torch._inductor (seconds): only when it changes
-        torch.use_deterministic_algorithms(deterministic)
-    torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cudnn.benchmark = not deterministic and device.type == "cuda"
-    try:
-        yield
-    finally:
-        if torch.are_deterministic_algorithms_enabled() != saved[0]:
-            torch.use_deterministic_algorithms(saved[0])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[1], saved[2]
-
-
 def peak_memory_bytes(device: torch.device) -> int:
     """Peak memory: CUDA bytes allocated since the last reset on GPU, the process's peak RSS on CPU."""
     if device.type == "cuda":
@@ -142,8 +97,6 @@ class Trainer:
     def __init__(self, run: RunDir, options: TrainOptions, dataset: Any, console: Console, dist_info: Dist | None = None,
                  on_tick: OnTick | None = None, on_snapshot: OnSnapshot | None = None):
         """Build everything from `options` on the opened `dataset`; `dist_info`: this rank's role; callbacks: see `train`."""
-        from bench.registry import get_model
-
         self.rundir, self.options, self.dataset, self.console = run, options, dataset, console
         self.dist = dist_info or Dist()
         self.device = torch.device(distributed.rank_device(options.device, self.dist))
@@ -154,42 +107,36 @@ class Trainer:
         spec = get_model(options.model)
         G, D = spec.build(spec.presets[options.preset])
         self.G_plain, self.D = G.to(self.device), D.to(self.device)
-        self.ema = make_ema(self.G_plain, options.ema_decay)
-        adam = dict(betas=tuple(options.betas), eps=options.adam_eps)
-        self.opt_g = torch.optim.Adam(self.G_plain.parameters(), lr=options.lr_g, **adam)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=options.lr_d, **adam)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=options.amp == "fp16")
         # Separate generators: z and augmentation draws do not shift when a model consumes global RNG.
         # Each rank draws its own (per-rank seeds); the data order is global (one sampler, sliced).
         self.generators = {
             name: torch.Generator(self.device).manual_seed(rank_seed(seed, stream, self.dist.rank))
             for name, stream in GENERATOR_STREAMS.items()
         }
+        self.ctx = make_step_context(self.G_plain, self.D, options, self.device.type, AMP_DTYPES[options.amp],
+                                     self.generators["augment"])
+        self.ema, self.opt_g, self.opt_d, self.scaler = self.ctx.ema, self.ctx.opt_g, self.ctx.opt_d, self.ctx.scaler
         self.sampler = EpochSampler(dataset.count, options.batch_size, derived_seed(seed, 0))
         self.z_dim = int(self.G_plain.z_dim)
         self.grid_latents = fixed_latents(self.z_dim, derived_seed(seed, 3))
-        G_run, D_pair = self.G_plain, DiscriminatorPair(self.D)
         if self.dist.enabled:
-            # No SyncBatchNorm and no buffer broadcast: BatchNorm statistics stay per rank, as on one GPU.
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            with warnings.catch_warnings():  # its deprecation note itself says to keep it for rank-local buffers
-                warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
-                G_run = DDP(self.G_plain, device_ids=ids, broadcast_buffers=False)
-                D_pair = DDP(D_pair, device_ids=ids, broadcast_buffers=False)
+            self.ctx.G, self.ctx.D_pair = self._wrap_ddp()
         # torch.compile cannot differentiate twice (R1), so only G is compiled; D stays eager.
-        G_run = torch.compile(G_run) if options.compile else G_run
-        amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[options.amp]
-        policy, aug_gen = options.augment, self.generators["augment"]
-        self.ctx = StepContext(
-            G=G_run, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d, ema=self.ema, G_plain=self.G_plain,
-            scaler=self.scaler, augment=lambda x: diff_augment(x, policy, aug_gen), r1_gamma=options.r1_gamma,
-            amp_dtype=amp_dtype, device_type=self.device.type, D_pair=D_pair,
-        )
+        self.ctx.G = torch.compile(self.ctx.G) if options.compile else self.ctx.G
         self.counters = Counters()
         self.on_tick, self.on_snapshot = on_tick, on_snapshot
         self.keep_snapshots = int(options.keep_snapshots)
+
+    def _wrap_ddp(self) -> tuple[nn.Module, nn.Module]:
+        """G and the D pair under DistributedDataParallel.
+
+        No SyncBatchNorm and no buffer broadcast: BatchNorm statistics stay per rank, as on one GPU.
+        """
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        with warnings.catch_warnings():  # its deprecation note itself says to keep it for rank-local buffers
+            warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+            return (DDP(self.G_plain, device_ids=ids, broadcast_buffers=False),
+                    DDP(self.ctx.D_pair, device_ids=ids, broadcast_buffers=False))
 
     def log(self, message: str) -> None:
         """A log.txt line (rank 0 only)."""
@@ -304,7 +251,8 @@ class Trainer:
         if reason is not None:
             return TrainResult(self.rundir.path, c.images_seen, c.wall_seconds, f"already done ({reason})", c.last_snapshot)
         session_start = time.monotonic() - c.wall_seconds
-        progress = self._progress(total_images)
+        progress = training_progress(self.console, total_images, None if opts.minutes is None else opts.minutes * 60.0,
+                                     c.images_seen if total_images is not None else c.wall_seconds)
         task = progress.task_ids[0]
         with progress:
             while reason is None:
@@ -446,36 +394,3 @@ class Trainer:
         rows = self.on_snapshot(self.rundir, snapshot_path, str(self.device))
         for row in rows:
             self.log(f"metric {row}")
-
-    def _progress(self, total_images: int | None) -> Progress:
-        """A rich progress bar over images (or over seconds when only --minutes bounds the run)."""
-        by_images = total_images is not None
-        progress = Progress(
-            TextColumn("[bold]train[/]"),
-            BarColumn(),
-            BudgetColumn(by_images),
-            TextColumn("{task.fields[img_per_sec]:.0f} img/s  loss D {task.fields[loss_d]:.3f}  G {task.fields[loss_g]:.3f}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-        )
-        total = total_images if by_images else self.options.minutes * 60.0
-        done = self.counters.images_seen if by_images else self.counters.wall_seconds
-        progress.add_task("train", total=total, completed=done, img_per_sec=0.0, loss_d=math.nan, loss_g=math.nan)
-        return progress
-
-
-class BudgetColumn(ProgressColumn):
-    """'done/budget kimg' (or seconds for a wall-clock-only run)."""
-
-    def __init__(self, by_images: bool):
-        """Choose the unit."""
-        super().__init__()
-        self.by_images = by_images
-
-    def render(self, task) -> Text:
-        """The text for one refresh."""
-        if self.by_images:
-            return Text(f"{task.completed / 1000:.3f}/{task.total / 1000:g} kimg")
-        return Text(f"{task.completed:.0f}/{task.total:.0f} s")

@@ -20,9 +20,10 @@ from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.train import distributed
 from bench.train.lock import RunLock
-from bench.train.loop import OnSnapshot, OnTick, Trainer, TrainResult, determinism
+from bench.train.loop import OnSnapshot, OnTick, Trainer, TrainResult
 from bench.train.options import TrainOptions
 from bench.train.provenance import environment_info
+from bench.train.seeds import determinism
 from bench.train.snapshots import load_resumable, remove_partial_writes
 from bench.train.state import load_snapshot
 

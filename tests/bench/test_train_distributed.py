@@ -15,7 +15,7 @@ from threads import one_torch_thread
 from bench.cli import main
 from bench.core.rundir import RunDir
 from bench.train.distributed import split_sizes
-from bench.train.loop import derived_seed, rank_seed
+from bench.train.seeds import derived_seed, rank_seed
 from bench.train.state import load_snapshot
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,29 @@
+"""A built report's results as rich tables for the terminal (the same cells as its Markdown)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from bench.report.aggregate import METRICS
+from bench.report.markdown import cell_text, column_header
+
+
+def report_tables(report) -> list[Table]:
+    """The report's results as rich tables (same cells as the Markdown): quality and speed, then cost."""
+    info = report.info
+    train = info["training"]
+    groups = [[k for k in report.keys if METRICS[k][2] != "profile"], [k for k in report.keys if METRICS[k][2] == "profile"]]
+    captions = ["final at budget, EMA generator; mean ± std over training seeds", "cost per model (ladabench profile)"]
+    tables = []
+    for keys, caption in zip(groups, captions, strict=True):
+        if not keys:
+            continue
+        table = Table(title=f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}",
+                      caption=caption)
+        for header in ("model", "preset", "seeds", *(column_header(k, info["hours_label"]) for k in keys)):
+            left = header in ("model", "preset", "seeds")
+            table.add_column(header, justify="left" if left else "right", no_wrap=left)
+        for _, row in report.table.iterrows():
+            table.add_row(str(row["model"]), str(row["preset"]), str(row["seeds"]), *(cell_text(row, k) for k in keys))
+        tables.append(table)
+    return tables
