@@ -41,8 +41,10 @@ class ConversionError(ValueError):
 
     def __init__(self, network: str, problems: list[str]) -> None:
         self.network, self.problems = network, problems
-        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
-        super().__init__(f"{network}: {len(problems)} mismatches ({shown})")
+        # The Keras suffix on every key says nothing to a reader; drop it from the message.
+        shown = "; ".join(p.replace(SUFFIX, "") for p in problems[:3])
+        shown += f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        super().__init__(f"{network}: {len(problems)} mismatch{'es' if len(problems) > 1 else ''} ({shown})")
 
 
 def tf_channel_order(channels: int, block: int) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from ladagan.tf_config import architecture_from_config
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "tf_ladagan"
 NAMES = ("micro64", "micro128")
+# Looked up, never imported here: TensorFlow in the test process would crash a later triton import.
+needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                                      reason="reading TF checkpoints needs TensorFlow (pip install 'ladabench[tf]')")
 
 
 def fixture_preset(name: str) -> Preset:
@@ -24,11 +28,11 @@ def fixture_preset(name: str) -> Preset:
 
 @functools.cache
 def load_variables(name: str) -> dict[str, np.ndarray]:
-    """Every numeric variable of a fixture checkpoint, read by TensorFlow itself (skips without TensorFlow)."""
-    tf = pytest.importorskip("tensorflow")
-    prefix = str(next((ROOT / name / "best-training-checkpoints").glob("*.index"))).removesuffix(".index")
-    reader = tf.train.load_checkpoint(prefix)
-    return {k: reader.get_tensor(k) for k, dtype in reader.get_variable_to_dtype_map().items() if dtype != tf.string}
+    """The G, G_ema and D variables of a fixture checkpoint, read by TensorFlow (in a child process)."""
+    from bench.train.tf_checkpoint import locate, read_variables
+
+    variables, _ = read_variables(locate(ROOT / name), keep=("generator/", "ema_generator/", "discriminator/"))
+    return variables
 
 
 def expected(name: str, what: str) -> np.ndarray:
