@@ -15,13 +15,14 @@ def authors_command(
     ckpt_dir: Path = typer.Argument(..., help="A dataset folder from the Hub repo milmor/LadaGAN (e.g. cifar10/), its best-training-checkpoints/ folder, or a ckpt-N prefix."),
     preset: str = typer.Option(None, "--preset", help="ladagan preset to build (default: the one matching the checkpoint's config.json)."),
     data: str = typer.Option(None, "--data", help="Dataset the run is evaluated against (default: the preset's: cifar10, celeba64, ffhq128)."),
+    data_root: str = typer.Option(None, "--data-root", help="Folder holding downloaded datasets, recorded for `eval` (default: $LADABENCH_DATA)."),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder the new run directory is made in."),
 ) -> None:
     """Convert G, G_ema and D of an authors' checkpoint (needs `pip install 'ladabench[tf]'`) into a new run."""
     from bench.cli import console
     from bench.train.import_authors import import_authors
 
-    run_dir = import_authors(ckpt_dir, out, preset_name=preset, data=data, log=lambda msg: console.print(escape(msg)))
+    run_dir = import_authors(ckpt_dir, out, preset_name=preset, data=data, data_root=data_root, log=lambda msg: console.print(escape(msg)))
     console.print(f"wrote {escape(str(run_dir))}")
     console.print(f"evaluate it with: ladabench eval {escape(str(run_dir))} --metrics fid50k_train")
 

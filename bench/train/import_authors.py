@@ -85,12 +85,12 @@ def images_seen(variables: dict[str, Any], prefix: Path) -> int:
     raise UserError(f"checkpoint {prefix} records no image count (no n_images, no ckpt-N name); rename it ckpt-<images>")
 
 
-def _request(conf: dict[str, Any] | None, preset: Any, data: str, n_images: int, out_dir: Path) -> dict[str, Any]:
+def _request(conf: dict[str, Any] | None, preset: Any, data: str, data_root: str | None, n_images: int, out_dir: Path) -> dict[str, Any]:
     """The options request for the imported run: the authors' recipe from config.json where it has one."""
     conf = conf or {}
     betas = (conf["g_beta1"], conf["g_beta2"]) if {"g_beta1", "g_beta2"} <= conf.keys() else None
     return {
-        "model": MODEL, "preset": preset.name, "data": data, "total_kimg": n_images / 1000, "seed": 0,
+        "model": MODEL, "preset": preset.name, "data": data, "data_root": data_root, "total_kimg": n_images / 1000, "seed": 0,
         "batch_size": conf.get("batch_size"), "lr_g": conf.get("g_lr"), "lr_d": conf.get("d_lr"), "betas": betas,
         "r1_gamma": conf.get("gp_weight"), "ema_decay": conf.get("ema_decay"), "device": "cpu", "out": str(out_dir),
     }
@@ -109,7 +109,7 @@ def _checked_data(data: str | None, preset: Any) -> str:
 
 def import_authors(
     source: Path, out_dir: Path, preset_name: str | None = None, data: str | None = None,
-    log: Callable[[str], None] = lambda msg: None,
+    data_root: str | None = None, log: Callable[[str], None] = lambda msg: None,
 ) -> Path:
     """Import the checkpoint at `source` into a new run under `out_dir`; returns the run directory."""
     from bench.train.options import resolve_options
@@ -122,7 +122,7 @@ def import_authors(
     variables, tf_version = read_variables(files, keep=(*[f"{n}/" for n in NETWORKS.values()], "n_images/"))
     states = convert_all(variables, preset, files.prefix)
     n_images = images_seen(variables, files.prefix)
-    options = resolve_options(_request(conf, preset, data, n_images, out_dir), preset.resolution)
+    options = resolve_options(_request(conf, preset, data, data_root, n_images, out_dir), preset.resolution)
     if conf and conf.get("policy"):
         options["augment"] = conf["policy"]  # their DiffAugment policy, recorded as trained
     sources = [*files.files, *([files.config] if files.config else [])]
