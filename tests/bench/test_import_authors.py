@@ -184,3 +184,11 @@ def test_missing_tensorflow_gives_the_install_line(tmp_path: Path, monkeypatch) 
     with pytest.raises(UserError) as info:
         read_variables(locate(FIXTURES / "micro64"), keep=("generator/",))
     assert str(info.value) == INSTALL_HINT and "ladabench[tf]" in INSTALL_HINT
+
+
+def test_unknown_preset_or_dataset_fails_before_reading(tmp_path: Path, capsys) -> None:
+    src, out = FIXTURES / "micro64", tmp_path / "runs"
+    assert "preset 'nosuch' is unknown" in _fails(["import", "authors", str(src), "--preset", "nosuch", "--out", str(out)], capsys)
+    assert "dataset 'nosuchdata' is unknown" in _fails(["import", "authors", str(src), "--data", "nosuchdata", "--out", str(out)], capsys)
+    assert "has no default dataset; pass --data" in _fails(["import", "authors", str(src), "--out", str(out)], capsys)
+    assert not out.exists()
