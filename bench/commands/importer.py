@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from bench.core.console import console
+
 import_app = typer.Typer(help="Import checkpoints trained elsewhere as ladabench runs.", no_args_is_help=True)
 
 
@@ -19,12 +21,13 @@ def authors_command(
     out: Path = typer.Option(Path("runs"), "--out", help="Folder the new run directory is made in."),
 ) -> None:
     """Convert G, G_ema and D of an authors' checkpoint (needs `pip install 'ladabench[tf]'`) into a new run."""
-    from bench.cli import console
+    # start-up: the training layer (torch) is imported only when the command runs (see bench.commands.common)
     from bench.train.import_authors import import_authors
 
-    run_dir = import_authors(ckpt_dir, out, preset_name=preset, data=data, data_root=data_root, log=lambda msg: console.print(escape(msg)))
-    console.print(f"wrote {escape(str(run_dir))}")
-    console.print(f"evaluate it with: ladabench eval {escape(str(run_dir))} --metrics fid50k_train")
+    run = import_authors(ckpt_dir, out, preset_name=preset, data=data, data_root=data_root,
+                         log=lambda msg: console.print(escape(msg)))
+    console.print(f"wrote {escape(str(run.path))}")
+    console.print(f"evaluate it with: ladabench eval {escape(str(run.path))} --metrics fid50k_train")
 
 
 def register(app: typer.Typer) -> None:

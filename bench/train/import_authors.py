@@ -14,10 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import ladagan
-from bench.errors import UserError
-from bench.train import rundir
+from bench.core.errors import UserError
+from bench.core.rundir import RunDir
+from bench.data.registry import make_source
+from bench.train.options import TrainOptions
+from bench.train.provenance import environment_info
+from bench.train.resolve import resolve_options
 from bench.train.samples import fixed_latents, render_grid, save_grid
-from bench.train.state import atomic_write_json, save_snapshot
+from bench.train.seeds import derived_seed
+from bench.train.state import save_snapshot
 from bench.train.tf_checkpoint import file_digests, locate, read_config, read_variables
 from ladagan.tf_config import ConfigError, architecture_from_config, config_differences
 from ladagan.tf_convert import NETWORKS, ConversionError, convert_discriminator, convert_generator
@@ -90,16 +95,15 @@ def _request(conf: dict[str, Any] | None, preset: Any, data: str, data_root: str
     conf = conf or {}
     betas = (conf["g_beta1"], conf["g_beta2"]) if {"g_beta1", "g_beta2"} <= conf.keys() else None
     return {
-        "model": MODEL, "preset": preset.name, "data": data, "data_root": data_root, "total_kimg": n_images / 1000, "seed": 0,
+        "model": MODEL, "preset": preset.name, "data": data, "data_root": data_root, "total_kimg": n_images / 1000,
         "batch_size": conf.get("batch_size"), "lr_g": conf.get("g_lr"), "lr_d": conf.get("d_lr"), "betas": betas,
-        "r1_gamma": conf.get("gp_weight"), "ema_decay": conf.get("ema_decay"), "device": "cpu", "out": str(out_dir),
+        "r1_gamma": conf.get("gp_weight"), "ema_decay": conf.get("ema_decay"), "augment": conf.get("policy"),
+        "device": "cpu", "out": str(out_dir),
     }
 
 
 def _checked_data(data: str | None, preset: Any) -> str:
     """The dataset the run is evaluated against: --data, else the preset's own dataset."""
-    from bench.data.registry import make_source
-
     data = data or DATA_BY_PRESET.get(preset.name)
     if data is None:
         raise UserError(f"preset '{preset.name}' has no default dataset; pass --data NAME (the data it was trained on)")
@@ -110,10 +114,8 @@ def _checked_data(data: str | None, preset: Any) -> str:
 def import_authors(
     source: Path, out_dir: Path, preset_name: str | None = None, data: str | None = None,
     data_root: str | None = None, log: Callable[[str], None] = lambda msg: None,
-) -> Path:
+) -> RunDir:
     """Import the checkpoint at `source` into a new run under `out_dir`; returns the run directory."""
-    from bench.train.options import resolve_options
-
     files = locate(source)
     conf = read_config(files.config) if files.config else None
     preset = choose_preset(conf, preset_name, files.config)
@@ -123,41 +125,34 @@ def import_authors(
     states = convert_all(variables, preset, files.prefix)
     n_images = images_seen(variables, files.prefix)
     options = resolve_options(_request(conf, preset, data, data_root, n_images, out_dir), preset.resolution)
-    if conf and conf.get("policy"):
-        options["augment"] = conf["policy"]  # their DiffAugment policy, recorded as trained
     sources = [*files.files, *([files.config] if files.config else [])]
-    options["imported_from"] = {
+    provenance = {
         "kind": "authors-tensorflow", "checkpoint": str(files.prefix.resolve()), "images_seen": n_images,
         "files": file_digests(sources), "config": conf, "tensorflow": tf_version,
     }
-    return _write_run(out_dir, options, states, n_images, preset)
+    return _write_run(out_dir, options, states, n_images, provenance)
 
 
-def _write_run(out_dir: Path, options: dict[str, Any], states: dict[str, dict], n_images: int, preset: Any) -> Path:
+def _write_run(out_dir: Path, options: TrainOptions, states: dict[str, dict], n_images: int, provenance: dict) -> RunDir:
     """Create the run folder and write its files; on any failure remove the folder (nothing half-written)."""
-    from bench.train.loop import derived_seed
-
-    run_dir = rundir.create_run_dir(Path(out_dir), options)
+    run = RunDir.create(Path(out_dir), options.model, options.data, options.preset, options.total_kimg, options.seed)
     try:
-        atomic_write_json(run_dir / "options.json", options)
-        rundir.write_env(run_dir, "cpu")
-        tag = rundir.kimg_tag(n_images)
-        steps = n_images // int(options["batch_size"])
-        save_snapshot(run_dir / f"snapshot-{tag}.pt", {
+        run.write_options(options.to_json())
+        run.write_env(environment_info("cpu", {"imported_from": provenance}))
+        steps = n_images // int(options.batch_size)
+        save_snapshot(run.snapshot_path(n_images), {
             **states, "images_seen": n_images, "step": steps, "tick": 0, "wall_seconds": None,
-            "options": options, "imported_from": options["imported_from"],
+            "options": options.to_json(), "imported_from": provenance,
         })
-        G_ema, _ = ladagan.build(preset, init=False)
+        G_ema, _ = ladagan.build(ladagan.PRESETS[options.preset], init=False)
         G_ema.load_state_dict(states["G_ema"])
-        # The grid the training loop would draw for this seed (stream 3), so grids of runs line up.
-        save_grid(run_dir / f"samples-{tag}.png", render_grid(G_ema, fixed_latents(G_ema.z_dim, derived_seed(options["seed"], 3)), "cpu"))
-        rundir.append_stats(run_dir, {"tick": 0, "step": steps, "images_seen": n_images, "kimg": n_images / 1000,
-                                      "wall_s": None, "img_per_sec": None, "imported": True})
-        rundir.log(run_dir, f"imported {options['imported_from']['checkpoint']} at {n_images} images "
-                            f"(TensorFlow {options['imported_from']['tensorflow']}); G, G_ema and D converted")
+        # The grid the training loop draws for this seed (stream 3), so grids of runs line up.
+        save_grid(run.samples_path(n_images), render_grid(G_ema, fixed_latents(G_ema.z_dim, derived_seed(options.seed, 3)), "cpu"))
+        run.append_stats({"tick": 0, "step": steps, "images_seen": n_images, "kimg": n_images / 1000,
+                          "wall_s": None, "img_per_sec": None, "imported": True})
+        run.log(f"imported {provenance['checkpoint']} at {n_images} images (TensorFlow {provenance['tensorflow']}); "
+                "G, G_ema and D converted")
     except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(run.path, ignore_errors=True)
         raise
-    return run_dir
-
-
+    return run

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 CHECKPOINTS_FOLDER = "best-training-checkpoints"
 INSTALL_HINT = "reading the authors' TensorFlow checkpoints needs TensorFlow; install it with: pip install 'ladabench[tf]'"

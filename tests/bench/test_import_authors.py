@@ -19,7 +19,7 @@ from datafakes import write_pngs
 
 import ladagan
 from bench.cli import main
-from bench.errors import UserError
+from bench.core.errors import UserError
 from ladagan.presets import Preset
 from ladagan.tf_config import architecture_from_config
 
@@ -44,9 +44,9 @@ def micro_presets():
 
 @pytest.fixture(scope="module")
 def data64(tmp_path_factory) -> str:
-    """A 64-px image folder to evaluate against (the fixture's G makes 64-px images)."""
+    """A 64-px image folder to evaluate against (the fixture's G makes 64-px images; 130 >= the batch of 128)."""
     folder = tmp_path_factory.mktemp("imgs64")
-    write_pngs(folder, [(16 * i, 255 - 16 * i, 128) for i in range(12)], size=(64, 64))
+    write_pngs(folder, [(i, 255 - i, (7 * i) % 256) for i in range(130)], size=(64, 64))
     return f"folder:{folder}@64"
 
 
@@ -68,7 +68,7 @@ def run_dir(tmp_path_factory, data64) -> Path:
 def test_run_directory_records_the_checkpoint_and_its_files(run_dir: Path) -> None:
     options = json.loads((run_dir / "options.json").read_text())
     assert options["model"] == "ladagan" and options["preset"] == "micro64" and options["total_kimg"] == 3.2
-    source = options["imported_from"]
+    source = json.loads((run_dir / "env.json").read_text())["imported_from"]
     assert source["images_seen"] == 3200 and source["config"]["g_dim"] == [16, 16, 8]
     for entry in source["files"]:
         assert hashlib.sha256(Path(entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
@@ -82,7 +82,7 @@ def test_run_directory_records_the_checkpoint_and_its_files(run_dir: Path) -> No
 
 
 def test_snapshot_reproduces_the_tf_outputs(run_dir: Path) -> None:
-    from bench.train.rundir import load_generator
+    from bench.train.snapshots import load_generator
     from bench.train.state import load_snapshot
 
     G_ema, _, _ = load_generator(run_dir)
@@ -112,6 +112,14 @@ def test_imported_run_evaluates_and_appears_in_compare(run_dir: Path, tmp_path: 
     text = report.read_text()
     assert "micro64" in text and f"{line['value']:.2f}"[:3] in text
     assert "Left out" not in text  # counted as a run at its budget
+
+
+def test_imported_run_cannot_be_resumed(run_dir: Path, capsys) -> None:
+    before = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()}
+    # --force: the import records no data hash, so the options differ from the opened data's
+    message = _fails(["train", "--resume", str(run_dir), "--device", "cpu", "--force"], capsys)
+    assert "holds weights imported from a checkpoint trained elsewhere" in message
+    assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir() if p.name in before} == before
 
 
 def _fails(args: list[str], capsys) -> str:
