@@ -187,3 +187,30 @@ def test_d_step_under_bcr_is_one_forward_of_the_pair_with_three_d_calls():
     assert pair_calls == [1]
     assert [len(x) for x in D.inputs] == [BATCH, BATCH, 2 * BATCH]
     assert torch.equal(D.inputs[0], reals)  # un-augmented reals
+
+
+@pytest.mark.parametrize("amp_dtype", [torch.bfloat16, torch.float16])
+def test_bcr_d_step_under_autocast_is_close_to_full_precision(amp_dtype):
+    import ladagan
+
+    torch.manual_seed(4)
+    G, D = ladagan.build(ladagan.PRESETS["tiny32"])
+    reals = torch.rand(4, 3, 32, 32) * 2 - 1
+    z = torch.randn(4, G.z_dim)
+    results = {}
+    for dtype in (None, amp_dtype):
+        G_run, D_run = copy.deepcopy(G), copy.deepcopy(D)
+        gen = torch.Generator().manual_seed(6)
+        ctx = StepContext(
+            G=G_run, D=D_run, opt_g=torch.optim.Adam(G_run.parameters()), opt_d=torch.optim.Adam(D_run.parameters()),
+            ema=make_ema(G_run, 0.9), G_plain=G_run,
+            scaler=torch.amp.GradScaler("cpu", enabled=dtype == torch.float16, init_scale=2.0**8),
+            augment=lambda x, gen=gen: diff_augment(x, POLICY, gen), r1_gamma=0.01, amp_dtype=dtype,
+            device_type="cpu", bcr=True, cr_weight=0.1,
+        )
+        results[dtype] = d_step(ctx, reals, z)
+    full, mixed = results[None], results[amp_dtype]
+    assert mixed["amp_skipped_d"].item() == 0.0
+    for key in ("loss_d", "r1", "cr"):
+        assert torch.isfinite(mixed[key]) and mixed[key] > 0, key
+        assert torch.allclose(mixed[key].float(), full[key], rtol=0.1), (key, mixed[key], full[key])
