@@ -129,3 +129,14 @@ def test_training_flops_include_the_bcr_pass():
     x = torch.rand(2 * FLOP_COUNT_BATCH, 3, 32, 32)
     expected, _ = counted_flops(lambda: D(x).sum().backward())
     assert extra == expected // FLOP_COUNT_BATCH and extra > 0
+
+
+def test_runs_from_before_the_recipe_options_resume_as_they_were_trained():
+    from bench.train.options import differences
+
+    old = {"augment": "color,translation", "preset_config": {"training": {"batch_size": 8}}}
+    same = {"augment": "color,translation", "bcr": False, "cr_weight": 0.1, "ema_start": "copy",
+            "preset_config": {"training": {"batch_size": 8, "bcr": False, "cr_weight": 0.1, "ema_start": "copy"}}}
+    assert differences(old, same) == []
+    changed = {**same, "ema_start": "fresh"}
+    assert differences(old, changed) == ['ema_start: null -> "fresh"']
