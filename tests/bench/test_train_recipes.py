@@ -13,7 +13,7 @@ from threads import one_torch_thread
 
 import ladagan
 from bench.cli import main
-from bench.train.rundir import snapshots
+from bench.core.rundir import RunDir
 from bench.train.state import load_snapshot
 
 
@@ -86,7 +86,7 @@ def test_bcr_cutout_run_trains_logs_the_consistency_loss_and_resumes_bitwise(tmp
     stats = _stats(full)
     assert len(stats) == 4 and all(s["cr"] > 0 for s in stats)
     assert [(s["loss_d"], s["r1"], s["cr"]) for s in stats] == [(s["loss_d"], s["r1"], s["cr"]) for s in _stats(split)]
-    a, b = load_snapshot(snapshots(full)[-1]), load_snapshot(snapshots(split)[-1])
+    a, b = load_snapshot(RunDir(full).snapshots()[-1]), load_snapshot(RunDir(split).snapshots()[-1])
     for key in ("G_ema", "G", "D"):
         assert all(torch.equal(t, b[key][name]) for name, t in a[key].items()), key
 
@@ -105,7 +105,7 @@ def _seed_stream(seed: int, stream: int) -> int:
 def test_training_starts_g_ema_as_asked(tmp_path, ema_start):
     # With decay 1 G_ema never moves, so the final snapshot holds its start.
     run = _run([*TINY, "--kimg", "0.008", "--seed", "5", "--ema-decay", "1", "--ema-start", ema_start], tmp_path)
-    snap = load_snapshot(snapshots(run)[-1])
+    snap = load_snapshot(RunDir(run).snapshots()[-1])
     preset = ladagan.PRESETS["tiny32"]
     torch.manual_seed(5 if ema_start == "copy" else _seed_stream(5, 4))
     expected = ladagan.build(preset)[0].state_dict()  # G as first built (copy), or the EMA stream's draw (fresh)
@@ -131,12 +131,16 @@ def test_training_flops_include_the_bcr_pass():
     assert extra == expected // FLOP_COUNT_BATCH and extra > 0
 
 
-def test_runs_from_before_the_recipe_options_resume_as_they_were_trained():
-    from bench.train.options import differences
-
-    old = {"augment": "color,translation", "preset_config": {"training": {"batch_size": 8}}}
-    same = {"augment": "color,translation", "bcr": False, "cr_weight": 0.1, "ema_start": "copy",
-            "preset_config": {"training": {"batch_size": 8, "bcr": False, "cr_weight": 0.1, "ema_start": "copy"}}}
-    assert differences(old, same) == []
-    changed = {**same, "ema_start": "fresh"}
-    assert differences(old, changed) == ['ema_start: null -> "fresh"']
+def test_runs_from_before_the_recipe_options_resume_as_they_were_trained(tmp_path, capsys):
+    # An options.json written before bCR and the EMA start existed: the run trained without bCR and
+    # started G_ema as a copy of G, so it continues that way and no option "differs".
+    run = _run([*TINY, "--kimg", "0.016", "--stop-kimg", "0.008", "--ema-start", "copy"], tmp_path)
+    options = json.loads((run / "options.json").read_text())
+    for key in ("bcr", "cr_weight", "ema_start"):
+        del options[key], options["preset_config"]["training"][key]
+    (run / "options.json").write_text(json.dumps(options))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 0
+    resumed = json.loads((run / "options.json").read_text())
+    assert (resumed["bcr"], resumed["ema_start"]) == (False, "copy")
+    assert [s["images_seen"] for s in _stats(run)] == [8, 16]
