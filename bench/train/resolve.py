@@ -21,7 +21,14 @@ import torch
 from bench.core.errors import UserError
 from bench.registry import get_model
 from bench.train.augment import parse_policy
-from bench.train.options import AMP_MODES, EMA_STARTS, FROM_PRESET, TrainOptions, flag_of, option_fields
+from bench.train.options import (
+    AMP_MODES,
+    EMA_STARTS,
+    FROM_PRESET,
+    TrainOptions,
+    flag_of,
+    option_fields,
+)
 
 # Budget when neither --kimg nor --minutes is given: the images the reference's released checkpoints
 # had seen (milmor/LadaGAN tensorflow/utils.py); our choice elsewhere.
