@@ -54,7 +54,7 @@ class _LerpUpdate:
         if torch.is_floating_point(ema_tensors[0]) or torch.is_complex(ema_tensors[0]):
             torch._foreach_lerp_(ema_tensors, tensors, 1.0 - self.decay)
         else:
-            for ema_t, t in zip(ema_tensors, tensors):
+            for ema_t, t in zip(ema_tensors, tensors, strict=True):
                 ema_t.copy_(ema_t * self.decay + t * (1.0 - self.decay))
 
 

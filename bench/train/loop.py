@@ -32,7 +32,7 @@ from bench.core.rundir import RunDir
 from bench.registry import get_model
 from bench.train import distributed
 from bench.train.distributed import Dist
-from bench.train.ema import ema_state_dict, load_ema_state_dict
+from bench.train.ema import EmaSchedule, ema_state_dict, load_ema_state_dict, set_ema_decay
 from bench.train.ema_start import initial_ema_state
 from bench.train.options import TrainOptions
 from bench.train.progress import training_progress
@@ -120,6 +120,7 @@ class Trainer:
         self.ema, self.opt_g, self.opt_d, self.scaler = self.ctx.ema, self.ctx.opt_g, self.ctx.opt_d, self.ctx.scaler
         load_ema_state_dict(self.ema, initial_ema_state(
             self.G_plain, options.ema_start, lambda: spec.build(preset)[0], derived_seed(seed, EMA_INIT_STREAM)))
+        self.ema_schedule = EmaSchedule(options.ema_decay, options.ema_halflife_kimg, options.ema_rampup, options.batch_size)
         self.sampler = EpochSampler(dataset.count, options.batch_size, derived_seed(seed, 0))
         self.z_dim = int(self.G_plain.z_dim)
         self.grid_latents = fixed_latents(self.z_dim, derived_seed(seed, 3))
@@ -271,6 +272,7 @@ class Trainer:
                     gen_z = self.generators["z"]
                     z_d = torch.randn(len(indices), self.z_dim, generator=gen_z, device=self.device)
                     z_g = torch.randn(len(indices), self.z_dim, generator=gen_z, device=self.device)
+                    set_ema_decay(self.ema, self.ema_schedule.decay(c.images_seen))
                     per_step.append(train_step(self.ctx, reals, z_d, z_g))
                     c.images_seen += batch
                     c.step += 1

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+import pytest
 import torch
+from threads import one_torch_thread
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from bench.cli import main
+from bench.core.rundir import RunDir
 from bench.train.ema import EmaSchedule, make_ema, set_ema_decay
+from bench.train.state import load_snapshot
 
 
 def test_fixed_decay_ignores_images_seen():
@@ -73,3 +79,42 @@ def test_set_decay_applies_to_the_next_update():
     set_ema_decay(ema, 0.0)
     ema.update_parameters(G)
     assert torch.equal(ema.module[0].weight, G[0].weight)
+
+
+TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu", "--seed", "5",
+        "--deterministic"]
+
+
+def _final(out) -> dict:
+    """The last snapshot of the single run under `out`."""
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return load_snapshot(RunDir(run).snapshots()[-1])
+
+
+def test_training_applies_the_halflife_schedule_at_each_step(tmp_path):
+    # Half-life 4 images, ramp-up 1.0 x images seen, batch 8: step 1 starts at 0 images (decay 0:
+    # G_ema becomes G); step 2 starts at 8 images, half-life min(4, 8) = 4, so decay 0.5**(8/4) = 0.25.
+    schedule = ["--ema-halflife-kimg", "0.004", "--ema-rampup", "1.0"]
+    with one_torch_thread():
+        assert main(["train", *TINY, *schedule, "--kimg", "0.008", "--out", str(tmp_path / "one")]) == 0
+        assert main(["train", *TINY, *schedule, "--kimg", "0.016", "--out", str(tmp_path / "two")]) == 0
+    one, two = _final(tmp_path / "one"), _final(tmp_path / "two")
+    for name, weight in one["G"].items():
+        assert torch.equal(one["G_ema"][name], weight)
+        expected = 0.25 * weight + 0.75 * two["G"][name]
+        assert torch.allclose(two["G_ema"][name], expected, rtol=1e-6, atol=1e-7), name
+    assert json.loads((next((tmp_path / "two").iterdir()) / "options.json").read_text())["ema_rampup"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ema-rampup", "0.05"], "--ema-rampup ramps up a half-life: pass --ema-halflife-kimg too"),
+        (["--ema-halflife-kimg", "-1"], "--ema-halflife-kimg must be a positive number"),
+        (["--ema-halflife-kimg", "10", "--ema-rampup", "nan"], "--ema-rampup must be a positive number"),
+    ],
+)
+def test_bad_schedules_are_refused_before_anything_is_written(tmp_path, capsys, args, message):
+    assert main(["train", "ladagan", "--device", "cpu", *args, "--out", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err.replace("\n", "")
+    assert not (tmp_path / "out").exists()
