@@ -92,6 +92,15 @@ def peak_memory_bytes(device: torch.device) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
+def seeded_models(options: TrainOptions) -> tuple[nn.Module, nn.Module]:
+    """G and D exactly as a run with these options starts: global RNGs seeded with the run's seed, then built."""
+    torch.manual_seed(options.seed)
+    np.random.seed(options.seed % 2**32)
+    random.seed(options.seed)
+    spec = get_model(options.model)
+    return spec.build(spec.presets[options.preset])
+
+
 class Trainer:
     """One training session of a run: models, optimizers, data and counters, created or restored."""
 
@@ -102,12 +111,9 @@ class Trainer:
         self.dist = dist_info or Dist()
         self.device = torch.device(distributed.rank_device(options.device, self.dist))
         seed = options.seed
-        torch.manual_seed(seed)
-        np.random.seed(seed % 2**32)
-        random.seed(seed)
+        G, D = seeded_models(options)
         spec = get_model(options.model)
-        preset = spec.presets[options.preset]
-        G, D = spec.build(preset)
+        preset = spec.presets[options.preset]  # G_ema's fresh start builds another G from it
         self.G_plain, self.D = G.to(self.device), D.to(self.device)
         # Separate generators: z and augmentation draws do not shift when a model consumes global RNG.
         # Each rank draws its own (per-rank seeds); the data order is global (one sampler, sliced).
