@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.commands.costs import count_missing_costs
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_json
+from bench.core.progress import LoggedProgress
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.metrics.attention_scaling import attention_scaling
@@ -239,7 +240,7 @@ def run_grid(plan: GridPlan, console: Console):
     jobs = 2 * len(cells) + (len(plan.models) + (1 if plan.scaling_tokens else 0) if plan.profile else 0) + 1
     columns = (TextColumn("[bold]{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     run_dirs: list[Path] = []
-    with Progress(*columns, console=console) as progress:
+    with LoggedProgress(*columns, console=console) as progress:
         overall = progress.add_task(f"{plan.name}: {len(cells)} runs", total=jobs)
         current = progress.add_task("", total=1, visible=False)
         for model, seed in cells:

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from cleanfid.fid import get_batch_features
 from cleanfid.resize import build_resizer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from torch import nn
 
 from bench.core.console import err_console as console
 from bench.core.errors import UserError
+from bench.core.progress import LoggedProgress
 from bench.metrics.weights import locate_inception
 
 REAL_FEATURES = "inception"
@@ -110,7 +111,7 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
         yield lambda n: None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with LoggedProgress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
 

@@ -294,6 +294,7 @@ class Trainer:
                 train_seconds = time.monotonic() - tick_start_time
                 last_stats = self._end_tick(per_step, tick_start_images, tick_start_step, train_seconds)
                 progress.update(task, **{k: _num(last_stats[k]) for k in ("img_per_sec", "loss_d", "loss_g")})
+                progress.line_now(task)  # without a terminal: one line per tick
                 due = reason is not None or (
                     c.images_seen // snapshot_images != tick_start_images // snapshot_images
                 )
