@@ -143,7 +143,7 @@ def test_protocol_block_states_bcr_and_the_ema_start(tmp_path: Path) -> None:
                  options={"bcr": True, "cr_weight": 0.1, "ema_start": "fresh", "augment": "color,translation,cutout"})
     text = build_report([tmp_path / "runs"], KEYS, tmp_path / "cmp.md").markdown_path.read_text()
     assert "augmentation `color,translation,cutout` with bCR (cr_weight 0.1;" in text
-    assert "G_ema start `fresh`" in text
+    assert "| G_ema | start `fresh`, " in text
 
 
 def test_incomplete_run_left_out_with_note(grid: Path, tmp_path: Path) -> None:
