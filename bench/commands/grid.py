@@ -59,7 +59,7 @@ class GridPlan:
     report: Path
     preset: str = "tiny"
     sample_seeds: list[int] = field(default_factory=lambda: [0])
-    metrics: list[str] = field(default_factory=lambda: ["fid", "kid"])
+    metrics: list[str] = field(default_factory=lambda: ["kid", "fid"])  # KID first: the unbiased headline at small N
     features: str = "inception"
     device: str = "cpu"
     batch: int | None = None
@@ -266,4 +266,4 @@ def run_grid(plan: GridPlan, console: Console):
     return report
 
 
-REPORT_METRICS = "fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours"
+REPORT_METRICS = "kid,fid,flops,params,imgs-per-sec,peak-mem,gpu-hours"  # KID leads: unbiased at small N
