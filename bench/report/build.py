@@ -20,6 +20,7 @@ from bench.report.protocol import (
     metric_protocol,
     training_protocol,
 )
+from bench.report.spread import spread_notes
 
 
 @dataclass
@@ -137,6 +138,7 @@ def build_report(
     profile, scaling = load_profile_files(profile_paths or [])
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
+    notes += spread_notes(table, kinds)
     cuda = str(runs["device"].iloc[0]).startswith("cuda")
     hours_label = "GPU-hours" if cuda else "CPU wall-clock hours"
     info = {
