@@ -9,6 +9,7 @@ subsets of at most 1,000 images (pooled over seeds).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -32,15 +33,8 @@ from bench.metrics.features import (
 )
 from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_features
 from bench.metrics.names import MetricName, resolve_metric_names
-from bench.metrics.quality import (
-    KID_NUM_SUBSETS,
-    KID_SCALE,
-    KID_SUBSET_SIZE,
-    fid_from_features,
-    kid_subset_values,
-    mean_std,
-)
 from bench.metrics.reference import ReferenceStats, load_or_compute_reference
+from bench.metrics.registry import QUALITY_METRICS
 from bench.train.loop import seeded_models
 from bench.train.options import TrainOptions
 from bench.train.snapshots import load_generator
@@ -112,24 +106,10 @@ def evaluate_generator(
             log(f"reference features {dataset.name} n={ref.count}: {state} ({ref.cache_path})")
             references[num_ref] = ref
         ref = references[num_ref]
-        if metric.kind == "fid":
-            per_seed = [fid_from_features(memo.get(seed, metric.num_gen), ref) for seed in seeds]
-            value, std = mean_std(per_seed)
-            width = int(ref.features.shape[1])
-            # Below the feature width the covariance is singular: FID is then strongly biased by N.
-            extra: dict[str, Any] = {"unit": "FID", "feature_dim": width,
-                                     "covariance_full_rank": min(metric.num_gen, ref.count) > width}
-        else:
-            subset_size = min(KID_SUBSET_SIZE, metric.num_gen, ref.count)
-            subsets = [kid_subset_values(memo.get(seed, metric.num_gen), ref.features, seed=seed,
-                                         subset_size=subset_size) * KID_SCALE for seed in seeds]
-            per_seed = [float(s.mean()) for s in subsets]
-            value, std = mean_std(np.concatenate(subsets))
-            extra = {"unit": "KIDx1e3", "kid_subsets_per_seed": KID_NUM_SUBSETS, "kid_subset_size": subset_size,
-                     "kid_subset_rule": "numpy global RNG seeded with seed*1000003+subset, restored after"}
+        features = functools.partial(memo.get, count=metric.num_gen)
+        computed = QUALITY_METRICS[metric.kind].compute(features, ref, metric.num_gen, seeds)
         results.append({
-            "metric": metric.name, "kind": metric.kind, "value": value, "std": std,
-            "values_per_seed": per_seed, **extra,
+            "metric": metric.name, "kind": metric.kind, **computed,
             "num_gen": metric.num_gen, "num_ref": ref.count, "seeds": seeds,
             "reference": {"data": dataset.name, "split": metric.split, "content_hash": dataset.content_hash,
                           "data_split": dict(getattr(dataset, "meta", {}) or {}).get("split"),

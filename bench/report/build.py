@@ -10,8 +10,10 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_text
+from bench.metrics.registry import QUALITY_METRICS
 from bench.report import plots
 from bench.report.aggregate import aggregate, per_run_table
+from bench.report.columns import quality_kinds
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
 from bench.report.markdown import render_report
 from bench.report.protocol import (
@@ -101,6 +103,48 @@ def _make_plots(
     return made
 
 
+def _complete_runs(runs: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """The runs that reached their budget; the others are named in a note (an error when none did)."""
+    incomplete = runs[~runs["complete"]]
+    if incomplete.empty:
+        return runs
+    notes.append("Left out (not trained to their budget yet; resume with `ladabench train --resume RUN`): "
+                 + ", ".join(f"`{r}`" for r in incomplete["run"]) + ".")
+    runs = runs[runs["complete"]].reset_index(drop=True)
+    if runs.empty:
+        raise UserError("no run has reached its kimg budget yet; finish one (`ladabench train --resume RUN`) and compare again")
+    return runs
+
+
+def _checked_final(metrics: pd.DataFrame, runs: pd.DataFrame, keys: list[str], notes: list[str]) -> pd.DataFrame:
+    """Final metric rows of the runs, one protocol per quality kind; a note names runs lacking a kind."""
+    final = final_metrics(metrics)
+    if not final.empty:
+        final = _select_metric_names(final, list(runs["run"]))
+    for kind in quality_kinds(keys):
+        if not final.empty:
+            check_metric_protocol(final, kind)
+        evaluated = set(final[final["kind"] == kind]["run"]) if not final.empty else set()
+        missing = [r for r in runs["run"] if r not in evaluated]
+        if missing:
+            notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
+                         + f" (evaluate with `ladabench eval RUN --metrics {kind}`).")
+    return final
+
+
+def _info(runs: pd.DataFrame, final: pd.DataFrame, profile: pd.DataFrame) -> dict[str, Any]:
+    """The report's protocol block: training and metric protocols, environment, labels for the device kind."""
+    cuda = str(runs["device"].iloc[0]).startswith("cuda")
+    return {
+        "training": training_protocol(runs),
+        "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in QUALITY_METRICS},
+        "environment": _environment(runs), "profile_env": _profile_env(profile),
+        "num_runs": len(runs), "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
+        "hours_label": "GPU-hours" if cuda else "CPU wall-clock hours",
+        "memory_label": "the peak CUDA memory allocated" if cuda else "the training process's peak resident memory (CPU)",
+    }
+
+
 def build_report(
     paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
     title: str | None = None, commands: list[str] | None = None, notes: list[str] | None = None,
@@ -114,47 +158,21 @@ def build_report(
         )
     runs, metrics = gather_runs(run_dirs)
     notes = list(notes or [])
-    incomplete = runs[~runs["complete"]]
-    if not incomplete.empty:
-        notes.append("Left out (not trained to their budget yet; resume with `ladabench train --resume RUN`): "
-                     + ", ".join(f"`{r}`" for r in incomplete["run"]) + ".")
-        runs = runs[runs["complete"]].reset_index(drop=True)
-        if runs.empty:
-            raise UserError("no run has reached its kimg budget yet; finish one (`ladabench train --resume RUN`) and compare again")
+    runs = _complete_runs(runs, notes)
     check_training_protocol(runs)
     metrics = metrics[metrics["run"].isin(runs["run"])] if not metrics.empty else metrics
-    final = final_metrics(metrics)
-    if not final.empty:
-        final = _select_metric_names(final, list(runs["run"]))
-    kinds = [k for k in ("fid", "kid") if k in keys]
-    for kind in kinds:
-        if not final.empty:
-            check_metric_protocol(final, kind)
-        evaluated = set(final[final["kind"] == kind]["run"]) if not final.empty else set()
-        missing = [r for r in runs["run"] if r not in evaluated]
-        if missing:
-            notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
-                         + f" (evaluate with `ladabench eval RUN --metrics {kind}`).")
+    final = _checked_final(metrics, runs, keys, notes)
     profile, scaling = load_profile_files(profile_paths or [])
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
-    notes += spread_notes(table, kinds)
-    cuda = str(runs["device"].iloc[0]).startswith("cuda")
-    hours_label = "GPU-hours" if cuda else "CPU wall-clock hours"
-    info = {
-        "training": training_protocol(runs),
-        "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in ("fid", "kid")},
-        "environment": _environment(runs), "profile_env": _profile_env(profile),
-        "num_runs": len(runs), "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
-        "hours_label": hours_label,
-        "memory_label": "the peak CUDA memory allocated" if cuda else "the training process's peak resident memory (CPU)",
-    }
+    notes += spread_notes(table, quality_kinds(keys))
+    info = _info(runs, final, profile)
     fid_proto = info["metrics"].get("fid")
     fid_label = fid_proto["metric"] if fid_proto else None
     out_path = Path(out_path)
     stem = out_path.with_suffix("")
     curves = metrics[metrics["metric"] == fid_label] if fid_label and not metrics.empty else pd.DataFrame()
-    made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, hours_label)
+    made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, info["hours_label"])
     csv_path = stem.with_suffix(".csv")
     atomic_write_text(csv_path, table.to_csv(index=False))
     atomic_write_text(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))

@@ -8,16 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.aggregate import METRICS
+from bench.report.columns import COLUMNS
 from bench.train.ema import EmaSchedule
-
-# Display scale per column: (divisor, unit suffix for the header); the CSV keeps raw units.
-SCALES: dict[str, tuple[float, str]] = {
-    "g_macs_per_image": (1e6, "M"),
-    "train_flops_per_real_image": (1e9, "G"),
-    "params_g": (1e6, "M"),
-    "params_d": (1e6, "M"),
-}
 
 
 def format_mean_std(mean: float, std: float) -> str:
@@ -32,21 +24,19 @@ def format_mean_std(mean: float, std: float) -> str:
 
 def column_header(key: str, hours_label: str) -> str:
     """Header of a metric column, unit included."""
-    column, header, _ = METRICS[key]
-    if column == "train_hours":
+    col = COLUMNS[key]
+    if col.column == "train_hours":
         return f"train {hours_label}"
-    if column in SCALES:
-        return f"{header} ({SCALES[column][1]})"
-    return header
+    return f"{col.header} ({col.scale[1]})" if col.scale else col.header
 
 
 def cell_text(row: pd.Series, key: str) -> str:
     """One table cell: the metric's mean ± std over seeds in display units (costs show no ±: seed-independent)."""
-    column = METRICS[key][0]
-    scale = SCALES.get(column, (1.0, ""))[0]
-    mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
+    col = COLUMNS[key]
+    scale = col.scale[0] if col.scale else 1.0
+    mean, std = row.get(f"{col.column}_mean"), row.get(f"{col.column}_std")
     mean = None if mean is None or pd.isna(mean) else mean / scale
-    std = None if std is None or pd.isna(std) or METRICS[key][2] == "profile" else std / scale
+    std = None if std is None or pd.isna(std) or col.source == "profile" else std / scale
     return format_mean_std(mean, std)
 
 
