@@ -61,7 +61,7 @@ def _iteration(ctx: Any, batch: int, z_dim: int, resolution: int, device: str):
 def training_flops_per_image(spec: Any, preset: Any, device: str = "cpu") -> int:
     """FLOPs (=2 x MACs) of one full training iteration per real image, forward and backward."""
     torch.manual_seed(0)
-    G, D = (m.to(device) for m in spec.build(preset))
+    G, D = (m.to(device) for m in spec.build_models(preset))
     ctx = _step_context(G, D, preset.training, device, None, False)
     total, _ = counted_flops(_iteration(ctx, FLOP_COUNT_BATCH, G.z_dim, preset.resolution, device))
     return total // FLOP_COUNT_BATCH
@@ -119,7 +119,7 @@ def profile_model(
     spec = get_model(model)
     preset = spec.preset(preset_name, resolution)
     torch.manual_seed(0)
-    G, D = spec.build(preset)
+    G, D = spec.build_models(preset)
     res = int(preset.resolution)
     g_macs, g_by_op = fvcore_macs(G, (torch.randn(1, G.z_dim),))
     d_macs, _ = fvcore_macs(D, (torch.randn(1, 3, res, res),))

@@ -94,7 +94,7 @@ def seeded_models(options: TrainOptions) -> tuple[nn.Module, nn.Module]:
     np.random.seed(options.seed % 2**32)
     random.seed(options.seed)
     spec = get_model(options.model)
-    return spec.build(spec.presets[options.preset])
+    return spec.build_models(spec.presets[options.preset])
 
 
 def crossed(every: int, before: int, now: int) -> bool:
