@@ -63,7 +63,7 @@ def eval_command(
     snapshot: str = typer.Option(None, "--snapshot", help="Snapshot kimg (e.g. 120) or file; default: the latest."),
     metrics: str = typer.Option("fid,kid", "--metrics", help="Comma list: bare kinds (fid, kid) or full names (fid10k_train, kid2k_train, fid500_train)."),
     num_gen: int = typer.Option(None, "--num-gen", help="Images generated per seed for bare kinds (default 10000 on GPU, 500 on CPU)."),
-    seeds: str = typer.Option("0,1,2", "--seeds", help="Sample seeds; FID is reported as mean ± std over them."),
+    sample_seeds: str = typer.Option("0,1,2", "--sample-seeds", help="Sample seeds (latents of the generated images); FID is reported as mean ± std over them."),
     inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
     features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
     device: str = typer.Option(None, "--device", help=DEVICE_HELP),
@@ -78,7 +78,7 @@ def eval_command(
     snapshot_path = resolve_snapshot(run_dir, snapshot)
     rows = evaluate_snapshot(
         run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device or default_device(),
-        num_gen=num_gen, seeds=parse_int_list(seeds, "--seeds"), features=features, inception=inception,
+        num_gen=num_gen, seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, inception=inception,
         batch_size=batch, log=lambda msg: console.print(escape(msg)),
     )
     console.print(_results_table(rows, f"{run_dir.name} / {rows[0]['snapshot']}"))

@@ -93,7 +93,7 @@ def evaluate_generator(
     _check_resolution(generator, dataset)
     seeds = [int(s) for s in seeds]
     if not seeds:
-        raise UserError("no sample seed given; pass e.g. --seeds 0,1,2")
+        raise UserError("no sample seed given; pass e.g. --sample-seeds 0,1,2")
     memo = _FeatureMemo(generator, extractor, device, batch_size, show_progress)
     references: dict[int, ReferenceStats] = {}
     results = []
