@@ -27,6 +27,7 @@ def _stats(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_one_process(tmp_path, capsys):
     out = tmp_path / "runs"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}

@@ -98,6 +98,7 @@ def test_markdown_table_parses_back(grid: Path, tmp_path: Path) -> None:
     assert "## Regenerate" in text
 
 
+@pytest.mark.slow
 def test_every_plot_written_and_linked(grid: Path, tmp_path: Path) -> None:
     profile = [_profile_json(tmp_path / "p.json"), _scaling_json(tmp_path / "s.json")]
     report = build_report([grid], KEYS, tmp_path / "out" / "cmp.md", profile_paths=profile)
