@@ -61,7 +61,7 @@ def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_on
     assert json.loads((run / "options.json").read_text())["world_size"] == 1
 
 
-def test_gpus_relaunches_the_resolved_options_under_torchrun(tmp_path, monkeypatch):
+def test_procs_relaunches_the_resolved_options_under_torchrun(tmp_path, monkeypatch):
     launched = {}
 
     def fake_run(command, check):
@@ -121,7 +121,6 @@ class _FakeTrainer:
         self.dist = dist_info
 
 
-
 @pytest.mark.slow
 def test_bcr_trains_under_ddp_with_one_forward_of_the_pair(tmp_path):
     # bCR calls D three times in the D step (reals, fakes, augmented copies) plus R1's double backward:
@@ -130,7 +129,7 @@ def test_bcr_trains_under_ddp_with_one_forward_of_the_pair(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     done = subprocess.run(
         [sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", "0.016", "--bcr", "--augment",
-         "color,translation,cutout", "--gpus", "2", "--out", str(out)],
+         "color,translation,cutout", "--procs", "2", "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
