@@ -46,7 +46,7 @@ def test_note_names_each_neighbour_pair_and_its_verdict():
 def test_compare_report_states_the_seed_spread(tmp_path):
     from reportfakes import make_run
 
-    from bench.report.aggregate import parse_metric_list
+    from bench.report.columns import parse_metric_list
     from bench.report.build import build_report
 
     root = tmp_path / "runs"
