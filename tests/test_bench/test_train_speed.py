@@ -33,7 +33,7 @@ def test_cpu_adam_is_fused_and_matches_the_textbook_update() -> None:
     opt = make_adam(params, 2e-4, RECIPE, "cpu")
     assert opt.param_groups[0]["fused"] is True
     for step_grads in grads:
-        for p, g in zip(params, step_grads):
+        for p, g in zip(params, step_grads, strict=True):
             p.grad = g
         opt.step()
     for k, p in enumerate(params):
