@@ -135,6 +135,23 @@ def _targets(model: str, preset: str | None, res: int | None) -> list[tuple[str,
     return targets
 
 
+def _model_rows(targets: list, settings: dict[str, Any], roofline: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Profile rows of (model, preset, resolution) targets; with `roofline`, the matmul peaks measured first."""
+    # start-up: the metrics layer imports torch and the models (see bench.commands.common)
+    from bench.metrics.profile import profile_model
+    from bench.metrics.roofline import measure_peaks, roofline_fields
+
+    peaks = measure_peaks(settings["device"]) if roofline else None
+    rows = []
+    for name, preset_name, resolution in targets:
+        label = preset_name or f"default at {resolution} px"
+        console.print(f"profiling {name} ({label}) on {settings['device']} ...")
+        rows.append(profile_model(name, preset_name, resolution, **settings))
+        if peaks is not None:
+            rows[-1].update(roofline_fields(rows[-1], peaks))
+    return rows, peaks
+
+
 def profile_command(
     model: str = typer.Argument(None, help="Registered model name (see `ladabench models`), or 'all'."),
     preset: str = typer.Option(None, "--preset", help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default)."),
@@ -159,8 +176,7 @@ def profile_command(
     import torch
 
     from bench.metrics.attention_scaling import attention_scaling as run_scaling
-    from bench.metrics.profile import SCHEMA, profile_model
-    from bench.metrics.roofline import measure_peaks, roofline_fields
+    from bench.metrics.profile import SCHEMA
     from bench.train.resolve import default_device
 
     device = device or default_device()
@@ -183,15 +199,9 @@ def profile_command(
             raise UserError("give a MODEL to profile (see `ladabench models`), 'all', or --attention-scaling")
         if roofline and no_speed:
             raise UserError("--roofline compares timed steps with the matmul rate: drop --no-speed")
-        peaks = measure_peaks(device) if roofline else None
-        rows = []
-        for name, preset_name, resolution in _targets(model, preset, res):
-            label = preset_name or f"default at {resolution} px"
-            console.print(f"profiling {name} ({label}) on {device} ...")
-            rows.append(profile_model(name, preset_name, resolution, batch, amp, compile_g, device, repeats, warmup,
-                                      measure_speed=not no_speed))
-            if peaks is not None:
-                rows[-1].update(roofline_fields(rows[-1], peaks))
+        targets = _targets(model, preset, res)
+        rows, peaks = _model_rows(targets, dict(batch=batch, amp=amp, compile_g=compile_g, device=device, repeats=repeats,
+                                                warmup=warmup, measure_speed=not no_speed), roofline)
         console.print(_profile_table(rows))
         payload = {"schema": SCHEMA, "units": UNITS_CAPTION, "rows": rows}
         if peaks is not None:
