@@ -83,7 +83,7 @@ def run_profiles(device: str, dry_run: bool, budget_s: float, peaks: dict[str, A
             continue
         began = time.monotonic()
         try:
-            row = profile_model(model, preset, px, batch, bf16, comp, device, repeats, warmup)
+            row = profile_model(model, preset, px, batch, "bf16" if bf16 else "off", comp, device, repeats, warmup)
         except Exception as exc:  # one failing configuration must not lose the others' results
             skipped.append({**label, "reason": f"error: {type(exc).__name__}: {exc}"[:300]})
             continue

@@ -39,6 +39,7 @@ def test_rows_without_timing_get_no_fraction() -> None:
     assert roofline_fields({"train_flops_per_real_image": 2e9}, {"matmul_fp32_flops_per_sec": 1.0}) == {}
 
 
+@pytest.mark.slow
 def test_profile_roofline_cli_carries_peaks_into_the_json(tmp_path: Path, capsys) -> None:
     out_json = tmp_path / "p.json"
     code = main(["profile", "conv", "--preset", "tiny32", "--repeats", "1", "--warmup", "0", "--batch", "2",

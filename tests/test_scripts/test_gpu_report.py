@@ -14,7 +14,7 @@ import torch
 
 from bench.registry import all_models
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gpu_report.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu_report.py"
 
 
 @pytest.fixture(scope="module")
