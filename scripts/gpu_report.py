@@ -126,7 +126,7 @@ def profile_table(rows: list[dict[str, Any]]) -> list[str]:
              "peak reserved MiB | train TFLOP/s | % of matmul peak | profile s |", "|" + "---|" * 12]
     for r in rows:
         tflops = r.get("train_flops_per_sec")
-        tflops_text = "-" if tflops is None else f"{tflops / 1e12:.2f}"
+        tflops_text = "-" if tflops is None else f"{tflops / 1e12:.3g}"
         peak_text = "-" if tflops is None else f"{100 * r['train_fraction_of_matmul_peak']:.1f} ({r['roofline_dtype']})"
         lines.append(
             f"| {r['model']} | {r['preset']} | {r['batch']} | {step_dtype(r) == 'bf16'} | {r['compile_g']} | "

@@ -60,7 +60,7 @@ def test_report_states_speedups_from_the_rows(gpu_report) -> None:
     assert "# ladabench GPU check: NVIDIA H200" in text and "Dry run" not in text
     # bf16 / fp32 = 250/100, bf16+compile / fp32 = 400/100, compile / eager (bf16) = 400/250
     assert "| ladagan | celeba64 | 2.50x | 4.00x | 1.60x |" in text
-    assert "| 1,024 | 2,048 | 1.00 | 25.0 (fp32) |" in text
+    assert "| 1,024 | 2,048 | 1 | 25.0 (fp32) |" in text
     assert "bf16 700.00 TFLOP/s" in text and "conv celeba64 bf16=False compile=True (time budget)" in text
 
 
