@@ -4,7 +4,8 @@ Protocol, recorded with every number: images from the EMA generator with one lat
 reference = a fixed seeded subset of the run's training data as large as the generated set (or the
 whole set); clean-fid `clean` resize; NVIDIA's FID Inception from a sha256-checked file. FID is
 computed once per sample seed (mean +- std over seeds); KID x10^3 is the mean +- std over seeded
-subsets of at most 1,000 images (pooled over seeds).
+subsets of at most 1,000 images (pooled over seeds); both carry a 95% bootstrap interval
+(bench.metrics.bootstrap). Precision/recall/density/coverage (k=3) use the same features.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from bench.errors import UserError
+from bench.metrics.ci import BOOTSTRAP_RESAMPLES
 from bench.metrics.features import (
     REAL_FEATURES,
     RESIZE_DESCRIPTION,
@@ -32,15 +34,8 @@ from bench.metrics.features import (
     load_feature_extractor,
 )
 from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_features
+from bench.metrics.kinds import KIND_FIELDS, KindInputs
 from bench.metrics.names import MetricName, resolve_metric_names
-from bench.metrics.quality import (
-    KID_NUM_SUBSETS,
-    KID_SCALE,
-    KID_SUBSET_SIZE,
-    fid_from_features,
-    kid_subset_values,
-    mean_std,
-)
 from bench.metrics.reference import ReferenceStats, load_or_compute_reference
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -89,7 +84,7 @@ def _check_resolution(generator: nn.Module, dataset: Any) -> None:
 def evaluate_generator(
     generator: nn.Module, dataset: Any, metrics: list[MetricName], extractor: FeatureExtractor,
     device: str = "cpu", seeds: list[int] | tuple[int, ...] = DEFAULT_SEEDS, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None,
+    show_progress: bool = True, log: Log | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> list[dict[str, Any]]:
     """Compute each metric for `generator` against `dataset`; one result dict (protocol included) per metric."""
     log = log or (lambda msg: None)
@@ -109,24 +104,10 @@ def evaluate_generator(
             log(f"reference features {dataset.name} n={ref.count}: {state} ({ref.cache_path})")
             references[num_ref] = ref
         ref = references[num_ref]
-        if metric.kind == "fid":
-            per_seed = [fid_from_features(memo.get(seed, metric.num_gen), ref) for seed in seeds]
-            value, std = mean_std(per_seed)
-            width = int(ref.features.shape[1])
-            # Below the feature width the covariance is singular: FID is then strongly biased by N.
-            extra: dict[str, Any] = {"unit": "FID", "feature_dim": width,
-                                     "covariance_full_rank": min(metric.num_gen, ref.count) > width}
-        else:
-            subset_size = min(KID_SUBSET_SIZE, metric.num_gen, ref.count)
-            subsets = [kid_subset_values(memo.get(seed, metric.num_gen), ref.features, seed=seed,
-                                         subset_size=subset_size) * KID_SCALE for seed in seeds]
-            per_seed = [float(s.mean()) for s in subsets]
-            value, std = mean_std(np.concatenate(subsets))
-            extra = {"unit": "KIDx1e3", "kid_subsets_per_seed": KID_NUM_SUBSETS, "kid_subset_size": subset_size,
-                     "kid_subset_rule": "numpy global RNG seeded with seed*1000003+subset, restored after"}
+        inputs = KindInputs({seed: memo.get(seed, metric.num_gen) for seed in seeds}, ref, resamples, str(device))
+        fields = KIND_FIELDS[metric.kind](inputs)
         results.append({
-            "metric": metric.name, "kind": metric.kind, "value": value, "std": std,
-            "values_per_seed": per_seed, **extra,
+            "metric": metric.name, "kind": metric.kind, **fields,
             "num_gen": metric.num_gen, "num_ref": ref.count, "seeds": seeds,
             "reference": {"data": dataset.name, "split": metric.split, "content_hash": dataset.content_hash,
                           "data_split": dict(getattr(dataset, "meta", {}) or {}).get("split"),
@@ -161,7 +142,7 @@ def evaluate_snapshot(
     run_dir: Path, snapshot_path: Path | None, metrics: list[str], device: str,
     num_gen: int | None = None, seeds: list[int] | None = None, *,
     features: str = REAL_FEATURES, inception: str | None = None, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None,
+    show_progress: bool = True, log: Log | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> list[dict[str, Any]]:
     """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
     from bench.data import load_dataset
@@ -180,7 +161,7 @@ def evaluate_snapshot(
     results = evaluate_generator(
         generator, dataset, names, extractor, device=device,
         seeds=list(seeds) if seeds is not None else list(DEFAULT_SEEDS), batch_size=batch_size,
-        show_progress=show_progress, log=log,
+        show_progress=show_progress, log=log, resamples=resamples,
     )
     snapshot_path = Path(snapshot_path)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bench.errors import UserError
 
-METRIC_KINDS = ("fid", "kid")
+METRIC_KINDS = ("fid", "kid", "pr")  # pr: precision, recall, density, coverage
 SPLITS = ("train",)
 _NAME = re.compile(r"^(?P<kind>[a-z]+)(?P<count>\d+)(?P<k>k?)_(?P<split>[a-z0-9]+)(?:-(?P<features>[a-z0-9-]+))?$")
 

@@ -21,6 +21,10 @@ from bench.report.protocol import (
     metric_protocol,
     training_protocol,
 )
+from bench.report.regression import Change, compare_with, load_previous, regressions_markdown
+
+# Metric-line kind -> the `--metric` key that shows it.
+REPORT_KINDS = {"fid": "fid", "kid": "kid", "pr": "pr", "fid-dinov2": "fd-dinov2"}
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Report:
     csv_path: Path
     plot_paths: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)  # against an older report, when one was given
 
 
 def readable_mode() -> int:
@@ -137,6 +142,7 @@ def _make_plots(
 def build_report(
     paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
     title: str | None = None, commands: list[str] | None = None, notes: list[str] | None = None,
+    against: Path | None = None,
 ) -> Report:
     """Gather, check, aggregate, plot and write the report (Markdown + CSV + PNGs) for the runs under `paths`."""
     run_dirs = find_run_dirs(paths)
@@ -159,7 +165,7 @@ def build_report(
     final = final_metrics(metrics)
     if not final.empty:
         final = _select_metric_names(final, list(runs["run"]))
-    kinds = [k for k in ("fid", "kid") if k in keys]
+    kinds = [kind for kind, key in REPORT_KINDS.items() if key in keys]
     for kind in kinds:
         if not final.empty:
             check_metric_protocol(final, kind)
@@ -177,7 +183,7 @@ def build_report(
     hours_label = "GPU-hours" if cuda else "CPU wall-clock hours"
     info = {
         "training": training_protocol(runs),
-        "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in ("fid", "kid")},
+        "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in REPORT_KINDS},
         "environment": _environment(runs), "profile_env": _profile_env(profile),
         "num_runs": len(runs), "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
         "hours_label": hours_label,
@@ -189,10 +195,13 @@ def build_report(
     stem = out_path.with_suffix("")
     curves = metrics[metrics["metric"] == fid_label] if fid_label and not metrics.empty else pd.DataFrame()
     made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, hours_label)
+    changes = compare_with(table, load_previous(against), keys, against) if against else []
+    sections = [regressions_markdown(changes, str(against))] if changes else []
     csv_path = stem.with_suffix(".csv")
     write_text_atomic(csv_path, table.to_csv(index=False))
     write_text_atomic(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
     title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
-    text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name, notes)
+    text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name,
+                         notes, sections)
     write_text_atomic(out_path, text)
-    return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes)
+    return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes, changes)

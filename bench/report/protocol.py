@@ -12,8 +12,9 @@ TRAINING_FIELDS = ("data", "data_content_hash", "resolution", "total_kimg", "bat
 # Metric protocol: every field that changes an FID/KID value (N, reference set, seeds, network, resize).
 METRIC_FIELDS = (
     "metric", "num_gen", "num_ref", "sample_seeds", "features", "weights_sha256", "comparable",
-    "resize_mode", "reference_hash", "reference_split", "cleanfid_version",
+    "resize_mode", "reference_hash", "reference_split", "cleanfid_version", "nearest_k",
 )
+INTERVAL_FIELDS = ("bootstrap_resamples",)  # reported with the protocol; a different count does not refuse
 
 
 def _device_kind(device: object) -> str:
@@ -85,4 +86,4 @@ def metric_protocol(final: pd.DataFrame, kind: str) -> dict[str, object] | None:
     if rows.empty:
         return None
     first = rows.iloc[0]
-    return {field: first[field] for field in METRIC_FIELDS if field in rows}
+    return {field: first[field] for field in (*METRIC_FIELDS, *INTERVAL_FIELDS) if field in rows}
