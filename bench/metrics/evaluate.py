@@ -28,10 +28,10 @@ from bench.errors import UserError
 from bench.metrics.ci import BOOTSTRAP_RESAMPLES
 from bench.metrics.features import (
     REAL_FEATURES,
-    RESIZE_DESCRIPTION,
     RESIZE_MODE,
     FeatureExtractor,
     load_feature_extractor,
+    resize_description,
 )
 from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_features
 from bench.metrics.kinds import KIND_FIELDS, KindInputs
@@ -112,7 +112,7 @@ def evaluate_generator(
             "reference": {"data": dataset.name, "split": metric.split, "content_hash": dataset.content_hash,
                           "data_split": dict(getattr(dataset, "meta", {}) or {}).get("split"),
                           "selection": ref.meta.get("selection"), "cache": "hit" if ref.cache_hit else "computed"},
-            "resize_mode": RESIZE_MODE, "resize": RESIZE_DESCRIPTION,
+            "resize_mode": RESIZE_MODE, "resize": resize_description(extractor.input_size),
             "features": extractor.name, "features_description": extractor.description,
             "weights_sha256": extractor.weights_sha256, "comparable": extractor.comparable,
             "latents": LATENT_RULE, "quantise": QUANTISE_RULE,
@@ -143,6 +143,7 @@ def evaluate_snapshot(
     num_gen: int | None = None, seeds: list[int] | None = None, *,
     features: str = REAL_FEATURES, inception: str | None = None, batch_size: int = 50,
     show_progress: bool = True, log: Log | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
+    dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
     from bench.data import load_dataset
@@ -153,7 +154,7 @@ def evaluate_snapshot(
         metrics, num_gen, default_num_gen(device),
         features=None if features == REAL_FEATURES else features,
     )
-    extractor = load_feature_extractor(features, device=device, inception=inception)
+    extractor = load_feature_extractor(features, device=device, inception=inception, dinov2=dinov2)
     generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
     generator.eval()
     dataset = load_dataset(options["data"], options.get("data_root"))

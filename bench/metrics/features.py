@@ -23,9 +23,17 @@ from torch import nn
 from bench.errors import UserError
 
 REAL_FEATURES = "inception"
+DINOV2_FEATURES = "dinov2"  # FD-DINOv2 (Stein et al. 2023); its metric names carry the suffix -dinov2
 TEST_FEATURES = ("random-conv",)
 RESIZE_MODE = "clean"  # clean-fid mode: PIL bicubic (antialiased) to 299x299 in float32, no quantisation
-RESIZE_DESCRIPTION = "clean-fid clean: PIL bicubic to 299x299, float32, no re-quantisation"
+INCEPTION_SIZE = 299
+
+
+def resize_description(size: int) -> str:
+    """The resize protocol recorded with every number (clean-fid's `clean` resizer at `size` px)."""
+    return f"clean-fid clean: PIL bicubic to {size}x{size}, float32, no re-quantisation"
+
+
 console = Console(stderr=True)
 
 
@@ -37,7 +45,8 @@ class FeatureExtractor:
     fn: Callable[[torch.Tensor], torch.Tensor]
     weights_sha256: str  # the weights file's hash, or a label for seeded random weights
     description: str
-    comparable: bool  # True only for the real FID network
+    comparable: bool  # True for real networks (Inception, DINOv2), False for test stand-ins
+    input_size: int = INCEPTION_SIZE  # images are resized to input_size x input_size before `fn`
 
 
 class _InceptionFeatures(nn.Module):
@@ -79,8 +88,10 @@ def _seeded(build: Callable[[], nn.Module], seed: int = 0) -> nn.Module:
         return build()
 
 
-def load_feature_extractor(features: str = REAL_FEATURES, device: str = "cpu", inception: str | None = None) -> FeatureExtractor:
-    """The named feature network on `device`: the verified FID Inception, or a test-only random net."""
+def load_feature_extractor(
+    features: str = REAL_FEATURES, device: str = "cpu", inception: str | None = None, dinov2: str | None = None,
+) -> FeatureExtractor:
+    """The named feature network on `device`: the verified FID Inception, DINOv2 ViT-L/14, or a test-only random net."""
     if features == REAL_FEATURES:
         from bench.metrics.weights import locate_inception
 
@@ -93,13 +104,17 @@ def load_feature_extractor(features: str = REAL_FEATURES, device: str = "cpu", i
             name=REAL_FEATURES, fn=module, weights_sha256=weights.sha256,
             description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=True,
         )
+    if features == DINOV2_FEATURES:
+        from bench.metrics.dinov2 import load_dinov2
+
+        return load_dinov2(device=device, weights=dinov2)
     if features == "random-conv":
         module = _seeded(_RandomConvFeatures).to(device).eval()
         return FeatureExtractor(
             name=features, fn=module, weights_sha256="random-conv-seed0-v1",
             description="seeded random 3-layer conv net, 64-d (tests only; NOT comparable)", comparable=False,
         )
-    known = ", ".join((REAL_FEATURES, *TEST_FEATURES))
+    known = ", ".join((REAL_FEATURES, DINOV2_FEATURES, *TEST_FEATURES))
     raise UserError(f"feature extractor '{features}' is unknown; known: {known} (only 'inception' gives real FID)")
 
 
@@ -115,11 +130,12 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
         yield lambda n: progress.advance(task, n)
 
 
-def resize_batch(images: np.ndarray) -> torch.Tensor:
-    """uint8 (B, H, W, 3) images -> float32 (B, 3, 299, 299) in [0, 255] by clean-fid's `clean` resizer."""
-    from cleanfid.resize import build_resizer
+def resize_batch(images: np.ndarray, size: int = INCEPTION_SIZE) -> torch.Tensor:
+    """uint8 (B, H, W, 3) images -> float32 (B, 3, size, size) in [0, 255] by clean-fid's `clean` resizer."""
+    from cleanfid.resize import build_resizer, make_resizer
 
-    resize = build_resizer(RESIZE_MODE)
+    # At 299 px this is clean-fid's `clean` mode itself; other networks get the same filter at their size.
+    resize = build_resizer(RESIZE_MODE) if size == INCEPTION_SIZE else make_resizer("PIL", False, "bicubic", (size, size))
     resized = [resize(np.asarray(img)).transpose(2, 0, 1) for img in images]
     return torch.from_numpy(np.ascontiguousarray(np.stack(resized), dtype=np.float32))
 
@@ -136,7 +152,7 @@ def image_features(
     chunks = []
     with progress_bar(description, len(images), show_progress) as advance:
         for start in range(0, len(images), batch_size):
-            batch = resize_batch(images[start:start + batch_size])
+            batch = resize_batch(images[start:start + batch_size], extractor.input_size)
             chunks.append(get_batch_features(batch, extractor.fn, torch.device(device)).astype(np.float32))
             advance(len(batch))
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from bench.metrics.features import (
-    RESIZE_DESCRIPTION,
     RESIZE_MODE,
     FeatureExtractor,
     console,
     image_features,
+    resize_description,
 )
 from bench.paths import cache_dir, is_writable
 
@@ -71,7 +71,7 @@ def reference_meta(dataset: Any, split: str, num_ref: int, extractor: FeatureExt
         "num_ref": int(num_ref),
         "selection": SELECTION_RULE,
         "resize_mode": RESIZE_MODE,
-        "resize": RESIZE_DESCRIPTION,
+        "resize": resize_description(extractor.input_size),
         "features": extractor.name,
         "weights_sha256": extractor.weights_sha256,
     }

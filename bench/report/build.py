@@ -25,6 +25,7 @@ from bench.report.regression import Change, compare_with, load_previous, regress
 
 # Metric-line kind -> the `--metric` key that shows it.
 REPORT_KINDS = {"fid": "fid", "kid": "kid", "pr": "pr", "fid-dinov2": "fd-dinov2"}
+EVAL_ARGS = {"fid-dinov2": "fid --features dinov2"}  # the `ladabench eval` arguments that make a kind
 
 
 @dataclass
@@ -173,7 +174,7 @@ def build_report(
         missing = [r for r in runs["run"] if r not in evaluated]
         if missing:
             notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
-                         + f" (evaluate with `ladabench eval RUN --metrics {kind}`).")
+                         + f" (evaluate with `ladabench eval RUN --metrics {EVAL_ARGS.get(kind, kind)}`).")
     profile, scaling = load_profile_files(profile_paths or [])
     if any(METRICS[k][2] == "profile" for k in keys):
         profile = _count_missing_costs(profile, runs)
