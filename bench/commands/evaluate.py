@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.errors import UserError
-from bench.metrics.ci import BOOTSTRAP_RESAMPLES
+from bench.metrics.ci import CI_GROUPS
 
 DEVICE_HELP = "Device: cpu, cuda or cuda:N (default: cuda when available, else cpu)."
 INCEPTION_HELP = (
@@ -87,7 +87,7 @@ def _value_text(row: dict) -> str:
 
 def _results_table(rows: list[dict], title: str) -> Table:
     """Metric results (value with its 95% interval) with their protocol columns."""
-    table = Table(title=escape(title), caption="[lo, hi]: 95% interval, bootstrap over generated samples")
+    table = Table(title=escape(title), caption=escape("[lo, hi]: 95% interval, jackknife over generated samples"))
     for column in ("metric", "value [95% CI]", "± std", "per seed", "N gen", "N ref", "reference", "features", "comparable", "s"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -114,20 +114,20 @@ def eval_command(
     dinov2: str = typer.Option(None, "--dinov2", help=DINOV2_HELP),
     device: str = typer.Option(None, "--device", help=DEVICE_HELP),
     batch: int = typer.Option(50, "--batch", help="Batch size for generation and features (results do not depend on it)."),
-    bootstrap: int = typer.Option(BOOTSTRAP_RESAMPLES, "--bootstrap", help="Bootstrap resamples of the generated samples for the 95% intervals of FID/KID (0: no interval)."),
+    ci_groups: int = typer.Option(CI_GROUPS, "--ci-groups", help="Jackknife groups of the generated samples for the 95% intervals of FID/KID (0: no interval)."),
 ) -> None:
     """FID/KID/precision-recall of a run's EMA generator (clean-fid, real Inception), appended to metric-<name>.jsonl."""
     from bench.cli import console
     from bench.metrics.evaluate import evaluate_snapshot
 
-    if bootstrap < 0 or bootstrap == 1:
-        raise UserError(f"--bootstrap {bootstrap} cannot give an interval; pass 0 (none) or at least 2 (default {BOOTSTRAP_RESAMPLES})")
+    if ci_groups < 0 or ci_groups == 1:
+        raise UserError(f"--ci-groups {ci_groups} cannot give an interval; pass 0 (none) or at least 2 (default {CI_GROUPS})")
     run_dir = resolve_run_dir(run)
     snapshot_path = resolve_snapshot(run_dir, snapshot)
     rows = evaluate_snapshot(
         run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device or default_device(),
         num_gen=num_gen, seeds=parse_int_list(seeds, "--seeds"), features=features, inception=inception,
-        batch_size=batch, log=lambda msg: console.print(escape(msg)), resamples=bootstrap, dinov2=dinov2,
+        batch_size=batch, log=lambda msg: console.print(escape(msg)), ci_groups=ci_groups, dinov2=dinov2,
     )
     console.print(_results_table(rows, f"{run_dir.name} / {rows[0]['snapshot']}"))
     for row in rows:

@@ -6,18 +6,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BOOTSTRAP_RESAMPLES = 200
-BOOTSTRAP_SEED = 0
+CI_GROUPS = 25  # jackknife groups of generated samples
+CI_SEED = 0
 CI_Z = 1.959963984540054  # two-sided 95% quantile of the standard normal
 CI_METHOD = (
-    "bootstrap over generated samples (reference fixed), normal approximation: value +- 1.96*SE, "
-    "SE = std of the resampled values"
+    "delete-a-group jackknife over generated samples (seeded groups, reference fixed), "
+    "normal approximation: value +- 1.96*SE"
 )
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A 95% interval with the bootstrap standard error it came from."""
+    """A 95% interval with the standard error it came from."""
 
     lo: float
     hi: float

@@ -4,8 +4,8 @@ Protocol, recorded with every number: images from the EMA generator with one lat
 reference = a fixed seeded subset of the run's training data as large as the generated set (or the
 whole set); clean-fid `clean` resize; NVIDIA's FID Inception from a sha256-checked file. FID is
 computed once per sample seed (mean +- std over seeds); KID x10^3 is the mean +- std over seeded
-subsets of at most 1,000 images (pooled over seeds); both carry a 95% bootstrap interval
-(bench.metrics.bootstrap). Precision/recall/density/coverage (k=3) use the same features.
+subsets of at most 1,000 images (pooled over seeds); both carry a 95% jackknife interval
+(bench.metrics.jackknife). Precision/recall/density/coverage (k=3) use the same features.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from bench.errors import UserError
-from bench.metrics.ci import BOOTSTRAP_RESAMPLES
+from bench.metrics.ci import CI_GROUPS
 from bench.metrics.features import (
     REAL_FEATURES,
     RESIZE_MODE,
@@ -84,7 +84,7 @@ def _check_resolution(generator: nn.Module, dataset: Any) -> None:
 def evaluate_generator(
     generator: nn.Module, dataset: Any, metrics: list[MetricName], extractor: FeatureExtractor,
     device: str = "cpu", seeds: list[int] | tuple[int, ...] = DEFAULT_SEEDS, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
+    show_progress: bool = True, log: Log | None = None, ci_groups: int = CI_GROUPS,
 ) -> list[dict[str, Any]]:
     """Compute each metric for `generator` against `dataset`; one result dict (protocol included) per metric."""
     log = log or (lambda msg: None)
@@ -104,7 +104,7 @@ def evaluate_generator(
             log(f"reference features {dataset.name} n={ref.count}: {state} ({ref.cache_path})")
             references[num_ref] = ref
         ref = references[num_ref]
-        inputs = KindInputs({seed: memo.get(seed, metric.num_gen) for seed in seeds}, ref, resamples, str(device))
+        inputs = KindInputs({seed: memo.get(seed, metric.num_gen) for seed in seeds}, ref, ci_groups, str(device))
         fields = KIND_FIELDS[metric.kind](inputs)
         results.append({
             "metric": metric.name, "kind": metric.kind, **fields,
@@ -142,7 +142,7 @@ def evaluate_snapshot(
     run_dir: Path, snapshot_path: Path | None, metrics: list[str], device: str,
     num_gen: int | None = None, seeds: list[int] | None = None, *,
     features: str = REAL_FEATURES, inception: str | None = None, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
+    show_progress: bool = True, log: Log | None = None, ci_groups: int = CI_GROUPS,
     dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
@@ -162,7 +162,7 @@ def evaluate_snapshot(
     results = evaluate_generator(
         generator, dataset, names, extractor, device=device,
         seeds=list(seeds) if seeds is not None else list(DEFAULT_SEEDS), batch_size=batch_size,
-        show_progress=show_progress, log=log, resamples=resamples,
+        show_progress=show_progress, log=log, ci_groups=ci_groups,
     )
     snapshot_path = Path(snapshot_path)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics.bootstrap import fid_interval, kid_interval
-from bench.metrics.ci import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_METHOD, Interval
+from bench.metrics.ci import CI_GROUPS, CI_METHOD, CI_SEED, Interval
+from bench.metrics.jackknife import fid_interval, kid_interval
 from bench.metrics.prdc import PRDC_FIELDS, PRDC_NEAREST_K, prdc_version, precision_recall
 from bench.metrics.quality import (
     KID_NUM_SUBSETS,
@@ -29,49 +29,48 @@ from bench.metrics.reference import ReferenceStats
 
 @dataclass(frozen=True)
 class KindInputs:
-    """What every kind reads: generated features per sample seed, the reference, and the bootstrap settings."""
+    """What every kind reads: generated features per sample seed, the reference, and the interval settings."""
 
     features_by_seed: dict[int, np.ndarray]
     reference: ReferenceStats
-    resamples: int = BOOTSTRAP_RESAMPLES
+    ci_groups: int = CI_GROUPS  # 0: no interval
     device: str = "cpu"
 
 
-def _interval_fields(ci: Interval | None, resamples: int) -> dict[str, Any]:
-    """The interval and the protocol that produced it (none when the bootstrap is switched off)."""
+def _interval_fields(ci: Interval | None, groups: int) -> dict[str, Any]:
+    """The interval and the protocol that produced it (none when intervals are switched off)."""
     if ci is None:
-        return {"ci95": None, "ci_method": None, "bootstrap_resamples": 0}
-    return {"ci95": [ci.lo, ci.hi], "ci_se": ci.se, "ci_method": CI_METHOD,
-            "bootstrap_resamples": resamples, "bootstrap_seed": BOOTSTRAP_SEED}
+        return {"ci95": None, "ci_method": None, "ci_groups": 0}
+    return {"ci95": [ci.lo, ci.hi], "ci_se": ci.se, "ci_method": CI_METHOD, "ci_groups": groups, "ci_seed": CI_SEED}
 
 
 def fid_fields(inputs: KindInputs) -> dict[str, Any]:
-    """FID per sample seed (clean-fid), mean and std over seeds, bootstrap interval of the mean."""
+    """FID per sample seed (clean-fid), mean and std over seeds, jackknife interval of the mean."""
     ref, feats = inputs.reference, list(inputs.features_by_seed.values())
     per_seed = [fid_from_features(f, ref) for f in feats]
     value, std = mean_std(per_seed)
-    ci = fid_interval(feats, ref.mu, ref.sigma, value, inputs.resamples, device=inputs.device) if inputs.resamples else None
+    ci = fid_interval(feats, ref.mu, ref.sigma, value, inputs.ci_groups, device=inputs.device) if inputs.ci_groups else None
     width = int(ref.features.shape[1])
     # Below the feature width the covariance is singular: FID is then strongly biased by N.
     return {"value": value, "std": std, "values_per_seed": per_seed, "unit": "FID", "feature_dim": width,
-            "covariance_full_rank": min(len(feats[0]), ref.count) > width, **_interval_fields(ci, inputs.resamples)}
+            "covariance_full_rank": min(len(feats[0]), ref.count) > width, **_interval_fields(ci, inputs.ci_groups)}
 
 
 def kid_fields(inputs: KindInputs) -> dict[str, Any]:
-    """KID x10^3: mean and std over seeded subsets pooled over sample seeds, bootstrap interval of the mean."""
+    """KID x10^3: mean and std over seeded subsets pooled over sample seeds, jackknife interval of the mean."""
     ref = inputs.reference
     subset_size = min(KID_SUBSET_SIZE, *(len(f) for f in inputs.features_by_seed.values()), ref.count)
     subsets = [kid_subset_values(f, ref.features, seed=seed, subset_size=subset_size) * KID_SCALE
                for seed, f in inputs.features_by_seed.items()]
     value, std = mean_std(np.concatenate(subsets))
     ci = None
-    if inputs.resamples:
-        ci = kid_interval(list(inputs.features_by_seed.values()), ref.features, value, subset_size, KID_NUM_SUBSETS,
-                          KID_SCALE, inputs.resamples, device=inputs.device)
+    if inputs.ci_groups:
+        ci = kid_interval(list(inputs.features_by_seed.values()), ref.features, value, KID_SCALE, inputs.ci_groups,
+                          device=inputs.device)
     return {"value": value, "std": std, "values_per_seed": [float(s.mean()) for s in subsets], "unit": "KIDx1e3",
             "kid_subsets_per_seed": KID_NUM_SUBSETS, "kid_subset_size": subset_size,
             "kid_subset_rule": "numpy global RNG seeded with seed*1000003+subset, restored after",
-            **_interval_fields(ci, inputs.resamples)}
+            **_interval_fields(ci, inputs.ci_groups)}
 
 
 def pr_fields(inputs: KindInputs) -> dict[str, Any]:

@@ -1,11 +1,11 @@
-"""95% intervals in tables: formatting `value [lo, hi]` and combining sample-bootstrap and training-seed spread.
+"""95% intervals in tables: formatting `value [lo, hi]` and combining sample and training-seed spread.
 
-A run's FID/KID line carries a bootstrap interval over its generated samples. A model's table value
+A run's FID/KID line carries a jackknife interval over its generated samples. A model's table value
 is the mean over its T training seeds; its interval is `mean +- 1.96 * SE` with
 
     SE^2 = s^2 / T + (sum_t se_t^2) / T^2
 
-where s is the standard deviation of the T run values (0 for one seed) and se_t each run's bootstrap
+where s is the standard deviation of the T run values (0 for one seed) and se_t each run's jackknife
 standard error. The first term is the spread between training runs, the second the sampling error
 of the generated sets; with several seeds the first already contains part of the second, so the
 interval errs on the wide side.
@@ -46,7 +46,7 @@ def parse_cell(cell: str) -> dict[str, float | None]:
 
 
 def combined_interval(values: pd.Series, ses: pd.Series) -> tuple[float, float, float]:
-    """(lo, hi, se) of the mean of run values with per-run bootstrap SEs; NaN when any SE is missing."""
+    """(lo, hi, se) of the mean of run values with per-run SEs; NaN when any SE is missing."""
     vals = np.asarray(values, dtype=np.float64)
     errs = np.asarray(ses, dtype=np.float64)
     if len(vals) == 0 or np.isnan(vals).any() or np.isnan(errs).any():

@@ -111,9 +111,9 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
             f"`{proto['resize_mode']}` resize, features `{proto['features']}`{comparable} |"
         )
         lines.append(f"| {kind.upper()} feature weights sha256 | `{_short(proto['weights_sha256'], 24)}` |")
-        if proto.get("bootstrap_resamples"):
-            lines.append(f"| {kind.upper()} interval | bootstrap over generated samples, {int(proto['bootstrap_resamples'])} "
-                         "resamples (seeded), normal approximation |")
+        if proto.get("ci_groups"):
+            lines.append(f"| {kind.upper()} interval | delete-a-group jackknife over generated samples, "
+                         f"{int(proto['ci_groups'])} seeded groups, normal approximation |")
     env = info["environment"]
     lines += [
         f"| device | {train['device']} ({env.get('device_name') or '?'}, {env.get('cpu_threads') or '?'} CPU threads) |",
@@ -148,7 +148,7 @@ def render_report(
         "",
         f"FID/KID: lower is better; KID is ×10³; precision, recall, density, coverage: higher is better. "
         f"Each run's value is itself the mean over the sample seeds. `[lo, hi]`: 95% interval of the model's value "
-        f"({COMBINED_CI_METHOD}; se_t from a bootstrap over each run's generated samples). "
+        f"({COMBINED_CI_METHOD}; se_t from a jackknife over each run's generated samples). "
         f"A single training seed shows no ±. Cost columns come from `ladabench profile`; speed, memory and "
         f"time from the runs' own `stats.jsonl` (median img/s over ticks after the first; peak memory is "
         f"{info['memory_label']}). Raw numbers: [{csv_name}]({csv_name}).",

@@ -14,7 +14,7 @@ METRIC_FIELDS = (
     "metric", "num_gen", "num_ref", "sample_seeds", "features", "weights_sha256", "comparable",
     "resize_mode", "reference_hash", "reference_split", "cleanfid_version", "nearest_k",
 )
-INTERVAL_FIELDS = ("bootstrap_resamples",)  # reported with the protocol; a different count does not refuse
+INTERVAL_FIELDS = ("ci_groups",)  # reported with the protocol; a different count does not refuse
 
 
 def _device_kind(device: object) -> str:

@@ -19,10 +19,10 @@ import scipy.linalg
 import torch
 
 from bench.errors import UserError
-from bench.metrics.bootstrap import frechet_resampled
 from bench.metrics.evaluate import evaluate_generator
 from bench.metrics.features import image_features, load_feature_extractor
 from bench.metrics.generate import generate_uint8
+from bench.metrics.jackknife import frechet_of_rows, jackknife_groups, mmd2_leave_out
 from bench.metrics.names import MetricName
 from bench.metrics.quality import (
     KID_NUM_SUBSETS,
@@ -103,7 +103,9 @@ def _independent_frechet(a: np.ndarray, b: np.ndarray) -> float:
     mu_a, mu_b = a.sum(0) / len(a), b.sum(0) / len(b)
     s_a = (a - mu_a).T @ (a - mu_a) / (len(a) - 1)
     s_b = (b - mu_b).T @ (b - mu_b) / (len(b) - 1)
-    root = scipy.linalg.sqrtm(s_a @ s_b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)  # dead ReLU units make test covariances singular
+        root = scipy.linalg.sqrtm(s_a @ s_b)
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(root).real)
 
 
@@ -175,7 +177,7 @@ def test_reported_kid_is_scaled_mean_of_independent_subsets(num_gen: int, data_c
     extractor = load_feature_extractor("random-conv")
     data = _dataset(_smooth_images(data_count, 32, seed=9))
     (row,) = evaluate_generator(_tiny_generator(), data, [MetricName("kid", num_gen, "train", "random-conv")], extractor,
-                                seeds=[0, 1], show_progress=False, resamples=0)
+                                seeds=[0, 1], show_progress=False, ci_groups=0)
     # The rule: subsets of min(1000, N generated, N reference) images, 100 of them per sample seed.
     size = min(KID_SUBSET_SIZE, num_gen, min(num_gen, data_count))
     assert row["kid_subset_size"] == size and row["kid_subsets_per_seed"] == KID_NUM_SUBSETS == 100
@@ -187,14 +189,31 @@ def test_reported_kid_is_scaled_mean_of_independent_subsets(num_gen: int, data_c
     assert row["value"] == pytest.approx(1e3 * np.mean(expected), rel=1e-4)
 
 
-def test_fid_closed_form_equals_independent_frechet_distance() -> None:
-    # The bootstrap's closed form (one eigen-decomposition instead of sqrtm per value) on the full set.
+def test_interval_closed_forms_equal_independent_computations() -> None:
+    # The jackknife replicates (one eigen-decomposition instead of sqrtm per value; kernel row sums)
+    # against the definitions written here, on the full set, on leave-one-group-out sets and with repeats.
     gen, ref = _features_pair()
     mu, sigma = statistics(ref)
-    closed = frechet_resampled(gen, mu, sigma, np.arange(len(gen))[None])[0]
-    assert closed == pytest.approx(_independent_frechet(gen, ref), rel=1e-6)
-    rows = np.random.default_rng(0).integers(0, len(gen), len(gen))
-    assert frechet_resampled(gen, mu, sigma, rows[None])[0] == pytest.approx(_independent_frechet(gen[rows], ref), rel=1e-6)
+    every = np.arange(len(gen))
+    assert frechet_of_rows(gen, mu, sigma, [every])[0] == pytest.approx(_independent_frechet(gen, ref), rel=1e-6)
+    groups = jackknife_groups(len(gen), 5, seed=0)
+    assert sorted(np.concatenate(groups)) == list(every)
+    kept = [np.setdiff1d(every, g) for g in groups[:2]]
+    repeated = np.random.default_rng(0).integers(0, len(gen), len(gen))
+    for rows, value in zip([*kept, repeated], frechet_of_rows(gen, mu, sigma, [*kept, repeated]), strict=True):
+        assert value == pytest.approx(_independent_frechet(gen[rows], ref), rel=1e-6)
+    for rows, value in zip(kept, mmd2_leave_out(gen, ref, groups[:2]), strict=True):
+        assert value == pytest.approx(_independent_mmd2_sizes(gen[rows], ref), rel=1e-9)
+
+
+def _independent_mmd2_sizes(gen: np.ndarray, ref: np.ndarray) -> float:
+    """Unbiased MMD^2 (cubic kernel) for sets of different sizes, by explicit loops over pairs."""
+    g, r = gen.astype(np.float64), ref.astype(np.float64)
+    d = g.shape[1]
+    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+    within_g = sum(k(g[i], g[j]) for i in range(len(g)) for j in range(len(g)) if i != j) / (len(g) * (len(g) - 1))
+    within_r = sum(k(r[i], r[j]) for i in range(len(r)) for j in range(len(r)) if i != j) / (len(r) * (len(r) - 1))
+    return float(within_g + within_r - 2 * sum(k(a, b) for a in g for b in r) / (len(g) * len(r)))
 
 
 @pytest.mark.slow  # 3 x 8 + 6 Inception passes (~30 s on one shared core)
@@ -205,7 +224,7 @@ def test_inception_features_and_fid_do_not_depend_on_batch_size(inception) -> No
     mu, sigma = statistics(ref_feats)
     feats = {b: image_features(images, extractor, batch_size=b, show_progress=False) for b in (1, 7, 50)}
     # FID by the closed form: clean-fid's sqrtm of a singular 2048-d product takes minutes on a shared core.
-    fids = {b: frechet_resampled(f, mu, sigma, np.arange(len(f))[None])[0] for b, f in feats.items()}
+    fids = {b: frechet_of_rows(f, mu, sigma, [np.arange(len(f))])[0] for b, f in feats.items()}
     for b in (7, 50):
         np.testing.assert_allclose(feats[b], feats[1], rtol=0, atol=1e-5)
         assert fids[b] == pytest.approx(fids[1], rel=1e-5)
@@ -217,7 +236,7 @@ def test_pipeline_fid_does_not_depend_on_batch_size() -> None:
     data = _dataset(_smooth_images(60, 32, seed=2))
     metric = [MetricName("fid", 60, "train", "random-conv")]
     fids = {b: evaluate_generator(_tiny_generator(), data, metric, extractor, seeds=[0], batch_size=b,
-                                  show_progress=False, resamples=0)[0]["value"] for b in (1, 7, 50)}
+                                  show_progress=False, ci_groups=0)[0]["value"] for b in (1, 7, 50)}
     assert fids[1] > 1e-3
     for b in (7, 50):
         assert fids[b] == pytest.approx(fids[1], rel=1e-5)
@@ -240,3 +259,24 @@ def test_per_image_seeds_give_the_same_images_at_any_batch_size() -> None:
         assert np.abs(images.astype(int) - expected.astype(int)).max() <= 1, batch
         assert (images != expected).mean() < 0.01, batch
     assert np.abs(generate_uint8(generator, seed + 1, count, batch_size=7).astype(int) - expected).max() > 50
+
+
+def test_reported_fid_interval_is_the_jackknife_of_independent_frechet_distances() -> None:
+    extractor = load_feature_extractor("random-conv")  # 64-d: more images than dimensions keeps sqrtm exact
+    data = _dataset(_smooth_images(80, 32, seed=6))
+    generator = _tiny_generator()
+    (row,) = evaluate_generator(generator, data, [MetricName("fid", 80, "train", "random-conv")], extractor,
+                                seeds=[0, 1], show_progress=False, ci_groups=10)
+    from bench.metrics.generate import generated_features
+
+    ref = load_or_compute_reference(data, 80, extractor, show_progress=False).features
+    ses = []
+    for offset, seed in enumerate((0, 1)):
+        gen = generated_features(generator, seed, 80, extractor, show_progress=False)
+        # The documented rule: 10 groups from numpy default_rng(offset).permutation, leave one out each time.
+        groups = np.array_split(np.random.default_rng(offset).permutation(80), 10)
+        values = np.array([_independent_frechet(np.delete(gen, g, axis=0), ref) for g in groups])
+        ses.append(np.sqrt(9 / 10 * ((values - values.mean()) ** 2).sum()))
+    se = np.sqrt(np.sum(np.square(ses))) / 2
+    assert row["ci_groups"] == 10 and row["ci_se"] == pytest.approx(se, rel=1e-5)
+    assert row["ci95"] == pytest.approx([row["value"] - 1.959964 * se, row["value"] + 1.959964 * se], rel=1e-5)

@@ -18,7 +18,7 @@ from bench.report.intervals import parse_cell
 from bench.report.markdown import parse_results_table
 
 KEYS = parse_metric_list("fid,kid")
-SE = {"fid": 0.8, "kid": 0.3}  # each run's bootstrap standard error
+SE = {"fid": 0.8, "kid": 0.3}  # each run's jackknife standard error
 
 
 def _with_intervals(run_dir: Path) -> None:
@@ -27,7 +27,7 @@ def _with_intervals(run_dir: Path) -> None:
         lines = [json.loads(t) for t in path.read_text().splitlines()]
         for line in lines:
             se = SE[line["kind"]]
-            line.update(ci95=[line["value"] - 1.96 * se, line["value"] + 1.96 * se], ci_se=se, bootstrap_resamples=200)
+            line.update(ci95=[line["value"] - 1.96 * se, line["value"] + 1.96 * se], ci_se=se, ci_groups=25)
         path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
@@ -41,7 +41,7 @@ def _grid(root: Path, fids: dict[tuple[str, int], float]) -> Path:
 BASE = {("ladagan", 0): 40.0, ("ladagan", 1): 42.0, ("conv", 0): 60.0, ("conv", 1): 61.0}
 
 
-def test_report_interval_combines_bootstrap_and_seed_spread(tmp_path: Path) -> None:
+def test_report_interval_combines_sample_and_seed_spread(tmp_path: Path) -> None:
     report = build_report([_grid(tmp_path / "runs", BASE)], KEYS, tmp_path / "r.md")
     row = report.table.set_index("model").loc["ladagan"]
     values = [40.0, 42.0]
@@ -51,7 +51,7 @@ def test_report_interval_combines_bootstrap_and_seed_spread(tmp_path: Path) -> N
     cell = parse_cell(cells["ladagan"]["FID"])
     assert cell["value"] == pytest.approx(41.0) and cell["std"] == pytest.approx(statistics.stdev(values), rel=5e-3)
     assert cell["lo"] == pytest.approx(row["fid_lo"], rel=1e-3) and cell["hi"] == pytest.approx(row["fid_hi"], rel=1e-3)
-    assert "200 resamples" in report.markdown_path.read_text()
+    assert "25 seeded groups" in report.markdown_path.read_text()
 
 
 def test_against_flags_injected_regression_and_fails_when_asked(tmp_path: Path, capsys) -> None:
