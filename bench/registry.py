@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from bench.commands.evaluate import parse_int_list
+from bench.commands.common import parse_int_list
+from bench.core.console import console
+from bench.data import DEFAULT_DATASET
 
 bench_app = typer.Typer(
     help="Benchmark grids: every model trained at one equal kimg budget, evaluated and reported.",
@@ -39,11 +41,10 @@ def _run(name: str, models: tuple[str, ...], kimg: float, data: str | None, seed
          out: Path, preset: str, device: str | None, batch: int | None, features: str, profile: bool, title: str,
          runs_dir: Path | None) -> None:
     """Build the plan from the options, run the grid, print the table and where the report went."""
-    from bench.cli import console
-    from bench.commands.compare import report_tables
-    from bench.commands.evaluate import default_device
-    from bench.data import DEFAULT_DATASET
-    from bench.suite import GridPlan, run_grid
+    # start-up: torch, pandas and the metrics are imported only when running a grid (see bench.commands.common)
+    from bench.commands.grid import GridPlan, run_grid
+    from bench.report.tables import report_tables
+    from bench.train.resolve import default_device
 
     device = device or default_device()
     plan = GridPlan(

@@ -8,35 +8,11 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from bench.errors import UserError
+from bench.core.console import console
+from bench.core.errors import UserError
 
 DEFAULT_METRICS = "fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours"
-
-
-def report_tables(report) -> list[Table]:
-    """The report's results as rich tables (same cells as the Markdown): quality and speed, then cost."""
-    from bench.report.aggregate import METRICS
-    from bench.report.markdown import cell_text, column_header
-
-    info = report.info
-    train = info["training"]
-    groups = [[k for k in report.keys if METRICS[k][2] != "profile"], [k for k in report.keys if METRICS[k][2] == "profile"]]
-    captions = ["final at budget, EMA generator; mean ± std over training seeds", "cost per model (ladabench profile)"]
-    tables = []
-    for keys, caption in zip(groups, captions, strict=True):
-        if not keys:
-            continue
-        table = Table(title=f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}",
-                      caption=caption)
-        for header in ("model", "preset", "seeds", *(column_header(k, info["hours_label"]) for k in keys)):
-            left = header in ("model", "preset", "seeds")
-            table.add_column(header, justify="left" if left else "right", no_wrap=left)
-        for _, row in report.table.iterrows():
-            table.add_row(str(row["model"]), str(row["preset"]), str(row["seeds"]), *(cell_text(row, k) for k in keys))
-        tables.append(table)
-    return tables
 
 
 def compare_command(
@@ -49,9 +25,11 @@ def compare_command(
     fail_on_regression: bool = typer.Option(False, "--fail-on-regression", help="With --against: exit 1 when any model/metric got worse beyond the interval."),
 ) -> None:
     """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
-    from bench.cli import console
+    # start-up: pandas and seaborn are imported only when comparing (see bench.commands.common)
+    from bench.commands.costs import count_missing_costs
     from bench.report.aggregate import parse_metric_list
     from bench.report.build import build_report
+    from bench.report.tables import report_tables
 
     keys = parse_metric_list(metric)
     if fail_on_regression and against is None:
@@ -67,7 +45,8 @@ def compare_command(
          "--out", shlex.quote(str(out))]
     )
     with console.status("gathering runs and rendering the report ..."):
-        report = build_report(paths, keys, out, profile_paths=list(profile or []), title=title, commands=[command],
+        profile_paths = count_missing_costs(paths, list(profile or []), keys, out.with_name(f"{out.stem}-counts.json"))
+        report = build_report(paths, keys, out, profile_paths=profile_paths, title=title, commands=[command],
                               against=against)
     for table in report_tables(report):
         console.print(table)
@@ -79,17 +58,12 @@ def compare_command(
 
 def _print_changes(changes, against: Path | None, fail_on_regression: bool) -> None:
     """The regression check as a rich table; exit 1 on a worsening when asked to."""
-    from bench.cli import console
+    # start-up: the report layer (pandas) is imported only when comparing
+    from bench.report.tables import changes_table
 
     if not changes:
         return
-    table = Table(title=f"against {escape(str(against))}", caption="change beyond the combined 95% interval: worse/better")
-    for header in ("model", "metric", "old", "new", "change", "margin", "verdict"):
-        table.add_column(header, justify="left" if header in ("model", "metric", "verdict") else "right")
-    for c in changes:
-        style = {"worse": "[bold red]worse[/]", "better": "[green]better[/]"}.get(c.verdict, c.verdict)
-        table.add_row(f"{c.model}/{c.preset}", c.metric, f"{c.old:.4g}", f"{c.new:.4g}", f"{c.new - c.old:+.3g}", f"{c.margin:.3g}", style)
-    console.print(table)
+    console.print(changes_table(changes, str(against)))
     worse = [c for c in changes if c.verdict == "worse"]
     if worse and fail_on_regression:
         listed = ", ".join(f"{c.model}/{c.metric} {c.old:.4g} -> {c.new:.4g}" for c in worse)

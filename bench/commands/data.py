@@ -1,4 +1,4 @@
-"""`ladabench data ...`: prepare named datasets into the cache and inspect them."""
+"""`ladabench data ...`: prepare named datasets into the cache, inspect them, compute reference statistics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.data import DEFAULT_DATASET
+from bench.commands.common import DEVICE_HELP, FEATURES_HELP, INCEPTION_HELP
+from bench.core.console import console
+from bench.core.errors import UserError
+from bench.data import DEFAULT_DATASET, load_dataset
+from bench.data.grid import save_grid
+from bench.data.registry import ENTRIES, status_rows
 
 NAME_HELP = (
     "Dataset name: fashion10k (embedded default), fashion-mnist, cifar10, celeba64 "
@@ -52,9 +57,6 @@ def prepare_command(
     strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable image file instead of skipping it."),
 ) -> None:
     """Decode a dataset once into the cache (no-op when already prepared) and summarise it."""
-    from bench.cli import console
-    from bench.data import load_dataset
-
     ds = load_dataset(name, data_root=data_root, strict=strict)
     console.print(_summary_table(ds, f"prepared {ds.name}"))
 
@@ -67,20 +69,16 @@ def info_command(
     speed: bool = typer.Option(False, "--speed", help="Also measure the loader: random batches of 128 -> float tensors, img/s."),
 ) -> None:
     """Show count, resolution, content hash, cache path, source and preprocessing; write a sample grid."""
-    from bench.cli import console
-    from bench.data import load_dataset
-    from bench.data.grid import save_grid
-
     ds = load_dataset(name, data_root=data_root)
     table = _summary_table(ds, f"dataset {ds.name}")
     grid_path = save_grid(ds.images, grid or ds.cache_path.with_suffix(".grid.png"))
     table.add_row("sample grid", str(grid_path))
     if speed:
-        import torch
-
+        # start-up: torch is imported only when needed (see bench.commands.common)
         from bench.data.loader import measure_loader_img_per_sec
+        from bench.train.resolve import default_device
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = default_device()
         rate = measure_loader_img_per_sec(ds.images, batch_size=128, device=device)
         gather = measure_loader_img_per_sec(ds.images, batch_size=128, convert=False)
         table.add_row("loader speed", f"{rate:,.0f} img/s (random batches of 128 -> float32 [-1,1] on {device})")
@@ -91,15 +89,48 @@ def info_command(
 @data_app.command("list")
 def list_command(data_root: str = typer.Option(None, "--data-root", help=ROOT_HELP)) -> None:
     """List the named datasets and whether their files are found here."""
-    from bench.cli import console
-    from bench.data.registry import ENTRIES, status_rows
-
     table = Table(title="datasets")
     for column in ("name", "found", "about", "detail"):
         table.add_column(column, overflow="fold")
     for name, found, detail in status_rows(data_root):
         table.add_row(name, "[green]yes[/]" if found else "[yellow]no[/]", escape(ENTRIES[name].summary), escape(detail))
     table.add_row("folder:PATH@RES", "-", "any image folder, centred square crop, default 64 px", "")
+    console.print(table)
+
+
+@data_app.command("stats")
+def stats_command(
+    name: str = typer.Argument(..., help="Dataset name as for `ladabench data prepare` (e.g. fashion10k)."),
+    num_ref: int = typer.Option(10_000, "--num-ref", help="Reference images (a fixed seeded subset; all when the set is smaller). Match the metric's N: fid10k -> 10000."),
+    data_root: str = typer.Option(None, "--data-root", help="Folder holding downloaded datasets (default: $LADABENCH_DATA)."),
+    inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
+    features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
+    device: str = typer.Option(None, "--device", help=DEVICE_HELP),
+    batch: int = typer.Option(50, "--batch", help="Batch size for the feature network."),
+) -> None:
+    """Precompute reference features and statistics (mean, covariance) of a dataset into the cache."""
+    # start-up: the metrics layer is imported only when needed (see bench.commands.common)
+    from bench.metrics.features import load_feature_extractor
+    from bench.metrics.reference import load_or_compute_reference
+    from bench.train.resolve import default_device
+
+    if num_ref < 2:
+        raise UserError(f"--num-ref {num_ref} is too small; FID needs at least 2 reference images")
+    dataset = load_dataset(name, data_root=data_root)
+    extractor = load_feature_extractor(features, device=device or default_device(), inception=inception)
+    ref = load_or_compute_reference(dataset, num_ref, extractor, device or default_device(), batch)
+    table = Table(title=escape(f"reference statistics {dataset.name}"), show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for field, value in (
+        ("status", "reused cached features" if ref.cache_hit else "computed and cached"),
+        ("images", f"{ref.count:,} of {dataset.count:,} ({ref.meta['selection']})"),
+        ("content hash", dataset.content_hash),
+        ("features", f"{extractor.description}, sha256 {extractor.weights_sha256}"),
+        ("resize", ref.meta["resize"]),
+        ("cache file", str(ref.cache_path)),
+    ):
+        table.add_row(field, escape(value))
     console.print(table)
 
 

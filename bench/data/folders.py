@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import MissingDataError, UserError
 from bench.data.imageops import RESIZE_FILTER, decode_rgb, has_images, list_images
 from bench.data.types import FileSource
-from bench.errors import MissingDataError, UserError
 
 DATA_ROOT_ENV = "LADABENCH_DATA"
 

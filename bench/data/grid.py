@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from bench.core.files import atomic_write_bytes
 
 
 def sample_grid(images: np.ndarray, count: int = 64, seed: int = 0, pad_px: int = 2) -> np.ndarray:
@@ -25,16 +27,12 @@ def sample_grid(images: np.ndarray, count: int = 64, seed: int = 0, pad_px: int 
 
 
 def save_grid(images: np.ndarray, path: Path, count: int = 64, seed: int = 0) -> Path:
-    """Write `sample_grid` as PNG (temp name, then rename); small images are upscaled x2 to be visible."""
+    """Write `sample_grid` as PNG (atomically); small images are upscaled x2 to be visible."""
     grid = sample_grid(images, count, seed)
     picture = Image.fromarray(grid)
     if images.shape[1] <= 32:
         picture = picture.resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    try:
-        picture.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
     return path

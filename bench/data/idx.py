@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 _UINT8_CODE = 0x08
 

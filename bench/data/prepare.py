@@ -18,20 +18,19 @@ from pathlib import Path
 
 import numpy as np
 from numpy.lib.format import open_memmap
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bench.core.console import err_console
+from bench.core.errors import UserError
+from bench.core.paths import CACHE_ENV, cache_dir
 from bench.data.hashing import DATA_FORMAT_VERSION, content_hash, files_fingerprint
 from bench.data.types import ArraySource, FileSource, PreparedDataset, Source, UnreadableImageError
-from bench.errors import UserError
-from bench.paths import CACHE_ENV, cache_dir
 
 # PIL releases the GIL while decoding and resizing, so threads scale JPEG decoding across cores.
 DECODE_THREADS = min(8, os.cpu_count() or 1)
 CHUNK_FILES = 512  # files submitted at once; bounds memory for folders of 10^5+ images
 SKIPPED_LISTED = 20  # skipped file names kept in the meta (all are counted)
 
-progress_console = Console(stderr=True)
 
 
 def cache_paths(source: Source, digest: str) -> tuple[Path, Path]:
@@ -91,7 +90,7 @@ def _progress() -> Progress:
     """A rich progress bar on stderr (stdout stays clean for tables and piping)."""
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=progress_console,
+        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=err_console,
     )
 
 
@@ -127,7 +126,7 @@ def _prepare(source: Source, digest: str, fingerprint: dict, npy_path: Path, met
         os.replace(tmp_npy, npy_path)
         os.replace(tmp_meta, meta_path)
     if skipped:
-        progress_console.print(
+        err_console.print(
             f"[yellow]warning:[/] {len(skipped)} unreadable image file(s) skipped in {source.name}, "
             f"e.g. {skipped[0]} (listed in {meta_path}; --strict makes this an error)"
         )

@@ -6,12 +6,12 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.core.errors import MissingDataError, UserError
 from bench.data.celeba import CelebA64, parse_box
 from bench.data.cifar import Cifar10
 from bench.data.fashion import Fashion10k, FashionMnist
 from bench.data.folders import ffhq, image_folder, lsun_bedroom
 from bench.data.types import Source
-from bench.errors import MissingDataError, UserError
 
 FOLDER_PREFIX = "folder:"
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from bench.metrics.flops import fvcore_macs
 from bench.metrics.speed import peak_memory, time_calls
+from ladagan.attention import DotAttention, LadaAttention
 
 DEFAULT_TOKENS = (64, 256, 1024, 4096)
 LAYERS = ("lada", "dot", "grid")
@@ -54,8 +55,6 @@ class WindowAttention(nn.Module):
 
 def make_layer(kind: str, dim: int, heads: int) -> nn.Module:
     """One attention layer of the named kind (the model's own Lada and dot-product modules)."""
-    from ladagan.attention import DotAttention, LadaAttention
-
     if kind == "lada":
         return LadaAttention(dim, heads)
     if kind == "dot":

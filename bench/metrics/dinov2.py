@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.errors import UserError
-from bench.metrics.features import DINOV2_FEATURES, FeatureExtractor
+from bench.core.errors import UserError
+from bench.metrics.extractor import DINOV2_FEATURES, FeatureExtractor
 from bench.metrics.weights import sha256_of
 
 DINOV2_ENV = "LADABENCH_DINOV2"

@@ -10,9 +10,6 @@ subsets of at most 1,000 images (pooled over seeds); both carry a 95% jackknife 
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -24,7 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.errors import UserError
+from bench.core.errors import UserError
+from bench.core.rundir import RunDir, snapshot_kimg
+from bench.data import load_dataset
 from bench.metrics.ci import CI_GROUPS
 from bench.metrics.features import (
     REAL_FEATURES,
@@ -37,6 +36,7 @@ from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_feature
 from bench.metrics.kinds import KIND_FIELDS, KindInputs
 from bench.metrics.names import MetricName, resolve_metric_names
 from bench.metrics.reference import ReferenceStats, load_or_compute_reference
+from bench.train.snapshots import load_generator
 
 DEFAULT_SEEDS = (0, 1, 2)
 DEFAULT_NUM_GEN = {"cuda": 10_000, "cpu": 500}
@@ -122,20 +122,11 @@ def evaluate_generator(
     return results
 
 
-def snapshot_kimg(snapshot_path: Path) -> int | None:
-    """The kimg a snapshot file name records (`snapshot-000120.pt` -> 120), or None."""
-    match = re.search(r"snapshot-(\d+)\.pt$", Path(snapshot_path).name)
-    return int(match[1]) if match else None
-
-
 def append_results(run_dir: Path, results: list[dict[str, Any]]) -> None:
-    """Append each result as one JSON line to `run_dir/metric-<name>.jsonl` (one write per line)."""
+    """Append each result as one JSON line to the run's `metric-<name>.jsonl` (one synced write per line)."""
+    run = RunDir(run_dir)
     for result in results:
-        line = json.dumps(result, sort_keys=False) + "\n"
-        with open(Path(run_dir) / f"metric-{result['metric']}.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())  # a finished metric line survives a crash or a power loss
+        run.append_metric(result)
 
 
 def evaluate_snapshot(
@@ -146,9 +137,6 @@ def evaluate_snapshot(
     dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
-    from bench.data import load_dataset
-    from bench.train.rundir import load_generator
-
     run_dir = Path(run_dir)
     names = resolve_metric_names(
         metrics, num_gen, default_num_gen(device),
@@ -157,7 +145,7 @@ def evaluate_snapshot(
     extractor = load_feature_extractor(features, device=device, inception=inception, dinov2=dinov2)
     generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
     generator.eval()
-    dataset = load_dataset(options["data"], options.get("data_root"))
+    dataset = load_dataset(options.data, options.data_root)
     started = time.perf_counter()
     results = evaluate_generator(
         generator, dataset, names, extractor, device=device,
@@ -168,7 +156,7 @@ def evaluate_snapshot(
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for result in results:
         result.update({
-            "run": run_dir.name, "model": options.get("model"), "preset": options.get("preset"),
+            "run": run_dir.name, "model": options.model, "preset": options.preset,
             "snapshot": snapshot_path.name, "kimg": snapshot_kimg(snapshot_path), "generator": "G_ema",
             "total_elapsed_s": round(time.perf_counter() - started, 3), "timestamp": stamp,
         })

@@ -12,42 +12,33 @@ import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-from rich.console import Console
+from cleanfid.fid import get_batch_features
+from cleanfid.resize import build_resizer, make_resizer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
-from bench.errors import UserError
+from bench.core.console import err_console as console
+from bench.core.errors import UserError
+from bench.metrics.dinov2 import load_dinov2
+from bench.metrics.extractor import (
+    DINOV2_FEATURES,
+    INCEPTION_SIZE,
+    REAL_FEATURES,
+    RESIZE_DESCRIPTION,
+    RESIZE_MODE,
+    TEST_FEATURES,
+    FeatureExtractor,
+    resize_description,
+)
+from bench.metrics.weights import locate_inception
 
-REAL_FEATURES = "inception"
-DINOV2_FEATURES = "dinov2"  # FD-DINOv2 (Stein et al. 2023); its metric names carry the suffix -dinov2
-TEST_FEATURES = ("random-conv",)
-RESIZE_MODE = "clean"  # clean-fid mode: PIL bicubic (antialiased) to 299x299 in float32, no quantisation
-INCEPTION_SIZE = 299
-
-
-def resize_description(size: int) -> str:
-    """The resize protocol recorded with every number (clean-fid's `clean` resizer at `size` px)."""
-    return f"clean-fid clean: PIL bicubic to {size}x{size}, float32, no re-quantisation"
-
-
-console = Console(stderr=True)
-
-
-@dataclass(frozen=True)
-class FeatureExtractor:
-    """A feature network as clean-fid calls it: float (B,3,299,299) in [0,255] -> (B, D)."""
-
-    name: str  # "inception" or a test extractor's name
-    fn: Callable[[torch.Tensor], torch.Tensor]
-    weights_sha256: str  # the weights file's hash, or a label for seeded random weights
-    description: str
-    comparable: bool  # True for real networks (Inception, DINOv2), False for test stand-ins
-    input_size: int = INCEPTION_SIZE  # images are resized to input_size x input_size before `fn`
-
+__all__ = [  # the extractor protocol, re-exported for the modules that load features from here
+    "DINOV2_FEATURES", "INCEPTION_SIZE", "REAL_FEATURES", "RESIZE_DESCRIPTION", "RESIZE_MODE", "TEST_FEATURES",
+    "FeatureExtractor", "image_features", "load_feature_extractor", "resize_batch", "resize_description",
+]
 
 class _InceptionFeatures(nn.Module):
     """NVIDIA's FID Inception with clean-fid's input scaling, for either file flavour."""
@@ -93,8 +84,6 @@ def load_feature_extractor(
 ) -> FeatureExtractor:
     """The named feature network on `device`: the verified FID Inception, DINOv2 ViT-L/14, or a test-only random net."""
     if features == REAL_FEATURES:
-        from bench.metrics.weights import locate_inception
-
         weights = locate_inception(inception)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load deprecation notice
@@ -105,8 +94,6 @@ def load_feature_extractor(
             description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=True,
         )
     if features == DINOV2_FEATURES:
-        from bench.metrics.dinov2 import load_dinov2
-
         return load_dinov2(device=device, weights=dinov2)
     if features == "random-conv":
         module = _seeded(_RandomConvFeatures).to(device).eval()
@@ -132,8 +119,6 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
 
 def resize_batch(images: np.ndarray, size: int = INCEPTION_SIZE) -> torch.Tensor:
     """uint8 (B, H, W, 3) images -> float32 (B, 3, size, size) in [0, 255] by clean-fid's `clean` resizer."""
-    from cleanfid.resize import build_resizer, make_resizer
-
     # At 299 px this is clean-fid's `clean` mode itself; other networks get the same filter at their size.
     resize = build_resizer(RESIZE_MODE) if size == INCEPTION_SIZE else make_resizer("PIL", False, "bicubic", (size, size))
     resized = [resize(np.asarray(img)).transpose(2, 0, 1) for img in images]
@@ -145,8 +130,6 @@ def image_features(
     description: str = "features", show_progress: bool = True,
 ) -> np.ndarray:
     """Features (N, D) float32 of uint8 images (N, H, W, 3) through clean-fid's resize + `get_batch_features`."""
-    from cleanfid.fid import get_batch_features
-
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"expected uint8 images (N, H, W, 3), got {images.dtype} {images.shape}")
     chunks = []

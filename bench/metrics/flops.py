@@ -14,8 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from fvcore.nn import FlopCountAnalysis
+from fvcore.nn.jit_handles import einsum_flop_jit
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
 
 
 def _shape(value: Any) -> list[int]:
@@ -42,8 +45,6 @@ def einsum_macs_handle(inputs: list[Any], outputs: list[Any]) -> int:
     operand_shapes = [_shape(v) for v in inputs[1].node().inputs()]
     lhs = equation.split("->")[0].split(",")
     if len(lhs) != 2 or "." in equation:
-        from fvcore.nn.jit_handles import einsum_flop_jit
-
         return int(einsum_flop_jit(inputs, outputs))
     sizes: dict[str, int] = {}
     for letters, shape in zip(lhs, operand_shapes, strict=True):
@@ -72,7 +73,6 @@ def fvcore_macs(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[in
     """MACs of one forward pass with fvcore (attention handles added); total and per-operator split."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fvcore's import and tracing warnings say nothing about counts
-        from fvcore.nn import FlopCountAnalysis
 
         analysis = FlopCountAnalysis(module, inputs)
         analysis.set_op_handle(**FVCORE_HANDLES)
@@ -115,7 +115,6 @@ def counted_flops(fn: Callable[[], Any]) -> tuple[int, dict[str, int]]:
     The math backend makes attention decompose into counted matrix products; fused CPU kernels
     would otherwise count as zero.
     """
-    from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     # Its per-module tracker installs backward hooks that raise under autograd.grad on a leaf (R1's

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 METRIC_KINDS = ("fid", "kid", "pr")  # pr: precision, recall, density, coverage
 SPLITS = ("train",)
@@ -32,11 +32,6 @@ class MetricName:
         count = f"{self.num_gen // 1000}k" if self.num_gen % 1000 == 0 else str(self.num_gen)
         suffix = f"-{self.features}" if self.features else ""
         return f"{self.kind}{count}_{self.split}{suffix}"
-
-
-def format_count(num: int) -> str:
-    """`10000` -> `10k`, `500` -> `500` (the count as metric names spell it)."""
-    return f"{num // 1000}k" if num % 1000 == 0 else str(num)
 
 
 def parse_metric_name(text: str) -> MetricName:

@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 PRDC_NEAREST_K = 3
 PRDC_FIELDS = ("precision", "recall", "density", "coverage")

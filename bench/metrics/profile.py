@@ -16,8 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.core.paths import cache_dir
 from bench.metrics.flops import counted_flops, fvcore_macs
 from bench.metrics.speed import is_cuda, peak_memory, throughput, time_calls
+from bench.registry import get_model
+from bench.train.step import make_step_context, train_step
 
 SCHEMA = "ladabench.profile/1"
 CPU_DEFAULT_BATCH = 8  # a preset's GPU batch (128) takes tens of seconds per iteration on 2 cores
@@ -38,29 +41,17 @@ def amp_dtype_for(amp: bool, device: str) -> torch.dtype | None:
     return torch.bfloat16
 
 
-def make_step_context(G: nn.Module, D: nn.Module, training: Any, device: str, amp_dtype: torch.dtype | None, compile_g: bool):
-    """The training loop's StepContext for these models (Adam, GradScaler, DiffAugment, EMA) as TRAIN builds it."""
-    from bench.train.augment import diff_augment
-    from bench.train.ema import make_ema
-    from bench.train.step import StepContext
-
-    adam = dict(betas=tuple(training.betas), eps=training.adam_eps)
+def _step_context(G: nn.Module, D: nn.Module, training: Any, device: str, amp_dtype: torch.dtype | None, compile_g: bool):
+    """The training step as `bench.train` builds it (augmentation stream seeded 2, as training's), G compiled on request."""
     aug_gen = torch.Generator(torch.device(device)).manual_seed(2)
-    return StepContext(
-        G=torch.compile(G) if compile_g else G, D=D,
-        opt_g=torch.optim.Adam(G.parameters(), lr=training.lr_g, **adam),
-        opt_d=torch.optim.Adam(D.parameters(), lr=training.lr_d, **adam),
-        ema=make_ema(G, training.ema_decay), G_plain=G,
-        scaler=torch.amp.GradScaler(torch.device(device).type, enabled=amp_dtype == torch.float16),
-        augment=lambda x: diff_augment(x, training.augment, aug_gen), r1_gamma=training.r1_gamma,
-        amp_dtype=amp_dtype, device_type=torch.device(device).type,
-    )
+    ctx = make_step_context(G, D, training, torch.device(device).type, amp_dtype, aug_gen)
+    if compile_g:
+        ctx.G = torch.compile(G)
+    return ctx
 
 
 def _iteration(ctx: Any, batch: int, z_dim: int, resolution: int, device: str):
     """A closure running one training iteration on a fixed random real batch."""
-    from bench.train.step import train_step
-
     reals = torch.rand(batch, 3, resolution, resolution, device=device) * 2 - 1
     z_d, z_g = torch.randn(batch, z_dim, device=device), torch.randn(batch, z_dim, device=device)
     return lambda: train_step(ctx, reals, z_d, z_g)
@@ -70,7 +61,7 @@ def training_flops_per_image(spec: Any, preset: Any, device: str = "cpu") -> int
     """FLOPs (=2 x MACs) of one full training iteration per real image, forward and backward."""
     torch.manual_seed(0)
     G, D = (m.to(device) for m in spec.build(preset))
-    ctx = make_step_context(G, D, preset.training, device, None, False)
+    ctx = _step_context(G, D, preset.training, device, None, False)
     total, _ = counted_flops(_iteration(ctx, FLOP_COUNT_BATCH, G.z_dim, preset.resolution, device))
     return total // FLOP_COUNT_BATCH
 
@@ -106,8 +97,6 @@ def environment(device: str, amp_dtype: torch.dtype | None, compile_g: bool) -> 
 
 def _inductor_cache_off_tmp() -> None:
     """Point torch.compile's cache at the suite's cache unless the user chose a folder (its default is /tmp)."""
-    from bench.paths import cache_dir
-
     try:  # a private helper; without it only an unset variable is replaced
         from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
@@ -126,8 +115,6 @@ def profile_model(
     measure_speed: bool = True,
 ) -> dict[str, Any]:
     """One profile row: params, G MACs/image, training FLOPs/real image, generation and training img/s, peak memory."""
-    from bench.registry import get_model
-
     spec = get_model(model)
     preset = spec.preset(preset_name, resolution)
     torch.manual_seed(0)
@@ -167,7 +154,7 @@ def profile_model(
         gen_times = time_calls(generate, device, repeats, warmup)
     G.train()
     row.update({f"gen_{k}": v for k, v in throughput(gen_times, batch).items()}, **gen_mem.as_dict("gen"))
-    ctx = make_step_context(G, D, preset.training, device, amp_dtype, compile_g)
+    ctx = _step_context(G, D, preset.training, device, amp_dtype, compile_g)
     step = _iteration(ctx, batch, G.z_dim, res, device)
     with peak_memory(device) as train_mem:
         train_times = time_calls(step, device, repeats, warmup)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from cleanfid.fid import frechet_distance, kernel_distance
 
 from bench.metrics.reference import ReferenceStats, statistics
 
@@ -15,8 +16,6 @@ KID_SCALE = 1e3  # KID is reported x 10^3, as in the literature
 
 def fid_from_features(gen_features: np.ndarray, reference: ReferenceStats) -> float:
     """FID between generated features and reference statistics (clean-fid's `frechet_distance`)."""
-    from cleanfid.fid import frechet_distance
-
     mu, sigma = statistics(gen_features)
     with warnings.catch_warnings():
         # clean-fid passes sqrtm's `disp` argument, deprecated in scipy 1.17 (hence scipy<1.18).
@@ -37,7 +36,6 @@ def kid_subset_values(
     subset under a seeded, then restored, global state gives repeatable per-subset values (so a std)
     without changing its arithmetic.
     """
-    from cleanfid.fid import kernel_distance
 
     saved = np.random.get_state()
     try:

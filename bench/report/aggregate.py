@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.report.intervals import combined_interval
 
 # `--metric` names -> (column, header, source). Sources: final metric lines, run stats, or profile rows.

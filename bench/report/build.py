@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.errors import UserError
+from bench.core.errors import UserError
+from bench.core.files import atomic_write_text
 from bench.report import plots
-from bench.report.aggregate import METRICS, aggregate, per_run_table
+from bench.report.aggregate import aggregate, per_run_table
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
 from bench.report.markdown import render_report
 from bench.report.protocol import (
@@ -42,27 +41,6 @@ class Report:
     changes: list[Change] = field(default_factory=list)  # against an older report, when one was given
 
 
-def readable_mode() -> int:
-    """The mode a plain `open()` would give a new file (mkstemp's 0600 would hide reports from other users)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text under a temporary name beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.chmod(tmp, readable_mode())
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
     """Per kind keep one metric name: the largest-N name every run has (others would mix protocols)."""
     kept = []
@@ -74,18 +52,6 @@ def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
             rows = rows[rows["metric"] == best]
         kept.append(rows)
     return pd.concat(kept, ignore_index=True) if kept else final
-
-
-def _count_missing_costs(profile: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Add count-only profile rows (params, MACs, FLOPs; no timing) for models no profile file covers."""
-    from bench.metrics.profile import profile_model
-
-    have = set(zip(profile.get("model", []), profile.get("preset", []), strict=False))
-    extra = []
-    for model, preset in runs[["model", "preset"]].drop_duplicates().itertuples(index=False):
-        if (model, preset) not in have:
-            extra.append(profile_model(model, preset, measure_speed=False))
-    return pd.concat([profile, pd.DataFrame(extra)], ignore_index=True) if extra else profile
 
 
 def _environment(runs: pd.DataFrame) -> dict[str, Any]:
@@ -176,8 +142,6 @@ def build_report(
             notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
                          + f" (evaluate with `ladabench eval RUN --metrics {EVAL_ARGS.get(kind, kind)}`).")
     profile, scaling = load_profile_files(profile_paths or [])
-    if any(METRICS[k][2] == "profile" for k in keys):
-        profile = _count_missing_costs(profile, runs)
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
     cuda = str(runs["device"].iloc[0]).startswith("cuda")
@@ -199,10 +163,10 @@ def build_report(
     changes = compare_with(table, load_previous(against), keys, against) if against else []
     sections = [regressions_markdown(changes, str(against))] if changes else []
     csv_path = stem.with_suffix(".csv")
-    write_text_atomic(csv_path, table.to_csv(index=False))
-    write_text_atomic(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
+    atomic_write_text(csv_path, table.to_csv(index=False))
+    atomic_write_text(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
     title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
     text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name,
                          notes, sections)
-    write_text_atomic(out_path, text)
+    atomic_write_text(out_path, text)
     return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes, changes)

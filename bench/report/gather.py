@@ -2,57 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.errors import UserError
+from bench.core.errors import UserError
+from bench.core.files import read_json
+from bench.core.rundir import RunDir
+from bench.train.options import PROTOCOL_KEYS, TrainOptions
 
 PROFILE_SCHEMA = "ladabench.profile/1"
 SCALING_SCHEMA = "ladabench.attention-scaling/1"
+RUN_FIELDS = ("model", "preset", "seed", *PROTOCOL_KEYS)  # options that identify a run and its protocol
+ENV_FIELDS = ("torch", "python", "clean_fid", "git_sha", "git_dirty", "cpu_threads", "command_line")
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
     """Run directories named by `paths`: a run itself, or every run (folder with options.json) below a folder."""
-    found: list[Path] = []
-    for path in paths:
-        path = Path(path)
-        if not path.exists():
-            raise UserError(f"{path} does not exist; pass run directories or a folder of runs (default: runs/)")
-        if (path / "options.json").is_file():
-            found.append(path)
-        elif path.is_dir():
-            found += sorted(p.parent for p in path.rglob("options.json"))
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    return unique
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    """A JSON file as a dict, or a UserError naming the broken file."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read {path} ({exc}); is it a complete run directory?") from exc
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every complete JSON line of a file (a half-written last line from a crash is skipped)."""
-    lines = []
-    for text in path.read_text(encoding="utf-8").splitlines():
-        if text.strip():
-            try:
-                lines.append(json.loads(text))
-            except json.JSONDecodeError:
-                continue
-    return lines
-
-
-def _final_snapshot(run_dir: Path) -> str | None:
-    """File name of the run's newest snapshot (the 'final at budget' one when the run is complete)."""
-    snaps = sorted(run_dir.glob("snapshot-*.pt"))
-    return snaps[-1].name if snaps else None
+    return [run.path for run in RunDir.find(paths)]
 
 
 def _stats_summary(stats: list[dict[str, Any]]) -> dict[str, Any]:
@@ -73,28 +41,21 @@ def _stats_summary(stats: list[dict[str, Any]]) -> dict[str, Any]:
 def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """One run: (run row, metric rows, stats lines)."""
     run_dir = Path(run_dir)
-    options = _read_json(run_dir / "options.json")
-    env = _read_json(run_dir / "env.json") if (run_dir / "env.json").is_file() else {}
-    stats = _read_jsonl(run_dir / "stats.jsonl") if (run_dir / "stats.jsonl").is_file() else []
+    run_files = RunDir(run_dir)
+    options = TrainOptions.from_json(run_files.read_options(), str(run_files.options_path))
+    env, stats = run_files.read_env(), run_files.read_stats()
     summary = _stats_summary(stats)
-    budget_images = None if options.get("total_kimg") is None else round(float(options["total_kimg"]) * 1000)
+    budget_images = None if options.total_kimg is None else round(float(options.total_kimg) * 1000)
     run = {
-        "run": run_dir.name, "run_dir": str(run_dir), "model": options["model"], "preset": options["preset"],
-        "data": options["data"], "seed": int(options["seed"]), "resolution": options.get("resolution"),
-        "total_kimg": options.get("total_kimg"), "batch_size": options.get("batch_size"),
-        "augment": options.get("augment"), "amp": options.get("amp"), "device": str(options.get("device")),
-        "data_content_hash": options.get("data_content_hash"),
+        "run": run_dir.name, "run_dir": str(run_dir), **{name: getattr(options, name) for name in RUN_FIELDS},
+        "device": str(options.device),
         "complete": budget_images is not None and summary["images_seen"] >= budget_images,
         **summary,
-        "device_name": env.get("gpu_name") or env.get("cpu"), "torch": env.get("torch"),
-        "python": env.get("python"), "clean_fid": env.get("clean_fid"), "git_sha": env.get("git_sha"),
-        "git_dirty": env.get("git_dirty"), "cpu_threads": env.get("cpu_threads"),
-        "command_line": env.get("command_line"),
+        "device_name": env.get("gpu_name") or env.get("cpu"),
+        **{name: env.get(name) for name in ENV_FIELDS},
     }
-    final = _final_snapshot(run_dir)
-    metric_lines = []
-    for path in sorted(run_dir.glob("metric-*.jsonl")):
-        metric_lines += _read_jsonl(path)
+    final = run_files.final_snapshot_name()
+    metric_lines = run_files.metric_lines()
     if final is None and metric_lines:  # no snapshot kept: the latest evaluated point stands for the end
         final = max(metric_lines, key=lambda m: m.get("kimg") or 0).get("snapshot")
     metrics = [_metric_row(run, line, final, stats) for line in metric_lines]
@@ -157,7 +118,7 @@ def load_profile_files(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(profile rows, attention-scaling rows) from JSON files written by `ladabench profile --json`."""
     profile, scaling = [], []
     for path in paths:
-        payload = _read_json(Path(path))
+        payload = read_json(Path(path))
         schema = payload.get("schema")
         if schema == PROFILE_SCHEMA:
             profile += payload.get("rows", [])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
+import io
 from pathlib import Path
 
 import matplotlib
@@ -15,30 +13,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from bench.core.files import atomic_write_bytes  # noqa: E402
+
 DPI = 120
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    """Write a figure as PNG under a temporary name, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
+    """Write a figure as PNG atomically."""
+    buffer = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=DPI, bbox_inches="tight")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
-
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _figure(width: float = 6.4, height: float = 4.2, ncols: int = 1):
@@ -124,5 +112,3 @@ def attention_scaling(rows: pd.DataFrame, path: Path) -> Path:
                        title="attention cost (memory is measured on CUDA only)")
     return _save(fig, path)
 
-
-PlotFn = Callable[..., Path]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.errors import UserError
+from bench.core.errors import UserError
+from bench.train.options import PROTOCOL_KEYS
 
-# Training protocol (design "Fair comparison"): budget, data + preprocessing, batch, augmentation, precision, device kind.
-# Learning rates, R1 weight and architecture may differ: they are what the models and ablations are about.
-TRAINING_FIELDS = ("data", "data_content_hash", "resolution", "total_kimg", "batch_size", "augment", "amp", "device")
+# Training protocol ("Fair comparison" in the README): the TrainOptions fields declared `protocol=True`
+# (budget, data + preprocessing, batch, augmentation, precision, device kind). Learning rates, R1 weight
+# and architecture may differ: they are what the models and ablations are about.
+TRAINING_FIELDS = PROTOCOL_KEYS
 # Metric protocol: every field that changes an FID/KID value (N, reference set, seeds, network, resize).
 METRIC_FIELDS = (
     "metric", "num_gen", "num_ref", "sample_seeds", "features", "weights_sha256", "comparable",

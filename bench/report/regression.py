@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.report.aggregate import GROUP_KEYS, LOWER_IS_BETTER, METRICS
 from bench.report.intervals import format_interval
 

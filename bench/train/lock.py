@@ -14,12 +14,10 @@ import os
 import socket
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
-
-LOCK_NAME = "train.lock"
+from bench.core.errors import UserError
+from bench.core.rundir import RunDir
 
 
 class RunLockedError(UserError):
@@ -45,10 +43,10 @@ def _describe(owner: dict[str, Any]) -> str:
 class RunLock:
     """Context manager holding a run directory's lock; released on normal exit and on errors."""
 
-    def __init__(self, run_dir: Path, log: Callable[[str], None] | None = None):
-        """Lock `run_dir`; `log` receives the stale-lock take-over line."""
-        self.path = Path(run_dir) / LOCK_NAME
-        self.log = log or (lambda message: None)
+    def __init__(self, run: RunDir, log: Callable[[str], None] | None = None):
+        """Lock `run`; the stale-lock take-over line goes to `log` (default: the run's log.txt)."""
+        self.path = run.lock_path
+        self.log = log or run.log
         self.fd: int | None = None
 
     def acquire(self) -> None:

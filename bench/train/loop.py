@@ -11,9 +11,7 @@ only rank 0 writes the run directory.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import random
 import resource
 import time
@@ -26,37 +24,37 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
-from bench.errors import UserError
-from bench.train import distributed, rundir
-from bench.train.augment import diff_augment
+from bench.core.errors import UserError
+from bench.core.rundir import RunDir
+from bench.registry import get_model
+from bench.train import distributed
 from bench.train.distributed import Dist
-from bench.train.ema import ema_state_dict, load_ema_state_dict, make_ema
+from bench.train.ema import ema_state_dict, load_ema_state_dict
+from bench.train.options import TrainOptions
+from bench.train.progress import training_progress
 from bench.train.sampler import EpochSampler, fetch_batch
 from bench.train.samples import fixed_latents, render_grid, save_grid
+from bench.train.seeds import GENERATOR_STREAMS, derived_seed, rank_seed
 from bench.train.snapshots import prune
 from bench.train.state import capture_rng, restore_rng, save_snapshot, snapshot_checksum
-from bench.train.step import DiscriminatorPair, StepContext, train_step
+from bench.train.step import AMP_DTYPES, make_step_context, train_step
 
 LOSS_KEYS = ("loss_d", "loss_g")
 STAT_KEYS = ("loss_d", "loss_g", "r1", "grad_norm_d", "grad_norm_g")
 SKIP_KEYS = ("amp_skipped_d", "amp_skipped_g")
 MIN_LOSS_SCALE = 2.0**-24  # an fp16 scale this small means the gradients overflow at any scale
-GENERATOR_STREAMS = {"z": 1, "augment": 2}  # derived_seed streams; 0 is the data order, 3 the sample grid
 
 
 def _num(value: float | None) -> float:
     """A stats value for display (None, a tick whose steps were all skipped, shows as nan)."""
     return math.nan if value is None else value
+
+
+OnTick = Callable[[dict[str, Any]], None]  # called with each tick's stats record (rank 0)
+OnSnapshot = Callable[[RunDir, Path, str], list[Any]]  # (run, snapshot, device) -> result rows to log (rank 0)
 
 
 class TrainingDiverged(UserError):
@@ -86,60 +84,6 @@ class TrainResult:
     last_stats: dict[str, Any] = field(default_factory=dict)
 
 
-def derived_seed(seed: int, stream: int, *more: int) -> int:
-    """An independent 63-bit seed per random stream (data order, z, augmentation, sample grid).
-
-    `more` distinguishes further streams: a rank above 0 (its own z and augmentation draws; rank 0
-    keeps the single-process seeds) and, after a resume under another process count, images seen.
-    """
-    entropy = [seed, stream, *more]
-    return int(np.random.SeedSequence(entropy).generate_state(2, np.uint64)[0] >> np.uint64(1))
-
-
-def rank_seed(seed: int, stream: int, rank: int, *more: int) -> int:
-    """The seed of a per-rank stream: rank 0's is the single-process one, so 1 process == no torchrun."""
-    return derived_seed(seed, stream, *more) if rank == 0 and not more else derived_seed(seed, stream, rank, *more)
-
-
-@contextlib.contextmanager
-def determinism(deterministic: bool, device: torch.device):
-    """Deterministic kernels inside the block when asked (bitwise-repeatable runs); restored after.
-
-    Without it cuDNN may pick the fastest (non-deterministic) kernels on GPU.
-    """
-    saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-             torch.backends.cudnn.benchmark)
-    if deterministic and device.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    if saved[0] != deterministic:  # the call imports torch._inductor (seconds): only when it changes
-        torch.use_deterministic_algorithms(deterministic)
-    torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cudnn.benchmark = not deterministic and device.type == "cuda"
-    try:
-        yield
-    finally:
-        if torch.are_deterministic_algorithms_enabled() != saved[0]:
-            torch.use_deterministic_algorithms(saved[0])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[1], saved[2]
-
-
-def metrics_hook(options: dict[str, Any]) -> Callable | None:
-    """`bench.metrics.evaluate.evaluate_snapshot` when --metrics is given (imported only then)."""
-    if not options["metrics"]:
-        return None
-    try:
-        from bench.metrics.evaluate import evaluate_snapshot
-        from bench.metrics.names import parse_metric_name
-    except ImportError as exc:
-        raise UserError(
-            f"--metrics {','.join(options['metrics'])}: metrics are not available yet in this install "
-            f"({exc}); train without --metrics and evaluate later with `ladabench eval RUN`"
-        ) from exc
-    for name in options["metrics"]:
-        parse_metric_name(name)  # a typo fails now, not after the first snapshot
-    return evaluate_snapshot
-
-
 def peak_memory_bytes(device: torch.device) -> int:
     """Peak memory: CUDA bytes allocated since the last reset on GPU, the process's peak RSS on CPU."""
     if device.type == "cuda":
@@ -150,61 +94,54 @@ def peak_memory_bytes(device: torch.device) -> int:
 class Trainer:
     """One training session of a run: models, optimizers, data and counters, created or restored."""
 
-    def __init__(self, run_dir: Path, options: dict[str, Any], dataset: Any, console: Console, dist_info: Dist | None = None):
-        """Build everything from `options`; `dataset` is the opened PreparedDataset; `dist_info` this rank's role."""
-        from bench.registry import get_model
-
-        self.run_dir, self.options, self.dataset, self.console = run_dir, options, dataset, console
+    def __init__(self, run: RunDir, options: TrainOptions, dataset: Any, console: Console, dist_info: Dist | None = None,
+                 on_tick: OnTick | None = None, on_snapshot: OnSnapshot | None = None):
+        """Build everything from `options` on the opened `dataset`; `dist_info`: this rank's role; callbacks: see `train`."""
+        self.rundir, self.options, self.dataset, self.console = run, options, dataset, console
         self.dist = dist_info or Dist()
-        self.device = torch.device(distributed.rank_device(options["device"], self.dist))
-        seed = options["seed"]
+        self.device = torch.device(distributed.rank_device(options.device, self.dist))
+        seed = options.seed
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)
         random.seed(seed)
-        spec = get_model(options["model"])
-        G, D = spec.build(spec.presets[options["preset"]])
+        spec = get_model(options.model)
+        G, D = spec.build(spec.presets[options.preset])
         self.G_plain, self.D = G.to(self.device), D.to(self.device)
-        self.ema = make_ema(self.G_plain, options["ema_decay"])
-        adam = dict(betas=tuple(options["betas"]), eps=options["adam_eps"])
-        self.opt_g = torch.optim.Adam(self.G_plain.parameters(), lr=options["lr_g"], **adam)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=options["lr_d"], **adam)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=options["amp"] == "fp16")
         # Separate generators: z and augmentation draws do not shift when a model consumes global RNG.
         # Each rank draws its own (per-rank seeds); the data order is global (one sampler, sliced).
         self.generators = {
             name: torch.Generator(self.device).manual_seed(rank_seed(seed, stream, self.dist.rank))
             for name, stream in GENERATOR_STREAMS.items()
         }
-        self.sampler = EpochSampler(dataset.count, options["batch_size"], derived_seed(seed, 0))
+        self.ctx = make_step_context(self.G_plain, self.D, options, self.device.type, AMP_DTYPES[options.amp],
+                                     self.generators["augment"])
+        self.ema, self.opt_g, self.opt_d, self.scaler = self.ctx.ema, self.ctx.opt_g, self.ctx.opt_d, self.ctx.scaler
+        self.sampler = EpochSampler(dataset.count, options.batch_size, derived_seed(seed, 0))
         self.z_dim = int(self.G_plain.z_dim)
         self.grid_latents = fixed_latents(self.z_dim, derived_seed(seed, 3))
-        G_run, D_pair = self.G_plain, DiscriminatorPair(self.D)
         if self.dist.enabled:
-            # No SyncBatchNorm and no buffer broadcast: BatchNorm statistics stay per rank, as on one GPU.
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            with warnings.catch_warnings():  # its deprecation note itself says to keep it for rank-local buffers
-                warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
-                G_run = DDP(self.G_plain, device_ids=ids, broadcast_buffers=False)
-                D_pair = DDP(D_pair, device_ids=ids, broadcast_buffers=False)
+            self.ctx.G, self.ctx.D_pair = self._wrap_ddp()
         # torch.compile cannot differentiate twice (R1), so only G is compiled; D stays eager.
-        G_run = torch.compile(G_run) if options["compile"] else G_run
-        amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[options["amp"]]
-        policy, aug_gen = options["augment"], self.generators["augment"]
-        self.ctx = StepContext(
-            G=G_run, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d, ema=self.ema, G_plain=self.G_plain,
-            scaler=self.scaler, augment=lambda x: diff_augment(x, policy, aug_gen), r1_gamma=options["r1_gamma"],
-            amp_dtype=amp_dtype, device_type=self.device.type, D_pair=D_pair,
-        )
+        self.ctx.G = torch.compile(self.ctx.G) if options.compile else self.ctx.G
         self.counters = Counters()
-        self.evaluate = metrics_hook(options) if self.dist.is_writer else None
-        self.keep_snapshots = int(options.get("keep_snapshots", 0))
+        self.on_tick, self.on_snapshot = on_tick, on_snapshot
+        self.keep_snapshots = int(options.keep_snapshots)
+
+    def _wrap_ddp(self) -> tuple[nn.Module, nn.Module]:
+        """G and the D pair under DistributedDataParallel.
+
+        No SyncBatchNorm and no buffer broadcast: BatchNorm statistics stay per rank, as on one GPU.
+        """
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        with warnings.catch_warnings():  # its deprecation note itself says to keep it for rank-local buffers
+            warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+            return (DDP(self.G_plain, device_ids=ids, broadcast_buffers=False),
+                    DDP(self.ctx.D_pair, device_ids=ids, broadcast_buffers=False))
 
     def log(self, message: str) -> None:
         """A log.txt line (rank 0 only)."""
         if self.dist.is_writer:
-            rundir.log(self.run_dir, message)
+            self.rundir.log(message)
 
     # ----- snapshots -------------------------------------------------------------------------
     def snapshot_dict(self) -> dict[str, Any]:
@@ -226,7 +163,7 @@ class Trainer:
             "step": c.step,
             "tick": c.tick,
             "wall_seconds": c.wall_seconds,
-            "options": self.options,
+            "options": self.options.to_json(),
         }
 
     def restore(self, snapshot_path: Path, snap: dict[str, Any]) -> None:
@@ -241,7 +178,7 @@ class Trainer:
         self._restore_rank_generators(snap)
         data = snap["data_state"]
         self.sampler = EpochSampler(
-            self.dataset.count, self.options["batch_size"], derived_seed(self.options["seed"], 0),
+            self.dataset.count, self.options.batch_size, derived_seed(self.options.seed, 0),
             epoch=data["epoch"], cursor=data["cursor"],
         )
         self.counters = Counters(
@@ -249,7 +186,7 @@ class Trainer:
             wall_seconds=float(snap["wall_seconds"]), last_snapshot=snapshot_path,
         )
         if self.dist.is_writer:
-            rundir.truncate_stats(self.run_dir, self.counters.images_seen)
+            self.rundir.truncate_stats(self.counters.images_seen)
 
     def _restore_rank_generators(self, snap: dict[str, Any]) -> None:
         """This rank's z/augmentation streams: saved ones under the same process count, else fresh per-rank seeds.
@@ -264,41 +201,40 @@ class Trainer:
         elif self.dist.rank > 0:
             for name, stream in GENERATOR_STREAMS.items():
                 self.generators[name].manual_seed(
-                    rank_seed(self.options["seed"], stream, self.dist.rank, int(snap["images_seen"])))
+                    rank_seed(self.options.seed, stream, self.dist.rank, int(snap["images_seen"])))
 
     def write_snapshot(self) -> Path:
         """Save a snapshot and the matching sample grid (rank 0), then keep only the newest --keep-snapshots."""
-        tag = rundir.kimg_tag(self.counters.images_seen)
-        path = self.run_dir / f"snapshot-{tag}.pt"
+        path = self.rundir.snapshot_path(self.counters.images_seen)
         snap = self.snapshot_dict()  # a collective under torchrun: every rank takes part
         self.counters.last_snapshot = path
         self._check_ranks_agree()
         if not self.dist.is_writer:
             return path
         save_snapshot(path, snap)
-        save_grid(self.run_dir / f"samples-{tag}.png", render_grid(self.ema.module, self.grid_latents, self.device))
+        save_grid(self.rundir.samples_path(self.counters.images_seen), render_grid(self.ema.module, self.grid_latents, self.device))
         self.log(f"snapshot {path.name} at {self.counters.images_seen} images")
-        for old in prune(self.run_dir, self.keep_snapshots, newest=path):
+        for old in prune(self.rundir, self.keep_snapshots, newest=path):
             self.log(f"removed {old.name} (--keep-snapshots {self.keep_snapshots})")
         return path
 
     # ----- the loop ---------------------------------------------------------------------------
     def budget_images(self) -> int | None:
         """The budget in images (None: wall clock only)."""
-        total = self.options["total_kimg"]
+        total = self.options.total_kimg
         return None if total is None else int(round(total * 1000))
 
     def run(self) -> TrainResult:
         """Train until the budget, the wall clock or --stop-kimg; return where and why it stopped."""
         opts, c = self.options, self.counters
         total_images = self.budget_images()
-        max_seconds = None if opts["minutes"] is None else opts["minutes"] * 60.0
-        stop_images = None if opts.get("stop_kimg") is None else int(round(opts["stop_kimg"] * 1000))
-        tick_images = max(1, int(round(opts["tick_kimg"] * 1000)))
-        snapshot_images = max(1, int(round(opts["snapshot_kimg"] * 1000)))
-        eval_images = None if opts["eval_kimg"] is None else max(1, int(round(opts["eval_kimg"] * 1000)))
+        max_seconds = None if opts.minutes is None else opts.minutes * 60.0
+        stop_images = None if opts.stop_kimg is None else int(round(opts.stop_kimg * 1000))
+        tick_images = max(1, int(round(opts.tick_kimg * 1000)))
+        snapshot_images = max(1, int(round(opts.snapshot_kimg * 1000)))
+        eval_images = None if opts.eval_kimg is None else max(1, int(round(opts.eval_kimg * 1000)))
         if c.images_seen == 0 and self.dist.is_writer:
-            save_grid(self.run_dir / "samples-000000.png", render_grid(self.ema.module, self.grid_latents, self.device))
+            save_grid(self.rundir.samples_path(0), render_grid(self.ema.module, self.grid_latents, self.device))
 
         def done_reason() -> str | None:
             """Why training must stop now, or None."""
@@ -313,9 +249,10 @@ class Trainer:
         reason = done_reason()
         last_stats: dict[str, Any] = {}
         if reason is not None:
-            return TrainResult(self.run_dir, c.images_seen, c.wall_seconds, f"already done ({reason})", c.last_snapshot)
+            return TrainResult(self.rundir.path, c.images_seen, c.wall_seconds, f"already done ({reason})", c.last_snapshot)
         session_start = time.monotonic() - c.wall_seconds
-        progress = self._progress(total_images)
+        progress = training_progress(self.console, total_images, None if opts.minutes is None else opts.minutes * 60.0,
+                                     c.images_seen if total_images is not None else c.wall_seconds)
         task = progress.task_ids[0]
         with progress:
             while reason is None:
@@ -348,7 +285,7 @@ class Trainer:
                 due = reason is not None or (
                     c.images_seen // snapshot_images != tick_start_images // snapshot_images
                 )
-                eval_due = bool(opts["metrics"]) and (
+                eval_due = bool(opts.metrics) and (
                     reason is not None or c.images_seen // eval_images != tick_start_images // eval_images
                 )
                 if due or eval_due:
@@ -359,7 +296,7 @@ class Trainer:
                         session_start += time.monotonic() - eval_start  # evaluation is not training time
                 c.wall_seconds = time.monotonic() - session_start
         self.log(f"stopped ({reason}) at {c.images_seen} images, {c.wall_seconds:.1f} s")
-        return TrainResult(self.run_dir, c.images_seen, c.wall_seconds, reason, c.last_snapshot, last_stats)
+        return TrainResult(self.rundir.path, c.images_seen, c.wall_seconds, reason, c.last_snapshot, last_stats)
 
     def _check_ranks_agree(self) -> None:
         """Under torchrun, verify every rank holds the same G, D and G_ema parameters (DDP keeps them in sync).
@@ -381,7 +318,7 @@ class Trainer:
         Under torchrun a remainder smaller than the process count is rounded up to one image per
         rank (a rank cannot step on an empty batch), overshooting the budget by under that count.
         """
-        batch = self.options["batch_size"]
+        batch = self.options.batch_size
         if total_images is not None:
             batch = min(batch, total_images - self.counters.images_seen)
         return max(batch, self.dist.world_size)
@@ -427,7 +364,9 @@ class Trainer:
             "peak_mem_bytes": peak_memory_bytes(self.device),
         }
         if self.dist.is_writer:
-            rundir.append_stats(self.run_dir, record)
+            self.rundir.append_stats(record)
+            if self.on_tick is not None:
+                self.on_tick(record)
         self.log(
             f"tick {c.tick}: kimg {record['kimg']:.3f}  {record['img_per_sec']:.1f} img/s  "
             f"loss_d {_num(record['loss_d']):.4f}  loss_g {_num(record['loss_g']):.4f}  "
@@ -450,41 +389,8 @@ class Trainer:
 
     def _evaluate(self, snapshot_path: Path) -> None:
         """Run the requested metrics on a snapshot and log their lines (rank 0; the others wait at the next step)."""
-        if self.evaluate is None:
+        if self.on_snapshot is None:
             return
-        rows = self.evaluate(self.run_dir, snapshot_path, self.options["metrics"], str(self.device))
+        rows = self.on_snapshot(self.rundir, snapshot_path, str(self.device))
         for row in rows:
             self.log(f"metric {row}")
-
-    def _progress(self, total_images: int | None) -> Progress:
-        """A rich progress bar over images (or over seconds when only --minutes bounds the run)."""
-        by_images = total_images is not None
-        progress = Progress(
-            TextColumn("[bold]train[/]"),
-            BarColumn(),
-            BudgetColumn(by_images),
-            TextColumn("{task.fields[img_per_sec]:.0f} img/s  loss D {task.fields[loss_d]:.3f}  G {task.fields[loss_g]:.3f}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-        )
-        total = total_images if by_images else self.options["minutes"] * 60.0
-        done = self.counters.images_seen if by_images else self.counters.wall_seconds
-        progress.add_task("train", total=total, completed=done, img_per_sec=0.0, loss_d=math.nan, loss_g=math.nan)
-        return progress
-
-
-class BudgetColumn(ProgressColumn):
-    """'done/budget kimg' (or seconds for a wall-clock-only run)."""
-
-    def __init__(self, by_images: bool):
-        """Choose the unit."""
-        super().__init__()
-        self.by_images = by_images
-
-    def render(self, task) -> Text:
-        """The text for one refresh."""
-        if self.by_images:
-            return Text(f"{task.completed / 1000:.3f}/{task.total / 1000:g} kimg")
-        return Text(f"{task.completed:.0f}/{task.total:.0f} s")

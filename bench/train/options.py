@@ -1,198 +1,161 @@
-"""Resolve `ladabench train` options into one JSON-able dict, and list how two such dicts differ.
+"""`TrainOptions`: the one typed record of how a run is trained, its defaults, help text and JSON form.
 
-Every value the user did not give comes from the preset (recipe), the dataset (resolution) or a
-documented default here, so `options.json` alone says exactly how a run was trained.
+Every field is declared once below with its default and its `--help` line; the `ladabench train`
+signature is generated from these declarations (`bench.commands.train`), the resolver fills them
+(`bench.train.resolve`), `options.json` stores them with a schema version, and resume, evaluation
+and reports read them back through `TrainOptions.from_json`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
-import torch
+from bench.core.errors import UserError
 
-from bench.errors import UserError
-
+SCHEMA = "ladabench.options/1"
 AMP_MODES = ("off", "bf16", "fp16")
-
-# Options that describe one session of a run rather than the run itself: they may change on resume.
-SESSION_KEYS = frozenset({"device", "out", "data_root", "stop_kimg", "compile", "keep_snapshots", "world_size"})
-
-# Budget when neither --kimg nor --minutes is given: the images the reference's released checkpoints
-# had seen (milmor/LadaGAN tf/utils.py, see shared/reference/ladagan.md §5.2); our choice elsewhere.
-DEFAULT_KIMG_BY_PRESET = {"cifar10": 68_096.0, "celeba64": 72_192.0, "ffhq128": 24_064.0}
-DEFAULT_KIMG = 10_000.0  # presets with no reference count (bedroom256, baselines at those sizes)
-DEFAULT_TINY_KIMG = 100.0  # tiny presets are for smoke runs and the CPU quick benchmark
-MAX_TICK_KIMG = 4.0  # StyleGAN's tick length; shorter runs get ~10 ticks
-DEFAULT_SNAPSHOT_KIMG = 200.0
-DEFAULT_KEEP_SNAPSHOTS = 3  # the newest K snapshots stay on disk; 0 keeps all
+FROM_PRESET = "preset"  # `default=` marker: the value comes from the preset's training recipe
 
 
-def _jsonable(value: Any) -> Any:
-    """Dataclasses and tuples as plain JSON values (so stored and fresh options compare equal)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    return json.loads(json.dumps(value))
+@dataclass(frozen=True)
+class Flag:
+    """How a field appears on the `ladabench train` command line."""
+
+    decl: str  # "--kimg", "--compile/--no-compile", or "MODEL" for the positional argument
+    help: str
+    cli_type: type = str  # the type Typer parses (a list is typed as text: "0.5,0.99")
 
 
-def default_device() -> str:
-    """CUDA when available, else CPU (the same code path runs on both)."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def option(default: Any = None, flag: Flag | None = None, *, session: bool = False, protocol: bool = False,
+           recipe: bool = False, inherited: bool = True) -> Any:
+    """Declare one TrainOptions field.
 
-
-def _check_device(device: str) -> str:
-    """Validate a --device value against this machine."""
-    try:
-        parsed = torch.device(device)
-    except RuntimeError as exc:
-        raise UserError(f"--device '{device}' is not a device; use cpu, cuda or cuda:N") from exc
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    if parsed.type not in ("cpu", "cuda"):
-        raise UserError(f"--device {device}: only cpu and cuda are supported")
-    return device
-
-
-def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
-    """Reject a non-positive (or non-finite) numeric option with the flag's name."""
-    if value is None and allow_none:
-        return
-    if value is None or not math.isfinite(value) or value <= 0:
-        raise UserError(f"{name} must be a positive number (got {value})")
-
-
-def effective_preset(preset: Any, training_overrides: dict[str, Any]) -> Any:
-    """The preset with its training recipe replaced by the values this run uses."""
-    training = dataclasses.replace(preset.training, **training_overrides)
-    return dataclasses.replace(preset, training=training)
-
-
-def default_total_kimg(preset_name: str) -> float:
-    """The budget a preset trains for when the user gives neither --kimg nor --minutes."""
-    if preset_name.startswith("tiny"):
-        return DEFAULT_TINY_KIMG
-    return DEFAULT_KIMG_BY_PRESET.get(preset_name, DEFAULT_KIMG)
-
-
-def default_tick_kimg(total_kimg: float | None, batch_size: int) -> float:
-    """Progress/stats interval: ~1/10 of the budget, at least one batch, at most 4 kimg."""
-    if total_kimg is None:
-        return MAX_TICK_KIMG
-    return min(MAX_TICK_KIMG, max(batch_size / 1000, total_kimg / 10))
-
-
-def resolve_options(request: dict[str, Any], resolution: int) -> dict[str, Any]:
-    """Fill every option of a training request (None = default) for data of `resolution` px.
-
-    `request` has the CLI's keys (model, data, preset, kimg, minutes, batch, ...); the result is what
-    `options.json` holds. Data identity (`data_content_hash`, `data_count`) is added by the caller
-    once the data is opened; a dry run leaves them None.
+    `default`: the value when the user gives none (None: derived by the resolver, see its docstring);
+    `flag`: its CLI spelling and help; `session`: it may change on resume (describes one session, not
+    the run); `protocol`: reports refuse to compare runs that differ in it; `recipe`: its default is
+    the preset training recipe's field of the same name; `inherited=False`: a resumed session does not
+    take the stored value but the one given now (or the default).
     """
-    from bench.registry import get_model
-
-    spec = get_model(request["model"])
-    preset = spec.preset(request.get("preset"), resolution)
-    recipe = preset.training
-    pick = lambda key, default: default if request.get(key) is None else request[key]  # noqa: E731
-
-    batch_size = int(pick("batch_size", recipe.batch_size))
-    _positive("--batch", batch_size)
-    world_size = int(request.get("world_size") or 1)
-    if batch_size % world_size:
-        raise UserError(
-            f"--batch {batch_size} is the global batch and must split evenly over {world_size} processes; "
-            f"pass a multiple of {world_size}"
-        )
-    keep_snapshots = int(pick("keep_snapshots", DEFAULT_KEEP_SNAPSHOTS))
-    if keep_snapshots < 0:
-        raise UserError(f"--keep-snapshots must be >= 0 (0 keeps every snapshot; got {keep_snapshots})")
-    lr_g, lr_d = float(pick("lr_g", recipe.lr_g)), float(pick("lr_d", recipe.lr_d))
-    _positive("--lr-g", lr_g)
-    _positive("--lr-d", lr_d)
-    betas = tuple(float(b) for b in pick("betas", recipe.betas))
-    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-        raise UserError(f"--betas must be two numbers in [0, 1), e.g. 0.5,0.99 (got {betas})")
-    r1_gamma = float(pick("r1_gamma", recipe.r1_gamma))
-    if not math.isfinite(r1_gamma) or r1_gamma < 0:
-        raise UserError(f"--r1-gamma must be >= 0 (got {r1_gamma})")
-    ema_decay = float(pick("ema_decay", recipe.ema_decay))
-    if not 0.0 <= ema_decay <= 1.0:
-        raise UserError(f"--ema-decay must be in [0, 1] (got {ema_decay})")
-
-    minutes = request.get("minutes")
-    _positive("--minutes", minutes, allow_none=True)
-    total_kimg = request.get("total_kimg")
-    if total_kimg is None and minutes is None:
-        total_kimg = default_total_kimg(preset.name)
-    _positive("--kimg", total_kimg, allow_none=True)
-    tick_kimg = float(pick("tick_kimg", default_tick_kimg(total_kimg, batch_size)))
-    _positive("--tick-kimg", tick_kimg)
-    snapshot_kimg = float(pick("snapshot_kimg", DEFAULT_SNAPSHOT_KIMG))
-    _positive("--snapshot-kimg", snapshot_kimg)
-    stop_kimg = request.get("stop_kimg")
-    _positive("--stop-kimg", stop_kimg, allow_none=True)
-
-    amp = pick("amp", "off")
-    if amp not in AMP_MODES:
-        raise UserError(f"--amp '{amp}' is unknown; use one of {', '.join(AMP_MODES)}")
-    metrics = list(pick("metrics", []) or [])
-    eval_kimg = request.get("eval_kimg")
-    if metrics and eval_kimg is None:
-        eval_kimg = snapshot_kimg
-    _positive("--eval-kimg", eval_kimg, allow_none=True)
-
-    overrides = {"batch_size": batch_size, "lr_g": lr_g, "lr_d": lr_d, "betas": betas,
-                 "r1_gamma": r1_gamma, "ema_decay": ema_decay}
-    return {
-        "model": spec.name,
-        "model_kind": spec.kind,
-        "preset": preset.name,
-        "preset_source": preset.source,
-        "data": request["data"],
-        "data_root": request.get("data_root"),
-        "data_content_hash": request.get("data_content_hash"),
-        "data_count": request.get("data_count"),
-        "resolution": resolution,
-        "seed": int(pick("seed", 0)),
-        "batch_size": batch_size,
-        "total_kimg": total_kimg,
-        "minutes": minutes,
-        "lr_g": lr_g,
-        "lr_d": lr_d,
-        "betas": list(betas),
-        "adam_eps": float(recipe.adam_eps),
-        "r1_gamma": r1_gamma,
-        "ema_decay": ema_decay,
-        "augment": recipe.augment,
-        "amp": amp,
-        "compile": bool(pick("compile", False)),
-        "deterministic": bool(pick("deterministic", False)),
-        "device": _check_device(pick("device", default_device())),
-        "tick_kimg": tick_kimg,
-        "snapshot_kimg": snapshot_kimg,
-        "keep_snapshots": keep_snapshots,
-        "world_size": world_size,
-        "eval_kimg": eval_kimg,
-        "metrics": metrics,
-        "stop_kimg": stop_kimg,
-        "out": str(pick("out", "runs")),
-        "preset_config": _jsonable(effective_preset(preset, overrides)),
-    }
+    meta = {"flag": flag, "session": session, "protocol": protocol, "recipe": recipe, "inherited": inherited}
+    return field(default=default, metadata=meta, hash=False)
 
 
-def differences(stored: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
+@dataclass(frozen=True)
+class TrainOptions:
+    """The fully resolved options of one run (what options.json holds); units in the names."""
+
+    model: str = option(flag=Flag("MODEL", "Registered model to train (see `ladabench models`). Not needed with --resume."))
+    model_kind: str | None = option()
+    preset: str | None = option(flag=Flag("--preset", "Model preset; 'tiny' = the tiny one at the data's resolution. Default: the preset for the data's resolution."))
+    preset_source: str | None = option()
+    data: str | None = option(flag=Flag("--data", "Dataset name or folder:PATH[@RES] (default: the embedded fashion10k)."), protocol=True)
+    data_root: str | None = option(flag=Flag("--data-root", "Folder holding the dataset files (or $LADABENCH_DATA)."), session=True)
+    data_content_hash: str | None = option(protocol=True)
+    data_count: int | None = option()
+    resolution: int | None = option(protocol=True)
+    seed: int = option(0, Flag("--seed", "Seed for weights, data order, latents and augmentation (default 0).", int))
+    batch_size: int | None = option(FROM_PRESET, Flag("--batch", "Batch size for both D and G steps (default: the preset's).", int), recipe=True, protocol=True)
+    total_kimg: float | None = option(flag=Flag("--kimg", "Budget in thousands of real images shown to D (training stops exactly there).", float), protocol=True)
+    minutes: float | None = option(flag=Flag("--minutes", "Wall-clock budget in minutes, summed over resumed sessions; with --kimg the first reached stops.", float))
+    lr_g: float | None = option(FROM_PRESET, Flag("--lr-g", "Adam learning rate of G (default: the preset's).", float), recipe=True)
+    lr_d: float | None = option(FROM_PRESET, Flag("--lr-d", "Adam learning rate of D (default: the preset's).", float), recipe=True)
+    betas: tuple[float, float] | None = option(FROM_PRESET, Flag("--betas", "Adam betas as B1,B2 (default: the preset's, reference 0.5,0.99)."), recipe=True)
+    adam_eps: float | None = option(FROM_PRESET, recipe=True)
+    r1_gamma: float | None = option(FROM_PRESET, Flag("--r1-gamma", "R1 weight on mean ||grad of sum(D(aug(x)))||^2 (default: the preset's; reference 1e-4).", float), recipe=True)
+    ema_decay: float | None = option(FROM_PRESET, Flag("--ema-decay", "G_ema decay per step (default: the preset's; reference 0.999).", float), recipe=True)
+    augment: str | None = option(FROM_PRESET, recipe=True, protocol=True)
+    amp: str = option("off", Flag("--amp", "Mixed precision: off (default, FP32 as the reference), bf16, or fp16 (with loss scaling)."), protocol=True)
+    compile: bool = option(False, Flag("--compile/--no-compile", "torch.compile G (D stays eager: R1 needs a double backward).", bool), session=True)
+    deterministic: bool = option(False, Flag("--deterministic/--no-deterministic", "Deterministic kernels: bitwise-repeatable runs and resumes (slower on GPU).", bool))
+    device: str | None = option(flag=Flag("--device", "cpu, cuda or cuda:N (default: cuda when available, else cpu)."), session=True, protocol=True, inherited=False)
+    tick_kimg: float | None = option(flag=Flag("--tick-kimg", "Interval of stats lines and progress updates in kimg (default: ~1/10 of the budget, at most 4).", float))
+    snapshot_kimg: float = option(200.0, Flag("--snapshot-kimg", "Snapshot interval in kimg (default 200; a final snapshot is always written).", float))
+    keep_snapshots: int = option(3, Flag("--keep-snapshots", "Keep only the newest K snapshots (default 3; 0 keeps all); the newest is never removed.", int), session=True)
+    world_size: int = option(1, session=True)
+    eval_kimg: float | None = option(flag=Flag("--eval-kimg", "Evaluate --metrics every this many kimg (default: at every snapshot) and at the end.", float))
+    metrics: tuple[str, ...] = option((), Flag("--metrics", "Comma-separated metrics to evaluate during training, e.g. fid500_train."))
+    stop_kimg: float | None = option(flag=Flag("--stop-kimg", "End this session after this many kimg with a snapshot; the budget stays for --resume.", float), session=True, inherited=False)
+    out: str = option("runs", Flag("--out", "Folder that receives the run directory (default: runs/).", Path), session=True)
+    preset_config: dict[str, Any] | None = option()
+    schema: str = option(SCHEMA)
+
+    # ----- JSON form (options.json, snapshots, --dry-run) ------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values in declaration order (tuples as lists)."""
+        return json.loads(json.dumps({f.name: getattr(self, f.name) for f in fields(self)}))
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any], where: str = "options.json") -> TrainOptions:
+        """Options read back from JSON; a file of an unknown schema or missing fields is a one-line UserError.
+
+        Files written before the schema field existed hold the same fields as schema 1 and load as it.
+        """
+        schema = stored.get("schema", SCHEMA)
+        if schema != SCHEMA:
+            raise UserError(f"{where} has options schema {schema!r}; this ladabench reads {SCHEMA!r}: "
+                            "use the ladabench version that wrote the run, or train it again")
+        known = {f.name: f for f in fields(cls)}
+        missing = [name for name, f in known.items() if name not in stored and f.default is None and name in _REQUIRED]
+        if missing:
+            raise UserError(f"{where} lacks {', '.join(missing)}; it was not written by `ladabench train`")
+        values = {name: stored[name] for name in known if name in stored}
+        return cls(**_typed(values))
+
+    def replace(self, **changes: Any) -> TrainOptions:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+_REQUIRED = ("model", "preset", "data")  # a run's identity; other missing fields read as None (not given)
+
+
+def _typed(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON lists back to the tuples the dataclass holds."""
+    out = dict(values)
+    for name in ("betas", "metrics"):
+        if out.get(name) is not None:
+            out[name] = tuple(out[name])
+    return out
+
+
+def option_fields(**wanted: bool) -> list[dataclasses.Field]:
+    """TrainOptions fields whose metadata matches, e.g. `option_fields(session=True)`."""
+    return [f for f in fields(TrainOptions) if all(bool(f.metadata.get(k)) == v for k, v in wanted.items())]
+
+
+SESSION_KEYS = frozenset(f.name for f in option_fields(session=True))
+PROTOCOL_KEYS = tuple(f.name for f in option_fields(protocol=True))
+CLI_FIELDS = tuple(f for f in fields(TrainOptions) if f.metadata.get("flag") is not None)
+
+
+def flag_of(name: str) -> str:
+    """The command-line spelling of a field ('total_kimg' -> '--kimg')."""
+    flag = {f.name: f.metadata["flag"] for f in CLI_FIELDS}[name]
+    return flag.decl.split("/")[0]
+
+
+def differences(stored: TrainOptions | dict[str, Any], fresh: TrainOptions | dict[str, Any]) -> list[str]:
     """Human-readable 'key: old -> new' lines for every non-session option that differs."""
+    old_all = stored.to_json() if isinstance(stored, TrainOptions) else stored
+    new_all = fresh.to_json() if isinstance(fresh, TrainOptions) else fresh
+    return _dict_differences(old_all, new_all, SESSION_KEYS | {"schema"})
+
+
+def _dict_differences(stored: dict[str, Any], fresh: dict[str, Any], skip: frozenset[str] | set[str]) -> list[str]:
+    """`differences` on plain dicts, recursing into nested ones."""
     lines = []
     for key in sorted(set(stored) | set(fresh)):
-        if key in SESSION_KEYS:
+        if key in skip:
             continue
-        old, new = _jsonable(stored.get(key)), _jsonable(fresh.get(key))
+        old, new = json.loads(json.dumps(stored.get(key))), json.loads(json.dumps(fresh.get(key)))
         if old == new:
             continue
         if isinstance(old, dict) and isinstance(new, dict):
-            lines += [f"{key}.{line}" for line in differences(old, new)]
+            lines += [f"{key}.{line}" for line in _dict_differences(old, new, set())]
         else:
             lines.append(f"{key}: {json.dumps(old)} -> {json.dumps(new)}")
     return lines

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from bench.train.state import atomic_write_bytes
+from bench.core.files import atomic_write_bytes
 
 GRID_IMAGES = 64  # an 8 x 8 grid
 

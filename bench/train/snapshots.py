@@ -1,4 +1,4 @@
-"""Choosing the snapshot to resume from (skipping damaged ones) and keeping only the newest K."""
+"""Choosing the snapshot to resume from (skipping damaged ones), keeping only the newest K, loading G_ema."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
-from bench.train.rundir import snapshots
+from torch import nn
+
+from bench.core.errors import UserError
+from bench.core.rundir import RunDir
+from bench.registry import get_model
+from bench.train.options import TrainOptions
 from bench.train.state import SnapshotError, UnsafeSnapshotError, load_snapshot
 
 CORRUPT_SUFFIX = ".corrupt"
-DEFAULT_KEEP_SNAPSHOTS = 3
 
 
 def set_aside(path: Path) -> Path:
@@ -22,7 +25,7 @@ def set_aside(path: Path) -> Path:
     return target
 
 
-def load_resumable(run_dir: Path, snapshot: Path | None, warn: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
+def load_resumable(run: RunDir, snapshot: Path | None, warn: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
     """The snapshot to resume from and its contents: the one named, else the newest one that loads.
 
     A damaged newest snapshot is set aside (renamed `.corrupt`) with a warning and the one before it
@@ -33,13 +36,13 @@ def load_resumable(run_dir: Path, snapshot: Path | None, warn: Callable[[str], N
         try:
             return snapshot, load_snapshot(snapshot)
         except SnapshotError as exc:
-            others = [p for p in reversed(snapshots(run_dir)) if p != snapshot]
+            others = [p for p in reversed(run.snapshots()) if p != snapshot]
             good = next((p for p in others if _loads(p)), None)
             hint = f"resume from {good} instead" if good else "the run has no other readable snapshot; start it again"
             raise UserError(f"{exc}; {hint}") from None
-    candidates = list(reversed(snapshots(run_dir)))
+    candidates = list(reversed(run.snapshots()))
     if not candidates:
-        raise UserError(f"run {run_dir} has no snapshot yet; train it again (nothing was saved before it stopped)")
+        raise UserError(f"run {run.path} has no snapshot yet; train it again (nothing was saved before it stopped)")
     for path in candidates:
         try:
             return path, load_snapshot(path)
@@ -48,12 +51,12 @@ def load_resumable(run_dir: Path, snapshot: Path | None, warn: Callable[[str], N
         except SnapshotError as exc:
             moved = set_aside(path)
             warn(f"{exc}; set aside as {moved.name}, trying the snapshot before it")
-    raise UserError(f"run {run_dir}: every snapshot is damaged (set aside as *{CORRUPT_SUFFIX}); start the run again")
+    raise UserError(f"run {run.path}: every snapshot is damaged (set aside as *{CORRUPT_SUFFIX}); start the run again")
 
 
-def remove_partial_writes(run_dir: Path) -> list[Path]:
+def remove_partial_writes(run: RunDir) -> list[Path]:
     """Delete temporary files a killed writer left behind (`.<name>.tmp-<pid>`); call only under the run lock."""
-    leftovers = sorted(Path(run_dir).glob(".*.tmp-*"))
+    leftovers = run.partial_writes()
     for path in leftovers:
         path.unlink(missing_ok=True)
     return leftovers
@@ -68,7 +71,7 @@ def _loads(path: Path) -> bool:
     return True
 
 
-def prune(run_dir: Path, keep: int, newest: Path) -> list[Path]:
+def prune(run: RunDir, keep: int, newest: Path) -> list[Path]:
     """Delete all but the `keep` newest snapshots (0 keeps all); `newest`, just written, always stays.
 
     Returns the deleted paths. Only whole, finished snapshots exist under these names (writes are
@@ -76,8 +79,37 @@ def prune(run_dir: Path, keep: int, newest: Path) -> list[Path]:
     """
     if keep <= 0:
         return []
-    others = [p for p in snapshots(run_dir) if p != newest]
+    others = [p for p in run.snapshots() if p != newest]
     doomed = others[: max(0, len(others) - (keep - 1))]
     for path in doomed:
         path.unlink(missing_ok=True)
     return doomed
+
+
+def split_resume_path(path: Path, require_snapshot: bool = True) -> tuple[RunDir, Path | None]:
+    """`--resume` accepts a run folder or a snapshot file: return (run, snapshot).
+
+    For a folder the snapshot is its latest, or None with `require_snapshot=False` (the caller then
+    picks the newest one that loads, see `load_resumable`).
+    """
+    path = Path(path)
+    if path.is_file():
+        return RunDir(path.parent), path
+    if path.is_dir():
+        run = RunDir(path)
+        return run, run.latest_snapshot() if require_snapshot else None
+    raise UserError(f"--resume {path}: no such run folder or snapshot file")
+
+
+def load_generator(run_dir: Path | RunDir, snapshot: Path | None = None, device: str = "cpu") -> tuple[nn.Module, TrainOptions, Path]:
+    """Rebuild G from the run's options through the registry and load G_ema: (G_ema, options, snapshot_path).
+
+    The generator is returned in eval mode on `device`.
+    """
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    options = TrainOptions.from_json(run.read_options(), str(run.options_path))
+    snapshot = Path(snapshot) if snapshot is not None else run.latest_snapshot()
+    spec = get_model(options.model)
+    generator, _ = spec.build(spec.presets[options.preset])
+    generator.load_state_dict(load_snapshot(snapshot)["G_ema"])
+    return generator.to(device).eval(), options, snapshot

@@ -1,11 +1,9 @@
-"""Snapshots and RNG states: atomic writes, and dicts that `torch.load(weights_only=True)` accepts."""
+"""Snapshots and RNG states: checksummed snapshot files, and dicts that `torch.load(weights_only=True)` accepts."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
-import os
 import pickle
 import random
 import zipfile
@@ -15,42 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.errors import UserError
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so a reader sees the old content or the new, never a half-written one.
-
-    Temporary file in the same folder, flush + fsync, then `os.replace` (atomic on POSIX), then fsync
-    the folder so the rename itself survives a power loss.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on folders; the rename is still atomic
-    finally:
-        os.close(dir_fd)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write JSON (indented, keys in insertion order) atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
-
+from bench.core.errors import UserError
+from bench.core.files import atomic_write_bytes
 
 CHECKSUM_KEY = "checksum"
 

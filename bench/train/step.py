@@ -12,12 +12,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bench.train.augment import diff_augment
+from bench.train.ema import make_ema
+
 Augment = Callable[[Tensor], Tensor]
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # --amp -> autocast dtype
 
 
 class DiscriminatorPair(nn.Module):
@@ -66,6 +71,27 @@ class StepContext:
         return torch.autocast(self.device_type, dtype=self.amp_dtype)
 
 
+def make_step_context(G: nn.Module, D: nn.Module, recipe: Any, device_type: str, amp_dtype: torch.dtype | None,
+                      augment_generator: torch.Generator) -> StepContext:
+    """The reference recipe around G and D: G_ema, one Adam each, the AMP scaler and DiffAugment.
+
+    Training and profiling both build their step with it. `recipe` has lr_g, lr_d, betas, adam_eps,
+    ema_decay, r1_gamma and augment (a preset's training config, or TrainOptions). Wrapping G or the
+    D pair (torch.compile, DDP) is the caller's: assign `ctx.G` / `ctx.D_pair` afterwards.
+    """
+
+    adam = dict(betas=tuple(recipe.betas), eps=recipe.adam_eps)
+    policy = recipe.augment
+    return StepContext(
+        G=G, D=D, ema=make_ema(G, recipe.ema_decay), G_plain=G,
+        opt_g=torch.optim.Adam(G.parameters(), lr=recipe.lr_g, **adam),
+        opt_d=torch.optim.Adam(D.parameters(), lr=recipe.lr_d, **adam),
+        scaler=torch.amp.GradScaler(device_type, enabled=amp_dtype == torch.float16),
+        augment=lambda x: diff_augment(x, policy, augment_generator), r1_gamma=recipe.r1_gamma,
+        amp_dtype=amp_dtype, device_type=device_type,
+    )
+
+
 def _at_least_fp32(t: Tensor) -> Tensor:
     """Upcast half-precision values (AMP) for reductions; leave float32/float64 as they are."""
     return t if t.dtype in (torch.float32, torch.float64) else t.float()
@@ -97,6 +123,7 @@ def optimizer_step(ctx: StepContext, optimizer: torch.optim.Optimizer) -> Tensor
     Under fp16 the first steps often overflow while the scaler finds its scale; such a step changes
     no weight, so the loop does not treat its non-finite loss as divergence.
     """
+
     scale_before = ctx.scaler.get_scale() if ctx.scaler.is_enabled() else None
     ctx.scaler.step(optimizer)
     ctx.scaler.update()

@@ -1,4 +1,4 @@
-"""The benchmark grid end to end: train (subprocess `ladabench train`), evaluate, profile, report; then reuse."""
+"""The benchmark grid end to end: train (`bench.train.train`, as `ladabench train`), evaluate, profile, report; then reuse."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from bench.commands.grid import GridPlan, run_grid
 from bench.report.markdown import parse_mean_std, parse_results_table
-from bench.suite import GridPlan, run_grid
 
 
 @pytest.mark.slow

@@ -9,12 +9,12 @@ import pytest
 import torch
 from datafakes import write_celeba, write_corrupt, write_pngs
 
+from bench.core.errors import UserError
 from bench.data import hashing, load_dataset
 from bench.data import prepare as prepare_module
 from bench.data.folders import ImageFolderSource
 from bench.data.grid import sample_grid
 from bench.data.loader import random_batches, to_float_tensor
-from bench.errors import UserError
 
 COLORS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 

@@ -16,9 +16,9 @@ from datafakes import (
     write_pngs,
 )
 
+from bench.core.errors import MissingDataError, UserError
 from bench.data import DEFAULT_DATASET, load_dataset
 from bench.data import fashion as fashion_module
-from bench.errors import MissingDataError, UserError
 
 
 @pytest.fixture(autouse=True)

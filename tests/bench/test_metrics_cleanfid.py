@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.metrics.features import image_features, load_feature_extractor
 from bench.metrics.quality import fid_from_features
 from bench.metrics.reference import ReferenceStats, statistics

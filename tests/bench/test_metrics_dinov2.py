@@ -21,7 +21,7 @@ from reportfakes import make_run
 from torch import nn
 
 import bench.metrics.dinov2 as dinov2
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.metrics.features import image_features, load_feature_extractor
 from bench.metrics.names import resolve_metric_names
 from bench.report.aggregate import parse_metric_list

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.metrics.evaluate import evaluate_snapshot
 
 PROTOCOL_FIELDS = ("value", "std", "values_per_seed", "num_gen", "num_ref", "reference", "resize_mode", "weights_sha256",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.metrics.evaluate import evaluate_generator
 from bench.metrics.features import load_feature_extractor
 from bench.metrics.generate import generated_features

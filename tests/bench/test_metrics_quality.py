@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.metrics.evaluate import evaluate_generator
 from bench.metrics.features import image_features, load_feature_extractor
 from bench.metrics.generate import generate_uint8, latents

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from torch import nn
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.registry import ModelSpec
 
 

@@ -11,7 +11,7 @@ import pytest
 from reportfakes import make_run
 
 from bench.cli import main
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.report.aggregate import parse_metric_list
 from bench.report.build import build_report
 from bench.report.intervals import parse_cell

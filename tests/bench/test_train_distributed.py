@@ -13,9 +13,9 @@ import torch
 from threads import one_torch_thread
 
 from bench.cli import main
+from bench.core.rundir import RunDir
 from bench.train.distributed import split_sizes
-from bench.train.loop import derived_seed, rank_seed
-from bench.train.rundir import snapshots
+from bench.train.seeds import derived_seed, rank_seed
 from bench.train.state import load_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_on
     log = (run / "log.txt").read_text()
     assert log.count("start: ") == 1 and log.count("tick 2:") == 1  # one writer
     assert "2 process(es)" in log and "weights identical on all 2 ranks at 16 images" in log
-    (snap_path,) = snapshots(run)
+    (snap_path,) = RunDir(run).snapshots()
     snap = load_snapshot(snap_path)
     assert snap["images_seen"] == 16 and len(snap["rank_generators"]) == 2
     assert not (run / "train.lock").exists()
@@ -56,16 +56,17 @@ def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_on
         assert main(["train", "--resume", str(run)]) == 0  # the same run, now in one process
     assert [s["images_seen"] for s in _stats(run)] == [8, 16, 24, 32]
     assert "resumed from snapshot-000000.pt at 16 images on 1 process(es)" in (run / "log.txt").read_text()
-    assert load_snapshot(snapshots(run)[-1])["images_seen"] == 32
+    assert load_snapshot(RunDir(run).snapshots()[-1])["images_seen"] == 32
     assert json.loads((run / "options.json").read_text())["world_size"] == 1
 
 
-def test_gpus_relaunches_the_same_command_under_torchrun(tmp_path, monkeypatch):
+def test_gpus_relaunches_the_resolved_options_under_torchrun(tmp_path, monkeypatch):
     launched = {}
 
     def fake_run(command, check):
-        """Record the command instead of starting torchrun."""
+        """Record the command and the options file it names instead of starting torchrun."""
         launched["command"] = command
+        launched["launch"] = json.loads(Path(command[-1]).read_text())
         return subprocess.CompletedProcess(command, 0)
 
     monkeypatch.setattr(subprocess, "run", fake_run)
@@ -74,11 +75,14 @@ def test_gpus_relaunches_the_same_command_under_torchrun(tmp_path, monkeypatch):
     command = launched["command"]
     assert command[:6] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m"]
     args = command[6:]
-    assert args[:3] == ["bench.cli", "train", "ladagan"] and "--gpus" not in args
-    for flag, value in (("--preset", "tiny"), ("--batch", "8"), ("--kimg", "0.5"), ("--device", "cpu"), ("--out", str(tmp_path))):
-        assert args[args.index(flag) + 1] == value
-    assert "--deterministic" in args and "--no-compile" in args and "--force" not in args
+    assert args[0] == "bench.commands.torchrun" and "--gpus" not in args  # the workers get options, not flags
+    options = launched["launch"]["options"]
+    for key, value in (("model", "ladagan"), ("preset", "tiny32"), ("batch_size", 8), ("total_kimg", 0.5),
+                       ("device", "cpu"), ("out", str(tmp_path)), ("world_size", 2)):
+        assert options[key] == value
+    assert options["deterministic"] is True and options["compile"] is False and launched["launch"]["resume"] is None
     assert not any(tmp_path.iterdir())  # the launcher itself writes nothing
+    assert not Path(command[-1]).exists()  # nor leaves its options file behind
 
 
 def test_global_batch_must_split_evenly_over_processes(monkeypatch, capsys):

@@ -19,9 +19,10 @@ import torch
 from threads import one_torch_thread
 
 from bench.cli import main
-from bench.train.lock import LOCK_NAME, RunLock, RunLockedError
-from bench.train.rundir import load_generator, snapshots
-from bench.train.snapshots import prune
+from bench.core.rundir import LOCK_FILE as LOCK_NAME
+from bench.core.rundir import RunDir
+from bench.train.lock import RunLock, RunLockedError
+from bench.train.snapshots import load_generator, prune
 from bench.train.state import SnapshotError, UnsafeSnapshotError, load_snapshot, save_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a
             """A snapshot exists and training has gone on past it."""
             runs = list(out.glob("0*")) if out.exists() else []
             stats = runs[0] / "stats.jsonl" if runs else None
-            return bool(runs and snapshots(runs[0]) and stats.exists() and len(stats.read_text().splitlines()) >= 3)
+            return bool(runs and RunDir(runs[0]).snapshots() and stats.exists() and len(stats.read_text().splitlines()) >= 3)
 
         _wait_for(past_first_snapshot, proc)
         os.kill(proc.pid, signal.SIGSTOP)  # frozen at an arbitrary point of the run, lock still held
@@ -94,7 +95,7 @@ def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a
             proc.kill()
         proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
-    killed_at = load_snapshot(snapshots(run)[-1])["images_seen"]  # the finished snapshot survived the kill
+    killed_at = load_snapshot(RunDir(run).snapshots()[-1])["images_seen"]  # the finished snapshot survived the kill
     assert 16 <= killed_at < 64
 
     assert main(["train", "--resume", str(run)]) == 0
@@ -102,7 +103,7 @@ def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a
     assert f"took over a stale lock from pid {proc.pid}" in log and "no longer running" in log
     assert f"resumed from snapshot-000000.pt at {killed_at} images" in log
     assert not (run / LOCK_NAME).exists()  # released on normal exit
-    a, b = load_snapshot(snapshots(full)[-1]), load_snapshot(snapshots(run)[-1])
+    a, b = load_snapshot(RunDir(full).snapshots()[-1]), load_snapshot(RunDir(run).snapshots()[-1])
     assert a["images_seen"] == b["images_seen"] == 64
     for name, tensor in a["G_ema"].items():
         assert torch.equal(tensor, b["G_ema"][name]), f"G_ema.{name} differs after SIGKILL + resume"
@@ -197,21 +198,21 @@ def test_a_snapshot_carrying_code_is_refused_and_the_code_never_runs(run_copy, t
 
 def test_run_lock_refuses_a_second_holder_and_takes_over_a_stale_one(tmp_path):
     lines: list[str] = []
-    with RunLock(tmp_path, log=lines.append):
+    with RunLock(RunDir(tmp_path), log=lines.append):
         owner = json.loads((tmp_path / LOCK_NAME).read_text())
         assert owner["pid"] == os.getpid() and owner["hostname"] and owner["started_utc"]
         with pytest.raises(RunLockedError, match=f"pid {os.getpid()} on host"):
-            RunLock(tmp_path).acquire()
+            RunLock(RunDir(tmp_path)).acquire()
     assert not (tmp_path / LOCK_NAME).exists() and lines == []
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)  # a process that has exited: its lock file is stale
     (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": dead_pid, "hostname": "h", "started_utc": "t"}))
-    with RunLock(tmp_path, log=lines.append):
+    with RunLock(RunDir(tmp_path), log=lines.append):
         assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
     assert lines == [f"took over a stale lock from pid {dead_pid} on host h since t (no longer running)"]
 
-    with pytest.raises(ValueError), RunLock(tmp_path):  # released on errors too
+    with pytest.raises(ValueError), RunLock(RunDir(tmp_path)):  # released on errors too
         raise ValueError("boom")
     assert not (tmp_path / LOCK_NAME).exists()
 
@@ -219,18 +220,17 @@ def test_run_lock_refuses_a_second_holder_and_takes_over_a_stale_one(tmp_path):
 def test_keep_snapshots_removes_the_oldest_and_never_the_newest(tmp_path):
     for kimg in (0, 1, 2, 3, 4):
         save_snapshot(tmp_path / f"snapshot-{kimg:06d}.pt", {"images_seen": kimg * 1000})
-    removed = prune(tmp_path, keep=3, newest=tmp_path / "snapshot-000004.pt")
+    removed = prune(RunDir(tmp_path), keep=3, newest=tmp_path / "snapshot-000004.pt")
     assert [p.name for p in removed] == ["snapshot-000000.pt", "snapshot-000001.pt"]
-    assert [p.name for p in snapshots(tmp_path)] == ["snapshot-000002.pt", "snapshot-000003.pt", "snapshot-000004.pt"]
+    assert [p.name for p in RunDir(tmp_path).snapshots()] == ["snapshot-000002.pt", "snapshot-000003.pt", "snapshot-000004.pt"]
     # Resumed from an older snapshot, the one just written sorts first by name: it still stays.
-    removed = prune(tmp_path, keep=1, newest=tmp_path / "snapshot-000002.pt")
-    assert [p.name for p in snapshots(tmp_path)] == ["snapshot-000002.pt"]
-    assert prune(tmp_path, keep=0, newest=tmp_path / "snapshot-000002.pt") == []  # 0 keeps all
+    removed = prune(RunDir(tmp_path), keep=1, newest=tmp_path / "snapshot-000002.pt")
+    assert [p.name for p in RunDir(tmp_path).snapshots()] == ["snapshot-000002.pt"]
+    assert prune(RunDir(tmp_path), keep=0, newest=tmp_path / "snapshot-000002.pt") == []  # 0 keeps all
 
 
 def test_metric_and_stats_lines_are_pushed_to_disk_whole(tmp_path, monkeypatch):
     from bench.metrics.evaluate import append_results
-    from bench.train.rundir import append_stats
 
     synced: list[str] = []
     real_fsync = os.fsync
@@ -242,7 +242,7 @@ def test_metric_and_stats_lines_are_pushed_to_disk_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
     append_results(tmp_path, [{"metric": "fid500_train", "value": 1.5}, {"metric": "fid500_train", "value": 2.5}])
-    append_stats(tmp_path, {"images_seen": 8, "loss_d": 0.5})
+    RunDir(tmp_path).append_stats({"images_seen": 8, "loss_d": 0.5})
     lines = (tmp_path / "metric-fid500_train.jsonl").read_text().splitlines()
     assert [json.loads(line)["value"] for line in lines] == [1.5, 2.5]
     # Each line was complete and synced before the call returned (a later kill cannot take it back).

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.core.rundir import RunDir
 from bench.registry import all_models
-from bench.train.rundir import load_generator, snapshots
+from bench.train.snapshots import load_generator
 
 
 @pytest.mark.slow
@@ -29,5 +30,5 @@ def test_model_trains_two_steps_and_leaves_a_complete_run_directory(model: str, 
     options = json.loads((run / "options.json").read_text())
     assert options["model"] == model and options["batch_size"] == 4
     G, _, path = load_generator(run)
-    assert path == snapshots(run)[-1]
+    assert path == RunDir(run).snapshots()[-1]
     assert G.img_size == 32

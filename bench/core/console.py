@@ -1,0 +1,34 @@
+"""The two rich consoles every command prints to, and the one way a command's errors become an exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Console
+
+from bench.core.errors import UserError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def exit_code_of(run: Callable[[], object]) -> int:
+    """Run a command body; a UserError becomes its message and exit code, with no traceback.
+
+    Typer handles usage errors and `--help` itself (standalone mode, exits via SystemExit); a
+    UserError is a mistake the user can fix, so it gets one line naming the fix.
+    """
+    try:
+        run()
+    except UserError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        return 130
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        err_console.print(str(exc.code))
+        return 1
+    return 0

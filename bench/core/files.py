@@ -1,0 +1,90 @@
+"""The one way the suite writes a file whole (atomic) or appends a line durably."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from bench.core.errors import UserError
+
+PARTIAL_WRITE_GLOB = ".*.tmp-*"  # temporary names of `atomic_write_bytes`; a killed writer may leave one
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Push a folder's entries (a rename into it) to disk; filesystems that refuse it keep the rename atomic."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so a reader sees the old content or the new, never a half-written one.
+
+    The bytes go to `.<name>.tmp-<pid>` in the same folder (so the rename cannot cross filesystems),
+    are flushed and fsynced, then renamed over `path` and the folder is fsynced. The new file gets the
+    mode a plain `open()` gives (0666 less the umask, 0644 usually): reports stay readable by others.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_folder(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text atomically (see `atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write JSON (indented, keys in insertion order, trailing newline) atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line and push it to disk (a crash loses at most the line being written)."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line.rstrip("\n") + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file as a dict, or a UserError naming the broken file."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read {path} ({exc}); is it a complete run directory?") from exc
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every complete JSON line of a file ([] when absent); a line cut short by a crash is skipped."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    lines = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        if text.strip():
+            try:
+                lines.append(json.loads(text))
+            except json.JSONDecodeError:
+                continue
+    return lines

@@ -1,0 +1,156 @@
+"""Resolve a training request (the values a user gave; None = not given) into checked `TrainOptions`.
+
+Derived defaults: the preset comes from the data's resolution, the recipe fields (batch, learning
+rates, betas, R1, EMA, augmentation) from the preset, the budget from the preset when neither
+--kimg nor --minutes is given, the tick length from the budget, the evaluation interval from the
+snapshot interval, the device from this machine. Everything else has its default in `TrainOptions`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import fields
+from typing import Any
+
+import torch
+
+from bench.core.errors import UserError
+from bench.registry import get_model
+from bench.train.options import AMP_MODES, FROM_PRESET, TrainOptions, flag_of, option_fields
+
+# Budget when neither --kimg nor --minutes is given: the images the reference's released checkpoints
+# had seen (milmor/LadaGAN tensorflow/utils.py); our choice elsewhere.
+DEFAULT_KIMG_BY_PRESET = {"cifar10": 68_096.0, "celeba64": 72_192.0, "ffhq128": 24_064.0}
+DEFAULT_KIMG = 10_000.0  # presets with no reference count (bedroom256, baselines at those sizes)
+DEFAULT_TINY_KIMG = 100.0  # tiny presets are for smoke runs and the CPU quick benchmark
+MAX_TICK_KIMG = 4.0  # StyleGAN's tick length; shorter runs get ~10 ticks
+
+
+def default_device() -> str:
+    """CUDA when available, else CPU (the same code path runs on both)."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_total_kimg(preset_name: str) -> float:
+    """The budget a preset trains for when the user gives neither --kimg nor --minutes."""
+    if preset_name.startswith("tiny"):
+        return DEFAULT_TINY_KIMG
+    return DEFAULT_KIMG_BY_PRESET.get(preset_name, DEFAULT_KIMG)
+
+
+def default_tick_kimg(total_kimg: float | None, batch_size: int) -> float:
+    """Progress/stats interval: ~1/10 of the budget, at least one batch, at most 4 kimg."""
+    if total_kimg is None:
+        return MAX_TICK_KIMG
+    return min(MAX_TICK_KIMG, max(batch_size / 1000, total_kimg / 10))
+
+
+def effective_preset(preset: Any, training_overrides: dict[str, Any]) -> Any:
+    """The preset with its training recipe replaced by the values this run uses."""
+    training = dataclasses.replace(preset.training, **training_overrides)
+    return dataclasses.replace(preset, training=training)
+
+
+def resolve_options(request: dict[str, Any], resolution: int) -> TrainOptions:
+    """Fill every option of a training request (keys are TrainOptions field names) for data of `resolution` px.
+
+    Data identity (`data_content_hash`, `data_count`) comes in the request once the data is opened;
+    a dry run leaves them None.
+    """
+    spec = get_model(request["model"])
+    preset = spec.preset(request.get("preset"), resolution)
+    values: dict[str, Any] = {}
+    for f in fields(TrainOptions):
+        given = request.get(f.name)
+        if given is not None:
+            values[f.name] = given
+        elif f.default == FROM_PRESET:
+            values[f.name] = getattr(preset.training, f.name)
+        else:
+            values[f.name] = f.default
+    values.update(model=spec.name, model_kind=spec.kind, preset=preset.name, preset_source=preset.source,
+                  resolution=resolution, device=values["device"] or default_device())
+    if values["total_kimg"] is None and values["minutes"] is None:
+        values["total_kimg"] = default_total_kimg(preset.name)
+    if values["tick_kimg"] is None:
+        values["tick_kimg"] = default_tick_kimg(values["total_kimg"], int(values["batch_size"]))
+    if values["metrics"] and values["eval_kimg"] is None:
+        values["eval_kimg"] = values["snapshot_kimg"]
+    options = _coerce(values)
+    _check(options)
+    recipe = {f.name: getattr(options, f.name) for f in option_fields(recipe=True)}
+    return options.replace(preset_config=json_config(effective_preset(preset, recipe)))
+
+
+def json_config(preset: Any) -> dict[str, Any]:
+    """A preset dataclass as plain JSON values."""
+    return json.loads(json.dumps(dataclasses.asdict(preset)))
+
+
+def _cast(hint: Any, value: Any) -> Any:
+    """A value in the type a field declares (`int | None` -> int, `tuple[float, ...]` -> tuple of float)."""
+    if value is None:
+        return None
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return _cast(args[0], value)
+    if typing.get_origin(hint) is tuple:
+        return tuple(_cast(args[0], v) for v in value)
+    return hint(value) if hint in (int, float, str, bool) else value
+
+
+def _coerce(values: dict[str, Any]) -> TrainOptions:
+    """Values in their field types (CLI numbers as float/int, lists as tuples, paths as text)."""
+    hints = typing.get_type_hints(TrainOptions)
+    return TrainOptions(**{name: _cast(hints[name], value) for name, value in values.items()})
+
+
+def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
+    """Reject a non-positive (or non-finite) numeric option with the flag's name."""
+    if value is None and allow_none:
+        return
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise UserError(f"{flag_of(name)} must be a positive number (got {value})")
+
+
+def _check_device(device: str) -> None:
+    """Validate a --device value against this machine."""
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as exc:
+        raise UserError(f"--device '{device}' is not a device; use cpu, cuda or cuda:N") from exc
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    if parsed.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {device}: only cpu and cuda are supported")
+
+
+def _check(o: TrainOptions) -> None:
+    """Refuse out-of-range values, naming the flag and the fix (same order as the flags are read)."""
+    _positive("batch_size", o.batch_size)
+    if o.batch_size % o.world_size:
+        raise UserError(f"--batch {o.batch_size} is the global batch and must split evenly over {o.world_size} "
+                        f"processes; pass a multiple of {o.world_size}")
+    if o.keep_snapshots < 0:
+        raise UserError(f"--keep-snapshots must be >= 0 (0 keeps every snapshot; got {o.keep_snapshots})")
+    _positive("lr_g", o.lr_g)
+    _positive("lr_d", o.lr_d)
+    if len(o.betas) != 2 or not all(0.0 <= b < 1.0 for b in o.betas):
+        raise UserError(f"--betas must be two numbers in [0, 1), e.g. 0.5,0.99 (got {o.betas})")
+    if not math.isfinite(o.r1_gamma) or o.r1_gamma < 0:
+        raise UserError(f"--r1-gamma must be >= 0 (got {o.r1_gamma})")
+    if not 0.0 <= o.ema_decay <= 1.0:
+        raise UserError(f"--ema-decay must be in [0, 1] (got {o.ema_decay})")
+    for name in ("minutes", "total_kimg"):
+        _positive(name, getattr(o, name), allow_none=True)
+    _positive("tick_kimg", o.tick_kimg)
+    _positive("snapshot_kimg", o.snapshot_kimg)
+    _positive("stop_kimg", o.stop_kimg, allow_none=True)
+    if o.amp not in AMP_MODES:
+        raise UserError(f"--amp '{o.amp}' is unknown; use one of {', '.join(AMP_MODES)}")
+    _positive("eval_kimg", o.eval_kimg, allow_none=True)
+    _check_device(o.device)
