@@ -106,6 +106,20 @@ def _make_plots(
     return made
 
 
+def _check_quality(final: pd.DataFrame, runs: list[str], keys: list[str]) -> list[str]:
+    """Refuse mixed metric protocols per shown kind; a note for each kind some runs lack."""
+    notes = []
+    for kind in (kind for kind, key in REPORT_KINDS.items() if key in keys):
+        if not final.empty:
+            check_metric_protocol(final, kind)
+        evaluated = set(final[final["kind"] == kind]["run"]) if not final.empty else set()
+        missing = [r for r in runs if r not in evaluated]
+        if missing:
+            notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
+                         + f" (evaluate with `ladabench eval RUN --metrics {EVAL_ARGS.get(kind, kind)}`).")
+    return notes
+
+
 def build_report(
     paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
     title: str | None = None, commands: list[str] | None = None, notes: list[str] | None = None,
@@ -132,15 +146,7 @@ def build_report(
     final = final_metrics(metrics)
     if not final.empty:
         final = _select_metric_names(final, list(runs["run"]))
-    kinds = [kind for kind, key in REPORT_KINDS.items() if key in keys]
-    for kind in kinds:
-        if not final.empty:
-            check_metric_protocol(final, kind)
-        evaluated = set(final[final["kind"] == kind]["run"]) if not final.empty else set()
-        missing = [r for r in runs["run"] if r not in evaluated]
-        if missing:
-            notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
-                         + f" (evaluate with `ladabench eval RUN --metrics {EVAL_ARGS.get(kind, kind)}`).")
+    notes += _check_quality(final, list(runs["run"]), keys)
     profile, scaling = load_profile_files(profile_paths or [])
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
