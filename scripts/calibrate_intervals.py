@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.metrics.jackknife import frechet_of_rows, jackknife_groups, jackknife_se, mmd2_leave_out
 
-SETTINGS = ((64, 500), (256, 500), (256, 100), (512, 200))  # (feature width D, generated set size N)
+SETTINGS = ((64, 500), (256, 500), (256, 100), (512, 200), (2048, 32))  # (feature width D, generated set size N)
 INDEPENDENT_SETS, TRIALS, GROUPS, RESAMPLES = 40, 3, 25, 100
 
 

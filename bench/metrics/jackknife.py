@@ -27,8 +27,15 @@ from bench.metrics.ci import CI_GROUPS, CI_SEED, Interval, interval, pooled_se
 
 
 def jackknife_groups(count: int, groups: int, seed: int) -> list[np.ndarray]:
-    """`groups` disjoint row sets of nearly equal size covering 0..count-1, by numpy's default_rng(seed)."""
-    return np.array_split(np.random.default_rng(seed).permutation(count), groups)
+    """min(groups, count) disjoint row sets of count // groups rows each, from numpy's default_rng(seed).permutation.
+
+    Equal sizes matter: FID's bias moves with the number of rows kept, so replicates that kept
+    different numbers of rows would differ by that alone. The count % groups remaining rows stay in
+    every replicate.
+    """
+    groups = min(groups, count)
+    size = count // groups
+    return list(np.random.default_rng(seed).permutation(count)[:groups * size].reshape(groups, size))
 
 
 def jackknife_se(replicates: np.ndarray) -> float:

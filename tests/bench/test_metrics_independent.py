@@ -196,8 +196,8 @@ def test_interval_closed_forms_equal_independent_computations() -> None:
     mu, sigma = statistics(ref)
     every = np.arange(len(gen))
     assert frechet_of_rows(gen, mu, sigma, [every])[0] == pytest.approx(_independent_frechet(gen, ref), rel=1e-6)
-    groups = jackknife_groups(len(gen), 5, seed=0)
-    assert sorted(np.concatenate(groups)) == list(every)
+    groups = jackknife_groups(len(gen), 7, seed=0)  # 300 rows: 7 groups of 42, 6 rows kept in every replicate
+    assert [len(g) for g in groups] == [42] * 7 and len(set(np.concatenate(groups))) == 294
     kept = [np.setdiff1d(every, g) for g in groups[:2]]
     repeated = np.random.default_rng(0).integers(0, len(gen), len(gen))
     for rows, value in zip([*kept, repeated], frechet_of_rows(gen, mu, sigma, [*kept, repeated]), strict=True):
@@ -273,8 +273,8 @@ def test_reported_fid_interval_is_the_jackknife_of_independent_frechet_distances
     ses = []
     for offset, seed in enumerate((0, 1)):
         gen = generated_features(generator, seed, 80, extractor, show_progress=False)
-        # The documented rule: 10 groups from numpy default_rng(offset).permutation, leave one out each time.
-        groups = np.array_split(np.random.default_rng(offset).permutation(80), 10)
+        # The documented rule: 10 groups of 80 // 10 rows from numpy default_rng(offset).permutation, each left out once.
+        groups = np.random.default_rng(offset).permutation(80)[:80].reshape(10, 8)
         values = np.array([_independent_frechet(np.delete(gen, g, axis=0), ref) for g in groups])
         ses.append(np.sqrt(9 / 10 * ((values - values.mean()) ** 2).sum()))
     se = np.sqrt(np.sum(np.square(ses))) / 2
