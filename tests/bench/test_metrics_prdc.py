@@ -70,3 +70,24 @@ def test_pr_metric_in_the_pipeline_matches_brute_force() -> None:
         assert row["components"][name]["value"] == pytest.approx(value, abs=1e-9), name
     assert row["value"] == row["components"]["precision"]["value"]
     json.dumps(row)  # the line is written as JSON
+
+
+def test_pr_columns_in_the_report(tmp_path) -> None:
+    from reportfakes import make_run
+
+    from bench.report.aggregate import parse_metric_list
+    from bench.report.build import build_report
+    from bench.report.markdown import parse_results_table
+
+    root = tmp_path / "runs"
+    for i, (model, seed, precision) in enumerate((("ladagan", 0, 0.6), ("ladagan", 1, 0.7), ("conv", 0, 0.2))):
+        run = make_run(root, i, model, seed, {4: 50.0}, 20.0)
+        line = json.loads((run / "metric-fid500_train.jsonl").read_text())
+        parts = {"precision": precision, "recall": 0.5, "density": 0.9, "coverage": 0.4}
+        line.update(metric="pr500_train", kind="pr", value=precision, unit="fraction", nearest_k=3,
+                    components={k: {"value": v, "std": None, "values_per_seed": [v]} for k, v in parts.items()})
+        (run / "metric-pr500_train.jsonl").write_text(json.dumps(line) + "\n")
+    report = build_report([root], parse_metric_list("fid,pr"), tmp_path / "r.md")
+    rows = {r["model"]: r for r in parse_results_table(report.markdown_path.read_text())}
+    assert rows["ladagan"]["precision (k=3)"].startswith("0.65 ±") and rows["conv"]["precision (k=3)"] == "0.2"
+    assert rows["conv"]["recall (k=3)"] == "0.5" and rows["conv"]["coverage (k=3)"] == "0.4"
