@@ -202,6 +202,12 @@ def test_interval_closed_forms_equal_independent_computations() -> None:
     repeated = np.random.default_rng(0).integers(0, len(gen), len(gen))
     for rows, value in zip([*kept, repeated], frechet_of_rows(gen, mu, sigma, [*kept, repeated]), strict=True):
         assert value == pytest.approx(_independent_frechet(gen[rows], ref), rel=1e-6)
+    # Fewer rows than dimensions: the N x N Gram route (scipy's sqrtm of the singular product is less exact).
+    wide_gen, wide_ref = gen[:24], ref[:40]
+    wide_mu, wide_sigma = statistics(wide_ref)
+    wide_kept = np.setdiff1d(np.arange(24), [3, 17])
+    assert frechet_of_rows(wide_gen, wide_mu, wide_sigma, [wide_kept])[0] == pytest.approx(
+        _independent_frechet(wide_gen[wide_kept], wide_ref), rel=1e-6)
     for rows, value in zip(kept, mmd2_leave_out(gen, ref, groups[:2]), strict=True):
         assert value == pytest.approx(_independent_mmd2_sizes(gen[rows], ref), rel=1e-9)
 
