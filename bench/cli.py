@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from bench.commands import bench, compare, data, doctor, evaluate, models, profile, train
+from bench.commands import bench, compare, data, doctor, evaluate, importer, models, profile, train
 from bench.core.console import exit_code_of
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ def _register_commands() -> None:
     compare.register(app)
     bench.register(app)
     doctor.register(app)
+    importer.register(app)
 
 
 _register_commands()

@@ -34,7 +34,7 @@ def load_resumable(run: RunDir, snapshot: Path | None, warn: Callable[[str], Non
     """
     if snapshot is not None:
         try:
-            return snapshot, load_snapshot(snapshot)
+            return snapshot, _trainable(snapshot, load_snapshot(snapshot))
         except SnapshotError as exc:
             others = [p for p in reversed(run.snapshots()) if p != snapshot]
             good = next((p for p in others if _loads(p)), None)
@@ -45,13 +45,21 @@ def load_resumable(run: RunDir, snapshot: Path | None, warn: Callable[[str], Non
         raise UserError(f"run {run.path} has no snapshot yet; train it again (nothing was saved before it stopped)")
     for path in candidates:
         try:
-            return path, load_snapshot(path)
+            return path, _trainable(path, load_snapshot(path))
         except UnsafeSnapshotError:
             raise
         except SnapshotError as exc:
             moved = set_aside(path)
             warn(f"{exc}; set aside as {moved.name}, trying the snapshot before it")
     raise UserError(f"run {run.path}: every snapshot is damaged (set aside as *{CORRUPT_SUFFIX}); start the run again")
+
+
+def _trainable(path: Path, snap: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot, unless it holds imported weights only (no optimizer, RNG or data state to continue from)."""
+    if "imported_from" in snap:
+        raise UserError(f"{path} holds weights imported from a checkpoint trained elsewhere (`ladabench import`), "
+                        "not a training state; evaluate it, or train a new run")
+    return snap
 
 
 def remove_partial_writes(run: RunDir) -> list[Path]:
