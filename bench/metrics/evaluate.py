@@ -104,7 +104,7 @@ def evaluate_generator(
             log(f"reference features {dataset.name} n={ref.count}: {state} ({ref.cache_path})")
             references[num_ref] = ref
         ref = references[num_ref]
-        inputs = KindInputs({seed: memo.get(seed, metric.num_gen) for seed in seeds}, ref, ci_groups, str(device))
+        inputs = KindInputs({seed: memo.get(seed, metric.num_gen) for seed in seeds}, ref, ci_groups)
         fields = KIND_FIELDS[metric.kind](inputs)
         results.append({
             "metric": metric.name, "kind": metric.kind, **fields,

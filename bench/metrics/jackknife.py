@@ -21,7 +21,6 @@ rows against the reference, from kernel row sums computed once.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from bench.metrics.ci import CI_GROUPS, CI_SEED, Interval, interval, pooled_se
 
@@ -44,13 +43,13 @@ def jackknife_se(replicates: np.ndarray) -> float:
     return float(np.sqrt((groups - 1) / groups * np.sum((replicates - replicates.mean()) ** 2)))
 
 
-def sqrt_psd(sigma: torch.Tensor) -> torch.Tensor:
+def sqrt_psd(sigma: np.ndarray) -> np.ndarray:
     """Symmetric square root of a covariance (eigenvalues below 0 from rounding are set to 0)."""
-    values, vectors = torch.linalg.eigh((sigma + sigma.T) / 2)
-    return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
+    values, vectors = np.linalg.eigh((sigma + sigma.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
 
-def _weighted_terms(gram: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _weighted_terms(gram: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, float]:
     """For rows taken `counts` times: the count-weighted centred Gram matrix and |mean|^2.
 
     Its nonzero eigenvalues equal those of the taken rows' centred scatter matrix, at the size of
@@ -58,88 +57,81 @@ def _weighted_terms(gram: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Ten
     """
     n = counts.sum()
     projected = gram @ counts / n  # row . mean of the taken rows
-    mean_sq = counts @ projected / n
+    mean_sq = float(counts @ projected / n)
     centred = gram - projected[:, None] - projected[None, :] + mean_sq
-    root = counts.sqrt()
+    root = np.sqrt(counts)
     return root[:, None] * centred * root[None, :], mean_sq
 
 
-def frechet_of_rows(
-    gen: np.ndarray, ref_mu: np.ndarray, ref_sigma: np.ndarray, rows: list[np.ndarray], device: str = "cpu"
-) -> np.ndarray:
+def frechet_of_rows(gen: np.ndarray, ref_mu: np.ndarray, ref_sigma: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
     """FID of the generated rows `rows[i]` (repeats allowed) against fixed reference statistics, in float64."""
-    dev = torch.device(device)
-    x = torch.as_tensor(gen, dtype=torch.float64, device=dev)
-    mu_r = torch.as_tensor(ref_mu, dtype=torch.float64, device=dev)
-    sigma_r = torch.as_tensor(ref_sigma, dtype=torch.float64, device=dev)
+    x = np.asarray(gen, dtype=np.float64)
+    mu_r, sigma_r = np.asarray(ref_mu, dtype=np.float64), np.asarray(ref_sigma, dtype=np.float64)
     y = x @ sqrt_psd(sigma_r)
-    constant = mu_r @ mu_r + torch.trace(sigma_r)
+    constant = mu_r @ mu_r + np.trace(sigma_r)
     x_dot_mu = x @ mu_r
     small = x.shape[0] <= x.shape[1]  # at most N distinct rows: work with N x N Gram matrices
     gram_x, gram_y = (x @ x.T, y @ y.T) if small else (None, None)
     values = []
     for taken in rows:
-        unique, counts = torch.unique(torch.as_tensor(taken, device=dev), return_counts=True)
-        counts = counts.to(torch.float64)
+        unique, counts = np.unique(np.asarray(taken), return_counts=True)
+        counts = counts.astype(np.float64)
         n = counts.sum()
         if small:
-            gy, _ = _weighted_terms(gram_y[unique][:, unique], counts)
-            gx, mean_sq = _weighted_terms(gram_x[unique][:, unique], counts)
+            gy, _ = _weighted_terms(gram_y[np.ix_(unique, unique)], counts)
+            gx, mean_sq = _weighted_terms(gram_x[np.ix_(unique, unique)], counts)
         else:  # more rows than dimensions: the D x D scatter matrices are smaller
-            wx, wy = x[unique] * counts.sqrt()[:, None], y[unique] * counts.sqrt()[:, None]
+            wx, wy = x[unique] * np.sqrt(counts)[:, None], y[unique] * np.sqrt(counts)[:, None]
             mx, my = counts @ x[unique] / n, counts @ y[unique] / n
-            gx, gy = wx.T @ wx - n * torch.outer(mx, mx), wy.T @ wy - n * torch.outer(my, my)
-            mean_sq = mx @ mx
-        trace_sqrt = torch.linalg.eigvalsh(gy / (n - 1)).clamp_min(0).sqrt().sum()
+            gx, gy = wx.T @ wx - n * np.outer(mx, mx), wy.T @ wy - n * np.outer(my, my)
+            mean_sq = float(mx @ mx)
+        trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(gy / (n - 1)), 0, None)).sum()
         mean_term = mean_sq - 2 * (counts @ x_dot_mu[unique]) / n
-        values.append(float(mean_term + constant + torch.trace(gx) / (n - 1) - 2 * trace_sqrt))
+        values.append(float(mean_term + constant + np.trace(gx) / (n - 1) - 2 * trace_sqrt))
     return np.asarray(values)
 
 
-def cubic_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def cubic_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """KID's polynomial kernel k(x, y) = (x.y / d + 1)^3."""
     return (a @ b.T / a.shape[1] + 1) ** 3
 
 
-def mmd2_leave_out(gen: np.ndarray, ref: np.ndarray, groups: list[np.ndarray], device: str = "cpu") -> np.ndarray:
+def mmd2_leave_out(gen: np.ndarray, ref: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     """Unbiased MMD^2 (cubic kernel) of all generated rows except group g against all reference rows, per g."""
-    dev = torch.device(device)
-    x = torch.as_tensor(gen, dtype=torch.float64, device=dev)
-    r = torch.as_tensor(ref, dtype=torch.float64, device=dev)
+    x, r = np.asarray(gen, dtype=np.float64), np.asarray(ref, dtype=np.float64)
     k_gg = cubic_kernel(x, x)
-    off_gg = k_gg.sum() - torch.trace(k_gg)
-    row_off = k_gg.sum(1) - torch.diagonal(k_gg)  # sum over j != i of k(x_i, x_j)
+    off_gg = k_gg.sum() - np.trace(k_gg)
+    row_off = k_gg.sum(1) - np.diagonal(k_gg)  # sum over j != i of k(x_i, x_j)
     cross = cubic_kernel(x, r).sum(1)
     k_rr = cubic_kernel(r, r)
-    m = r.shape[0]
-    rr_term = (k_rr.sum() - torch.trace(k_rr)) / (m * (m - 1))
+    m = len(r)
+    rr_term = (k_rr.sum() - np.trace(k_rr)) / (m * (m - 1))
     values = []
-    for group in groups:
-        left = torch.as_tensor(group, device=dev)
-        n = x.shape[0] - len(group)
-        within = k_gg[left][:, left]
+    for left in groups:
+        n = len(x) - len(left)
+        within = k_gg[np.ix_(left, left)]
         # Pairs touching the group: twice its rows' off-diagonal sums, minus the pairs inside it counted twice.
-        off = off_gg - 2 * row_off[left].sum() + (within.sum() - torch.trace(within))
+        off = off_gg - 2 * row_off[left].sum() + (within.sum() - np.trace(within))
         values.append(float(off / (n * (n - 1)) + rr_term - 2 * (cross.sum() - cross[left].sum()) / (n * m)))
     return np.asarray(values)
 
 
 def fid_interval(
     per_seed_features: list[np.ndarray], ref_mu: np.ndarray, ref_sigma: np.ndarray, value: float,
-    groups: int = CI_GROUPS, seed: int = CI_SEED, device: str = "cpu",
+    groups: int = CI_GROUPS, seed: int = CI_SEED,
 ) -> Interval:
     """95% interval of a (seed-averaged) FID: per-seed jackknife SEs pooled for the mean."""
     ses = []
     for offset, feats in enumerate(per_seed_features):
         parts = jackknife_groups(len(feats), groups, seed + offset)
         kept = [np.setdiff1d(np.arange(len(feats)), part) for part in parts]
-        ses.append(jackknife_se(frechet_of_rows(feats, ref_mu, ref_sigma, kept, device)))
+        ses.append(jackknife_se(frechet_of_rows(feats, ref_mu, ref_sigma, kept)))
     return interval(value, pooled_se(ses))
 
 
 def kid_interval(
     per_seed_features: list[np.ndarray], ref: np.ndarray, value: float, scale: float,
-    groups: int = CI_GROUPS, seed: int = CI_SEED, device: str = "cpu",
+    groups: int = CI_GROUPS, seed: int = CI_SEED,
 ) -> Interval:
     """95% interval of a (seed-averaged, `scale`d) KID from the jackknife SE of the all-rows unbiased MMD^2.
 
@@ -149,5 +141,5 @@ def kid_interval(
     ses = []
     for offset, feats in enumerate(per_seed_features):
         parts = jackknife_groups(len(feats), groups, seed + offset)
-        ses.append(jackknife_se(mmd2_leave_out(feats, ref, parts, device) * scale))
+        ses.append(jackknife_se(mmd2_leave_out(feats, ref, parts) * scale))
     return interval(value, pooled_se(ses))

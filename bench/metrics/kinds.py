@@ -34,7 +34,6 @@ class KindInputs:
     features_by_seed: dict[int, np.ndarray]
     reference: ReferenceStats
     ci_groups: int = CI_GROUPS  # 0: no interval
-    device: str = "cpu"
 
 
 def _interval_fields(ci: Interval | None, groups: int) -> dict[str, Any]:
@@ -49,7 +48,7 @@ def fid_fields(inputs: KindInputs) -> dict[str, Any]:
     ref, feats = inputs.reference, list(inputs.features_by_seed.values())
     per_seed = [fid_from_features(f, ref) for f in feats]
     value, std = mean_std(per_seed)
-    ci = fid_interval(feats, ref.mu, ref.sigma, value, inputs.ci_groups, device=inputs.device) if inputs.ci_groups else None
+    ci = fid_interval(feats, ref.mu, ref.sigma, value, inputs.ci_groups) if inputs.ci_groups else None
     width = int(ref.features.shape[1])
     # Below the feature width the covariance is singular: FID is then strongly biased by N.
     return {"value": value, "std": std, "values_per_seed": per_seed, "unit": "FID", "feature_dim": width,
@@ -65,8 +64,7 @@ def kid_fields(inputs: KindInputs) -> dict[str, Any]:
     value, std = mean_std(np.concatenate(subsets))
     ci = None
     if inputs.ci_groups:
-        ci = kid_interval(list(inputs.features_by_seed.values()), ref.features, value, KID_SCALE, inputs.ci_groups,
-                          device=inputs.device)
+        ci = kid_interval(list(inputs.features_by_seed.values()), ref.features, value, KID_SCALE, inputs.ci_groups)
     return {"value": value, "std": std, "values_per_seed": [float(s.mean()) for s in subsets], "unit": "KIDx1e3",
             "kid_subsets_per_seed": KID_NUM_SUBSETS, "kid_subset_size": subset_size,
             "kid_subset_rule": "numpy global RNG seeded with seed*1000003+subset, restored after",
