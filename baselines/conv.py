@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.common import BaselinePreset
+from baselines.common import BaselinePreset, ladagan_recipe
 from ladagan.presets import TrainingConfig
 
 
@@ -134,7 +134,8 @@ PRESETS: dict[str, BaselinePreset] = {
     ),
     "ffhq128": BaselinePreset(
         "ffhq128", 128, ConvGANConfig(128, g_channels=(512, 512, 256, 128, 64), d_channels=(64, 128, 256, 512)),
-        source=_SOURCE + "one more block per side than 64 px",
+        training=ladagan_recipe("ffhq128"),
+        source=_SOURCE + "one more block per side than 64 px; LadaGAN's ffhq128 recipe",
     ),
     "bedroom256": BaselinePreset(
         "bedroom256", 256,

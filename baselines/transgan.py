@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.common import BaselinePreset
+from baselines.common import BaselinePreset, ladagan_recipe
 from baselines.grid_attention import GridAttention
 from ladagan.presets import TrainingConfig
 
@@ -169,7 +169,8 @@ PRESETS: dict[str, BaselinePreset] = {
         "ffhq128", 128,
         TransGANConfig(128, g_dims=(1024, 256, 128, 64, 32), g_depths=(1, 2, 2, 1, 1), g_heads=(4, 4, 4, 2, 2),
                        d_patch=4, d_dims=(96, 192, 384), d_depths=(1, 2, 2)),
-        source=_SOURCE + "five G stages; D patch 4",
+        training=ladagan_recipe("ffhq128"),
+        source=_SOURCE + "five G stages; D patch 4; LadaGAN's ffhq128 recipe",
     ),
     "bedroom256": BaselinePreset(
         "bedroom256", 256,

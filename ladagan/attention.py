@@ -18,7 +18,7 @@ ATTENTION_KINDS = ("lada", "dot")
 
 
 class LadaAttention(nn.Module):
-    """Linear additive attention (tf/model.py AdditiveAttention): O(N·dim) time and memory."""
+    """Linear additive attention (tensorflow/model.py AdditiveAttention): O(N·dim) time and memory."""
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()

@@ -73,7 +73,7 @@ class GeneratorBlock(nn.Module):
         """Apply the block to tokens x (B, N, dim) under latent z (B, z_dim)."""
         x = x + self.attn(self.norm1(x, z))
         out = self.mlp(self.norm2(x, z))
-        # The reference replaces the stream with the MLP output (tf/model.py:128).
+        # The reference replaces the stream with the MLP output (tensorflow/model.py:128).
         return x + out if self.mlp_residual else out
 
 

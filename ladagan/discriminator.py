@@ -15,7 +15,7 @@ from ladagan.presets import DiscriminatorConfig
 
 
 class Discriminator(nn.Module):
-    """Maps images (B, 3, R, R) to 5x5 = 25 patch logits (B, 25) at every resolution, as tf/model.py."""
+    """Maps images (B, 3, R, R) to 5x5 = 25 patch logits (B, 25) at every resolution, as tensorflow/model.py."""
 
     def __init__(self, cfg: DiscriminatorConfig, init: bool = True) -> None:
         super().__init__()

@@ -27,7 +27,7 @@ def to_tokens(image: torch.Tensor) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    """Maps z (B, z_dim) to an image (B, 3, R, R) with linear output (no tanh), as tf/model.py."""
+    """Maps z (B, z_dim) to an image (B, 3, R, R) with linear output (no tanh), as tensorflow/model.py."""
 
     def __init__(self, cfg: GeneratorConfig, init: bool = True) -> None:
         super().__init__()

@@ -1,8 +1,10 @@
 """LadaGAN configurations as plain data: the authors' defaults, our documented choices, tiny presets.
 
-Every preset records its `source`: either the authors' configuration (milmor/LadaGAN
-`tensorflow/config.py`, commit eb3ed9c) or our own choice with the reason. Field names follow the
-reference code (`g_dim` -> `dims`, `enc_dim` -> `enc_dims`, `gp_weight` -> `r1_gamma`).
+Every preset records its `source`: the authors' per-dataset `config.json` (printed in the saved
+outputs of milmor/LadaGAN `demo.ipynb` at commits 7799dff and 01934f8), the authors' default
+`tensorflow/config.py` (commit eb3ed9c), or our own choice with the reason. Field names follow the
+reference code (`g_dim` -> `dims`, `enc_dim` -> `enc_dims`, `gp_weight` -> `r1_gamma`,
+`policy` -> `augment`).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class DiscriminatorConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """The reference training recipe (tf/config.py): Adam, NS-GAN loss, R1 every step, EMA 0.999."""
+    """The reference training recipe (tensorflow/config.py): Adam, NS-GAN loss, R1 every step, EMA 0.999."""
 
     batch_size: int = 128
     lr_g: float = 2e-4
@@ -56,7 +58,13 @@ class TrainingConfig:
     # Coefficient on mean_batch(||grad_x sum(D(aug(x)))||^2): TF `gp_weight` (= gamma/2 in StyleGAN notation).
     r1_gamma: float = 1e-4
     ema_decay: float = 0.999
-    augment: str = "color,translation"
+    augment: str = "color,translation"  # DiffAugment policy (TF `policy`)
+    # Balanced consistency regularisation (TF `bcr`, `cr_weight`): D sees un-augmented images and is
+    # pulled towards equal logits on their augmented copies; the G step then uses no augmentation.
+    bcr: bool = False
+    cr_weight: float = 0.1
+    # "fresh": G_ema starts from a freshly initialised G (TF `clone_model`); "copy": from G's own weights.
+    ema_start: str = "fresh"
 
 
 @dataclass(frozen=True)
@@ -86,46 +94,46 @@ class Preset:
         )
 
 
-AUTHORS = "authors' config (milmor/LadaGAN tensorflow/config.py @ eb3ed9c)"
+def authors_config(dataset: str, commit: str) -> str:
+    """Provenance of a preset taken from one of the authors' released per-dataset configs."""
+    return (f"authors' config {dataset}/config.json (milmor/LadaGAN demo.ipynb saved output @ {commit}); "
+            "defaults it does not set from tensorflow/config.py @ eb3ed9c")
+
 
 # D encoder widths per resolution: the encoder must end at 16x16, so len(enc_dims) = log2(img/16) + 1.
-_D_ENC_AUTHORS_64 = (64, 128, 256)  # tf/config.py
-_D_ENC_AUTHORS_128 = (32, 64, 128, 256)  # tf/config.py comment
-_D_ENC_OURS_32 = (128, 256)  # UNK upstream (only the length 2 is known): our choice, ends at the same 256
-_D_ENC_OURS_256 = (16, 32, 64, 128, 256)  # UNK upstream (length 5 known): halve widths per extra block
+_D_ENC_256_OURS = (16, 32, 64, 128, 256)  # UNK upstream (length 5 known): halve widths per extra block
 
 PRESETS: dict[str, Preset] = {
     "cifar10": Preset(
         name="cifar10",
         resolution=32,
         generator=GeneratorConfig(img_size=32),
-        discriminator=DiscriminatorConfig(img_size=32, enc_dims=_D_ENC_OURS_32),
-        source=f"{AUTHORS}; G as the default at 32 px (patch size 1, matches README 19M params); "
-        "D enc_dims (128, 256) is our choice (upstream UNK, only its length is fixed)",
+        discriminator=DiscriminatorConfig(img_size=32, enc_dims=(128, 256)),
+        source=authors_config("cifar10", "7799dff"),
     ),
     "celeba64": Preset(
         name="celeba64",
         resolution=64,
         generator=GeneratorConfig(img_size=64),
-        discriminator=DiscriminatorConfig(img_size=64, enc_dims=_D_ENC_AUTHORS_64),
-        source=AUTHORS,
+        discriminator=DiscriminatorConfig(img_size=64, enc_dims=(64, 128, 256)),
+        source=authors_config("celeba_64", "7799dff"),
     ),
     "ffhq128": Preset(
         name="ffhq128",
         resolution=128,
         generator=GeneratorConfig(img_size=128, dims=(1024, 512, 256), dec_dims=(128, 64)),
-        discriminator=DiscriminatorConfig(img_size=128, enc_dims=_D_ENC_AUTHORS_128),
-        source="our choice: upstream FFHQ-128 dims are UNK; G dims (1024,512,256) + conv decoder "
-        "(128,64) is the best fit to the README's '24M params / 4.3B FLOPs'; D enc_dims from the "
-        "authors' config comment",
+        discriminator=DiscriminatorConfig(img_size=128, enc_dims=(32, 64, 128, 256)),
+        training=TrainingConfig(batch_size=64, augment="color,translation,cutout", bcr=True, cr_weight=0.1),
+        source=authors_config("ffhq_128", "01934f8"),
     ),
     "bedroom256": Preset(
         name="bedroom256",
         resolution=256,
         generator=GeneratorConfig(img_size=256, dims=(1024, 512, 256), dec_dims=(128, 64, 32)),
-        discriminator=DiscriminatorConfig(img_size=256, enc_dims=_D_ENC_OURS_256),
-        source="our choice: upstream 256-px config is UNK; the 128-px choice plus one more conv "
-        "decoder stage (32); D adds one down block with halved widths",
+        discriminator=DiscriminatorConfig(img_size=256, enc_dims=_D_ENC_256_OURS),
+        source="our choice: the authors' 256-px config is unknown (no released config.json shows it); the "
+        "ffhq_128 model plus one more conv decoder stage (32), D with one more down block of halved "
+        "widths; recipe = tensorflow/config.py defaults",
     ),
 }
 

@@ -19,7 +19,8 @@ from bench.core.files import atomic_write_text
 
 UNITS_CAPTION = (
     "MACs = multiply-adds of one G forward pass per image (fvcore + attention handles); "
-    "FLOPs = 2 x MACs (FlopCounterMode, math attention); train = D step with R1 + G step, per real image"
+    "FLOPs = 2 x MACs (FlopCounterMode, math attention); train = D step with R1 (and the bCR pass where the "
+    "preset uses bCR) + G step, per real image"
 )
 
 
@@ -69,7 +70,7 @@ def _profile_table(rows: list[dict[str, Any]]) -> Table:
         threads = f", {r['cpu_threads']} threads" if speed and r.get("device") == "cpu" else ""
         device = f"{r.get('device', '-')} ({r.get('device_name', '')}{threads}, batch {r.get('batch', '-')}, {r.get('dtype', '')})" if speed else "-"
         table.add_row(
-            r["model"], r["preset"], str(r["resolution"]), _si(r["params_g"]), _si(r["params_d"]),
+            r["model"], r["preset"], str(r["resolution"]), f"{r['params_g']:,}", f"{r['params_d']:,}",
             _giga(r["g_macs_per_image"], "MAC"), _giga(r["g_flops_per_image"], "FLOP"),
             _giga(r["train_flops_per_real_image"], "FLOP"),
             f"{r['gen_img_per_sec']:.1f} ({r['gen_img_per_sec_min']:.1f}-{r['gen_img_per_sec_max']:.1f})" if speed else "-",

@@ -100,7 +100,7 @@ def _plan(request: dict[str, Any], resume: Path | None, force: bool, dry_run: bo
     from bench.train.snapshots import split_resume_path
 
     run, snapshot = split_resume_path(resume, require_snapshot=False)
-    stored = run.read_options()
+    stored = TrainOptions.from_json(run.read_options(), str(run.options_path)).to_json()  # older files: as trained
     inherited = {f.name: stored.get(f.name) for f in CLI_FIELDS if f.metadata["inherited"]}
     options, dataset = _resolve({**inherited, **{k: v for k, v in request.items() if v is not None}}, not dry_run)
     changed = differences(stored, options)

@@ -3,7 +3,8 @@
 Units, stated in every output: `g_macs_per_image` counts multiply-adds of one generator forward pass
 (fvcore); `*_flops_*` fields are FLOPs = 2 x MACs (FlopCounterMode). Training cost is one full
 iteration of the suite's training step (D step with R1, then G step, DiffAugment, EMA update) per
-real image shown to D.
+real image shown to D; with the preset's bCR on, the D step's extra pass over the augmented reals
+and fakes (and its backward) is included.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def profile_model(
         "g_macs_by_op": g_by_op,
         "train_flops_per_real_image": training_flops_per_image(spec, preset, "cpu"),
         "units": "MACs = multiply-adds (fvcore, G forward, per image); FLOPs = 2 x MACs (FlopCounterMode, "
-                 "math SDPA); train = one D step with R1 + one G step per real image; elementwise ops, "
+                 "math SDPA); train = one D step with R1 (with bCR: plus D on the augmented reals and fakes) + one "
+                 "G step per real image; elementwise ops, "
                  "softmax and optimizer updates not counted",
     }
     if not measure_speed:

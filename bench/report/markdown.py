@@ -91,6 +91,13 @@ def _short(value: Any, width: int = 16) -> str:
     return text[:width] + "…" if len(text) > width + 1 else text
 
 
+def _bcr_text(train: dict[str, Any]) -> str:
+    """' with bCR (cr_weight W)' when the runs used balanced consistency regularisation, else ''."""
+    if not train.get("bcr"):
+        return ""
+    return f" with bCR (cr_weight {train.get('cr_weight'):g}; D sees un-augmented images, G step unaugmented)"
+
+
 def protocol_lines(info: dict[str, Any]) -> list[str]:
     """The protocol block: budget, data + preprocessing hash, metric protocol, weights hash, device, versions."""
     train = info["training"]
@@ -99,7 +106,8 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
         f"| budget | {train['total_kimg']:g} kimg of real images shown to D, identical for every model; "
         "metrics from the EMA generator at the final snapshot (final at budget) |",
         f"| dataset | `{train['data']}` at {train['resolution']} px, content + preprocessing hash `{_short(train['data_content_hash'])}` |",
-        f"| training | batch {train['batch_size']}, Adam, augmentation `{train['augment']}`, precision `{train['amp']}` |",
+        f"| training | batch {train['batch_size']}, Adam, augmentation `{train['augment']}`{_bcr_text(train)}, "
+        f"G_ema start `{train.get('ema_start', 'copy')}`, precision `{train['amp']}` |",
     ]
     for kind, proto in info["metrics"].items():
         if proto is None:

@@ -1,8 +1,9 @@
-"""DiffAugment 'color,translation' (Zhao et al. 2020), as used by the LadaGAN reference on every D input.
+"""DiffAugment (Zhao et al. 2020) with its three policies, as the LadaGAN reference applies it to D's inputs.
 
-Written for this suite from the published description: brightness shift in [-0.5, 0.5], saturation
-factor in [0, 2], contrast factor in [0.5, 1.5], then an integer translation of up to 1/8 of the side
-with zero fill. All randomness comes from the `torch.Generator` passed in, so a run is repeatable
+Written for this suite from the published description: `color` is a brightness shift in [-0.5, 0.5],
+a saturation factor in [0, 2] and a contrast factor in [0.5, 1.5]; `translation` an integer shift of
+up to 1/8 of the side with zero fill; `cutout` zeroes a square of half the side at a random centre
+(the authors' ffhq_128 recipe uses 'color,translation,cutout'). All randomness comes from the `torch.Generator` passed in, so a run is repeatable
 under its seed and resumable by saving that generator's state.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-KNOWN_POLICIES = ("color", "translation")
+KNOWN_POLICIES = ("color", "translation", "cutout")
 
 
 def _uniform(x: Tensor, gen: torch.Generator) -> Tensor:
@@ -45,6 +46,28 @@ def translation(x: Tensor, gen: torch.Generator, ratio: float = 0.125) -> Tensor
     return gathered.permute(0, 3, 1, 2)
 
 
+def cutout(x: Tensor, gen: torch.Generator, ratio: float = 0.5) -> Tensor:
+    """Zero a square of side round(ratio * size) per sample at a random centre, clipped at the borders.
+
+    As DiffAugment: the centre is uniform over [0, size + 1 - side % 2) in each axis (rows first), so
+    the square may hang over any border and is then cut to the image.
+    """
+    batch, _, height, width = x.shape
+    side_h, side_w = int(height * ratio + 0.5), int(width * ratio + 0.5)
+    centre_h = torch.randint(0, height + 1 - side_h % 2, (batch, 1), generator=gen, device=x.device)
+    centre_w = torch.randint(0, width + 1 - side_w % 2, (batch, 1), generator=gen, device=x.device)
+    top, left = centre_h - side_h // 2, centre_w - side_w // 2
+    rows = torch.arange(height, device=x.device)[None, :]
+    cols = torch.arange(width, device=x.device)[None, :]
+    in_rows = (rows >= top) & (rows < top + side_h)  # (B, H)
+    in_cols = (cols >= left) & (cols < left + side_w)  # (B, W)
+    keep = ~(in_rows[:, :, None] & in_cols[:, None, :])  # (B, H, W)
+    return x * keep[:, None].to(x.dtype)
+
+
+_POLICY_FUNCTIONS = {"color": color, "translation": translation, "cutout": cutout}
+
+
 def parse_policy(policy: str) -> tuple[str, ...]:
     """Split 'color,translation' into its parts, rejecting unknown ones ('' or 'none' means no augmentation)."""
     if policy.strip().lower() in ("", "none"):
@@ -57,7 +80,7 @@ def parse_policy(policy: str) -> tuple[str, ...]:
 
 
 def diff_augment(x: Tensor, policy: str, gen: torch.Generator) -> Tensor:
-    """Apply the DiffAugment policy to a batch in [-1, 1] NCHW; gradients flow to x."""
+    """Apply the DiffAugment policy (its parts in the given order) to a batch in [-1, 1] NCHW; gradients flow to x."""
     for part in parse_policy(policy):
-        x = color(x, gen) if part == "color" else translation(x, gen)
+        x = _POLICY_FUNCTIONS[part](x, gen)
     return x.contiguous()

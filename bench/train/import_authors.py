@@ -98,6 +98,7 @@ def _request(conf: dict[str, Any] | None, preset: Any, data: str, data_root: str
         "model": MODEL, "preset": preset.name, "data": data, "data_root": data_root, "total_kimg": n_images / 1000,
         "batch_size": conf.get("batch_size"), "lr_g": conf.get("g_lr"), "lr_d": conf.get("d_lr"), "betas": betas,
         "r1_gamma": conf.get("gp_weight"), "ema_decay": conf.get("ema_decay"), "augment": conf.get("policy"),
+        "bcr": conf.get("bcr"), "cr_weight": conf.get("cr_weight"),
         "device": "cpu", "out": str(out_dir),
     }
 

@@ -33,17 +33,18 @@ from bench.registry import get_model
 from bench.train import distributed
 from bench.train.distributed import Dist
 from bench.train.ema import ema_state_dict, load_ema_state_dict
+from bench.train.ema_start import initial_ema_state
 from bench.train.options import TrainOptions
 from bench.train.progress import training_progress
 from bench.train.sampler import EpochSampler, fetch_batch
 from bench.train.samples import fixed_latents, render_grid, save_grid
-from bench.train.seeds import GENERATOR_STREAMS, derived_seed, rank_seed
+from bench.train.seeds import EMA_INIT_STREAM, GENERATOR_STREAMS, derived_seed, rank_seed
 from bench.train.snapshots import prune
 from bench.train.state import capture_rng, restore_rng, save_snapshot, snapshot_checksum
 from bench.train.step import AMP_DTYPES, make_step_context, train_step
 
 LOSS_KEYS = ("loss_d", "loss_g")
-STAT_KEYS = ("loss_d", "loss_g", "r1", "grad_norm_d", "grad_norm_g")
+STAT_KEYS = ("loss_d", "loss_g", "r1", "cr", "grad_norm_d", "grad_norm_g")
 SKIP_KEYS = ("amp_skipped_d", "amp_skipped_g")
 MIN_LOSS_SCALE = 2.0**-24  # an fp16 scale this small means the gradients overflow at any scale
 
@@ -105,7 +106,8 @@ class Trainer:
         np.random.seed(seed % 2**32)
         random.seed(seed)
         spec = get_model(options.model)
-        G, D = spec.build(spec.presets[options.preset])
+        preset = spec.presets[options.preset]
+        G, D = spec.build(preset)
         self.G_plain, self.D = G.to(self.device), D.to(self.device)
         # Separate generators: z and augmentation draws do not shift when a model consumes global RNG.
         # Each rank draws its own (per-rank seeds); the data order is global (one sampler, sliced).
@@ -116,6 +118,8 @@ class Trainer:
         self.ctx = make_step_context(self.G_plain, self.D, options, self.device.type, AMP_DTYPES[options.amp],
                                      self.generators["augment"])
         self.ema, self.opt_g, self.opt_d, self.scaler = self.ctx.ema, self.ctx.opt_g, self.ctx.opt_d, self.ctx.scaler
+        load_ema_state_dict(self.ema, initial_ema_state(
+            self.G_plain, options.ema_start, lambda: spec.build(preset)[0], derived_seed(seed, EMA_INIT_STREAM)))
         self.sampler = EpochSampler(dataset.count, options.batch_size, derived_seed(seed, 0))
         self.z_dim = int(self.G_plain.z_dim)
         self.grid_latents = fixed_latents(self.z_dim, derived_seed(seed, 3))
@@ -370,7 +374,7 @@ class Trainer:
         self.log(
             f"tick {c.tick}: kimg {record['kimg']:.3f}  {record['img_per_sec']:.1f} img/s  "
             f"loss_d {_num(record['loss_d']):.4f}  loss_g {_num(record['loss_g']):.4f}  "
-            f"r1 {_num(record['r1']):.3g}  amp skipped {record['amp_skipped_steps']}",
+            f"r1 {_num(record['r1']):.3g}  cr {_num(record['cr']):.3g}  amp skipped {record['amp_skipped_steps']}",
         )
         return record
 

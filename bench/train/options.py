@@ -18,6 +18,9 @@ from bench.core.errors import UserError
 
 SCHEMA = "ladabench.options/1"
 AMP_MODES = ("off", "bf16", "fp16")
+EMA_STARTS = ("fresh", "copy")  # G_ema from a freshly initialised G (the authors' TF trainer) or from G itself
+# What runs written before a field existed did: such a file loads with these values (no bCR, G_ema copied from G).
+LEGACY_VALUES = {"bcr": False, "cr_weight": 0.1, "ema_start": "copy"}
 FROM_PRESET = "preset"  # `default=` marker: the value comes from the preset's training recipe
 
 
@@ -67,7 +70,10 @@ class TrainOptions:
     adam_eps: float | None = option(FROM_PRESET, recipe=True)
     r1_gamma: float | None = option(FROM_PRESET, Flag("--r1-gamma", "R1 weight on mean ||grad of sum(D(aug(x)))||^2 (default: the preset's; reference 1e-4).", float), recipe=True)
     ema_decay: float | None = option(FROM_PRESET, Flag("--ema-decay", "G_ema decay per step (default: the preset's; reference 0.999).", float), recipe=True)
-    augment: str | None = option(FROM_PRESET, recipe=True, protocol=True)
+    ema_start: str | None = option(FROM_PRESET, Flag("--ema-start", "How G_ema starts: fresh (a freshly initialised G, as the authors' TF trainer's clone_model; the presets' default) or copy (G's own weights, as their PyTorch port)."), recipe=True, protocol=True)
+    augment: str | None = option(FROM_PRESET, Flag("--augment", "DiffAugment policy: parts of color,translation,cutout, or none (default: the preset's)."), recipe=True, protocol=True)
+    bcr: bool | None = option(FROM_PRESET, Flag("--bcr/--no-bcr", "Balanced consistency regularisation: D sees un-augmented images plus a consistency loss on augmented copies; G step unaugmented (default: the preset's; on for ffhq128).", bool), recipe=True, protocol=True)
+    cr_weight: float | None = option(FROM_PRESET, Flag("--cr-weight", "Weight of the bCR consistency loss (default: the preset's; reference 0.1).", float), recipe=True, protocol=True)
     amp: str = option("off", Flag("--amp", "Mixed precision: off (default, FP32 as the reference), bf16, or fp16 (with loss scaling)."), protocol=True)
     compile: bool = option(False, Flag("--compile/--no-compile", "torch.compile G (D stays eager: R1 needs a double backward).", bool), session=True)
     deterministic: bool = option(False, Flag("--deterministic/--no-deterministic", "Deterministic kernels: bitwise-repeatable runs and resumes (slower on GPU).", bool))
@@ -92,7 +98,8 @@ class TrainOptions:
     def from_json(cls, stored: dict[str, Any], where: str = "options.json") -> TrainOptions:
         """Options read back from JSON; a file of an unknown schema or missing fields is a one-line UserError.
 
-        Files written before the schema field existed hold the same fields as schema 1 and load as it.
+        Files written before the schema field existed hold the same fields as schema 1 and load as it;
+        fields added since (bCR, the EMA start) load with what those runs did (`LEGACY_VALUES`).
         """
         schema = stored.get("schema", SCHEMA)
         if schema != SCHEMA:
@@ -102,7 +109,7 @@ class TrainOptions:
         missing = [name for name, f in known.items() if name not in stored and f.default is None and name in _REQUIRED]
         if missing:
             raise UserError(f"{where} lacks {', '.join(missing)}; it was not written by `ladabench train`")
-        values = {name: stored[name] for name in known if name in stored}
+        values = {name: value for name, value in _with_legacy_values(stored).items() if name in known}
         return cls(**_typed(values))
 
     def replace(self, **changes: Any) -> TrainOptions:
@@ -111,6 +118,15 @@ class TrainOptions:
 
 
 _REQUIRED = ("model", "preset", "data")  # a run's identity; other missing fields read as None (not given)
+
+
+def _with_legacy_values(stored: dict[str, Any]) -> dict[str, Any]:
+    """Stored options with the fields added since they were written set to what their run did (top level and recipe)."""
+    values = {**LEGACY_VALUES, **stored}
+    config = values.get("preset_config")
+    if isinstance(config, dict) and isinstance(config.get("training"), dict):
+        values["preset_config"] = {**config, "training": {**LEGACY_VALUES, **config["training"]}}
+    return values
 
 
 def _typed(values: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,15 @@ import torch
 
 from bench.core.errors import UserError
 from bench.registry import get_model
-from bench.train.options import AMP_MODES, FROM_PRESET, TrainOptions, flag_of, option_fields
+from bench.train.augment import parse_policy
+from bench.train.options import (
+    AMP_MODES,
+    EMA_STARTS,
+    FROM_PRESET,
+    TrainOptions,
+    flag_of,
+    option_fields,
+)
 
 # Budget when neither --kimg nor --minutes is given: the images the reference's released checkpoints
 # had seen (milmor/LadaGAN tensorflow/utils.py); our choice elsewhere.
@@ -129,6 +137,18 @@ def _check_device(device: str) -> None:
         raise UserError(f"--device {device}: only cpu and cuda are supported")
 
 
+def _check_augmentation(o: TrainOptions) -> None:
+    """Refuse an unknown DiffAugment policy part, a negative bCR weight or an unknown EMA start."""
+    if o.ema_start not in EMA_STARTS:
+        raise UserError(f"--ema-start '{o.ema_start}' is unknown; use one of {', '.join(EMA_STARTS)}")
+    try:
+        parse_policy(o.augment)
+    except ValueError as exc:
+        raise UserError(f"--augment: {exc}; e.g. color,translation,cutout or none") from exc
+    if not math.isfinite(o.cr_weight) or o.cr_weight < 0:
+        raise UserError(f"--cr-weight must be >= 0 (got {o.cr_weight})")
+
+
 def _check(o: TrainOptions) -> None:
     """Refuse out-of-range values, naming the flag and the fix (same order as the flags are read)."""
     _positive("batch_size", o.batch_size)
@@ -145,6 +165,7 @@ def _check(o: TrainOptions) -> None:
         raise UserError(f"--r1-gamma must be >= 0 (got {o.r1_gamma})")
     if not 0.0 <= o.ema_decay <= 1.0:
         raise UserError(f"--ema-decay must be in [0, 1] (got {o.ema_decay})")
+    _check_augmentation(o)
     for name in ("minutes", "total_kimg"):
         _positive(name, getattr(o, name), allow_none=True)
     _positive("tick_kimg", o.tick_kimg)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 GENERATOR_STREAMS = {"z": 1, "augment": 2}  # derived_seed streams; 0 is the data order, 3 the sample grid
+EMA_INIT_STREAM = 4  # derived_seed stream of the fresh G that G_ema starts from (--ema-start fresh)
 
 
 def derived_seed(seed: int, stream: int, *more: int) -> int:

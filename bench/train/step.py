@@ -1,10 +1,15 @@
-"""One training iteration of the reference (LadaGAN tf/trainer.py): a D step, then a G step.
+"""One training iteration of the reference (LadaGAN tensorflow/trainer.py): a D step, then a G step.
 
 Loss: non-saturating logistic (softplus) over every logit D returns. R1: r1_gamma times the batch mean
-of the squared gradient norm of sum(D(aug(x))) with respect to the augmented reals, every step, from
-the same forward pass that gives the real logits. DiffAugment on every D input, fakes included.
-Reals and fakes go through D in separate calls, so BatchNorm sees each batch on its own; both calls
-are one forward of `DiscriminatorPair`, so DistributedDataParallel sees one forward per backward.
+of the squared gradient norm of sum(D(x)) with respect to D's real input x, every step, from the same
+forward pass that gives the real logits. Two modes, as the reference's `bcr` switch:
+- standard: DiffAugment on every D input, fakes in the G step included; R1 on the augmented reals.
+- bCR (balanced consistency regularisation, Zhao et al. 2020): D sees the un-augmented reals and
+  fakes (R1 on the un-augmented reals); their augmented copies, detached, go through D together in
+  one call (one BatchNorm batch), and cr_weight * (MSE(D(x_r), D(aug x_r)) + MSE(D(x_f), D(aug x_f)))
+  joins D's loss; the G step uses no augmentation.
+Reals and fakes go through D in separate calls, so BatchNorm sees each batch on its own; all of a D
+step's calls are one forward of `DiscriminatorPair`, so DistributedDataParallel sees one forward per backward.
 """
 
 from __future__ import annotations
@@ -26,10 +31,10 @@ AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # --a
 
 
 class DiscriminatorPair(nn.Module):
-    """D on the reals and on the fakes, two separate calls (per-batch BatchNorm) inside one forward.
+    """D on the reals, on the fakes and (bCR) on their augmented copies: separate calls inside one forward.
 
-    DistributedDataParallel expects one forward per backward; D's D-step loss needs two D calls plus
-    R1's double backward, so DDP wraps this pair rather than D itself.
+    DistributedDataParallel expects one forward per backward; D's D-step loss needs two or three D
+    calls plus R1's double backward, so DDP wraps this pair rather than D itself.
     """
 
     def __init__(self, D: nn.Module):
@@ -37,9 +42,11 @@ class DiscriminatorPair(nn.Module):
         super().__init__()
         self.D = D
 
-    def forward(self, reals: Tensor, fakes: Tensor) -> tuple[Tensor, Tensor]:
-        """(D(reals), D(fakes))."""
-        return self.D(reals), self.D(fakes)
+    def forward(self, reals: Tensor, fakes: Tensor, augmented: Tensor | None = None) -> tuple[Tensor, ...]:
+        """(D(reals), D(fakes)), plus D(augmented) as a third call when it is given."""
+        if augmented is None:
+            return self.D(reals), self.D(fakes)
+        return self.D(reals), self.D(fakes), self.D(augmented)
 
 
 @dataclass
@@ -58,6 +65,8 @@ class StepContext:
     amp_dtype: torch.dtype | None  # None: full precision
     device_type: str
     D_pair: nn.Module | None = None  # DiscriminatorPair(D), DDP-wrapped when distributed; None: built from D
+    bcr: bool = False  # balanced consistency regularisation instead of augmenting D's inputs
+    cr_weight: float = 0.1  # weight of the consistency loss (used only with bcr)
 
     def __post_init__(self) -> None:
         """Default the D-step pair to the plain D."""
@@ -76,10 +85,9 @@ def make_step_context(G: nn.Module, D: nn.Module, recipe: Any, device_type: str,
     """The reference recipe around G and D: G_ema, one Adam each, the AMP scaler and DiffAugment.
 
     Training and profiling both build their step with it. `recipe` has lr_g, lr_d, betas, adam_eps,
-    ema_decay, r1_gamma and augment (a preset's training config, or TrainOptions). Wrapping G or the
+    ema_decay, r1_gamma, augment, bcr and cr_weight (a preset's training config, or TrainOptions). Wrapping G or the
     D pair (torch.compile, DDP) is the caller's: assign `ctx.G` / `ctx.D_pair` afterwards.
     """
-
     adam = dict(betas=tuple(recipe.betas), eps=recipe.adam_eps)
     policy = recipe.augment
     return StepContext(
@@ -88,7 +96,7 @@ def make_step_context(G: nn.Module, D: nn.Module, recipe: Any, device_type: str,
         opt_d=torch.optim.Adam(D.parameters(), lr=recipe.lr_d, **adam),
         scaler=torch.amp.GradScaler(device_type, enabled=amp_dtype == torch.float16),
         augment=lambda x: diff_augment(x, policy, augment_generator), r1_gamma=recipe.r1_gamma,
-        amp_dtype=amp_dtype, device_type=device_type,
+        amp_dtype=amp_dtype, device_type=device_type, bcr=bool(recipe.bcr), cr_weight=float(recipe.cr_weight),
     )
 
 
@@ -131,39 +139,66 @@ def optimizer_step(ctx: StepContext, optimizer: torch.optim.Optimizer) -> Tensor
     return torch.tensor(float(skipped))
 
 
+def _r1_or_zero(ctx: StepContext, real_logits: Tensor, reals_in: Tensor) -> Tensor:
+    """R1 on D's real input, or 0 when r1_gamma is 0 (then no double backward is paid or counted)."""
+    if ctx.r1_gamma > 0:
+        return r1_penalty(real_logits, reals_in, ctx.r1_gamma, ctx.scaler)
+    return torch.zeros((), device=real_logits.device)
+
+
+def _standard_d_terms(ctx: StepContext, reals: Tensor, fakes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(real logits, fake logits, R1, 0): DiffAugment on both D inputs, R1 w.r.t. the augmented reals."""
+    reals_aug = ctx.augment(reals).detach().requires_grad_(ctx.r1_gamma > 0)
+    fakes_aug = ctx.augment(fakes)
+    with ctx.autocast():
+        real_logits, fake_logits = ctx.D_pair(reals_aug, fakes_aug)
+    zero = torch.zeros((), device=real_logits.device)
+    return real_logits, fake_logits, _r1_or_zero(ctx, real_logits, reals_aug), zero
+
+
+def consistency_loss(logits: Tensor, augmented_logits: Tensor) -> Tensor:
+    """Mean squared difference between D's logits on images and on their augmented copies (TF l2_loss)."""
+    return F.mse_loss(_at_least_fp32(logits), _at_least_fp32(augmented_logits))
+
+
+def _bcr_d_terms(ctx: StepContext, reals: Tensor, fakes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(real logits, fake logits, R1, consistency) of bCR: D on un-augmented images, copies in one call."""
+    reals_in = reals.detach().requires_grad_(ctx.r1_gamma > 0)
+    # Augmented copies (reals drawn first, as the reference) carry no gradient to the images (TF stop_gradient).
+    augmented = torch.cat([ctx.augment(reals), ctx.augment(fakes)]).detach()
+    with ctx.autocast():
+        real_logits, fake_logits, augmented_logits = ctx.D_pair(reals_in, fakes, augmented)
+    real_aug_logits, fake_aug_logits = augmented_logits.split([len(reals), len(fakes)])
+    cr = ctx.cr_weight * (consistency_loss(real_logits, real_aug_logits) + consistency_loss(fake_logits, fake_aug_logits))
+    return real_logits, fake_logits, _r1_or_zero(ctx, real_logits, reals_in), cr
+
+
 def d_step(ctx: StepContext, reals: Tensor, z: Tensor) -> dict[str, Tensor]:
     """Update D once on a real batch and fakes G(z); return its detached loss terms and grad norm."""
     ctx.D.requires_grad_(True)
     with torch.no_grad(), ctx.autocast():
         fakes = ctx.G(z)
-    # With r1_gamma 0 (the R1-off ablation) skip the double backward, so its cost is not paid or counted.
-    need_r1 = ctx.r1_gamma > 0
-    reals_aug = ctx.augment(reals).detach().requires_grad_(need_r1)
-    fakes_aug = ctx.augment(_at_least_fp32(fakes))
-    with ctx.autocast():
-        real_logits, fake_logits = ctx.D_pair(reals_aug, fakes_aug)
-    if need_r1:
-        r1 = r1_penalty(real_logits, reals_aug, ctx.r1_gamma, ctx.scaler)
-    else:
-        r1 = torch.zeros((), device=real_logits.device)
+    terms = _bcr_d_terms if ctx.bcr else _standard_d_terms
+    real_logits, fake_logits, r1, cr = terms(ctx, reals, _at_least_fp32(fakes))
     loss_adv = F.softplus(-_at_least_fp32(real_logits)).mean() + F.softplus(_at_least_fp32(fake_logits)).mean()
-    loss_d = loss_adv + r1
+    loss_d = loss_adv + r1 + cr
     ctx.opt_d.zero_grad(set_to_none=True)
     ctx.scaler.scale(loss_d).backward()
     ctx.scaler.unscale_(ctx.opt_d)
     norm_d = grad_norm(ctx.D)
     skipped = optimizer_step(ctx, ctx.opt_d)
-    return {"loss_d": loss_d.detach(), "r1": r1.detach(), "grad_norm_d": norm_d.detach(), "amp_skipped_d": skipped}
+    return {"loss_d": loss_d.detach(), "r1": r1.detach(), "cr": cr.detach(), "grad_norm_d": norm_d.detach(),
+            "amp_skipped_d": skipped}
 
 
 def g_step(ctx: StepContext, z: Tensor) -> dict[str, Tensor]:
-    """Update G once through D(aug(G(z))), then move G_ema towards G; return the detached loss and norm."""
+    """Update G once through D(aug(G(z))) (bCR: D(G(z))), then move G_ema towards G; return the loss and norm."""
     ctx.D.requires_grad_(False)  # D gets no gradient in the G step; saves its weight-grad work
     with ctx.autocast():
         fakes = ctx.G(z)
-    fakes_aug = ctx.augment(_at_least_fp32(fakes))
+    fakes_in = _at_least_fp32(fakes) if ctx.bcr else ctx.augment(_at_least_fp32(fakes))
     with ctx.autocast():
-        fake_logits = ctx.D(fakes_aug)
+        fake_logits = ctx.D(fakes_in)
     loss_g = F.softplus(-_at_least_fp32(fake_logits)).mean()
     ctx.opt_g.zero_grad(set_to_none=True)
     ctx.scaler.scale(loss_g).backward()

@@ -117,6 +117,10 @@ def test_every_plot_written_and_linked(grid: Path, tmp_path: Path) -> None:
         ({"total_kimg": 8}, {}, ["total_kimg"]),
         ({}, {"weights_sha256": "00" * 32}, ["weights_sha256"]),
         ({}, {"num_gen": 1000}, ["metric", "num_gen", "fid500_train", "fid1000_train"]),
+        # The grid's runs predate these options: no bCR, G_ema started as a copy of G.
+        ({"ema_start": "fresh"}, {}, ["ema_start", "'copy'", "'fresh'"]),
+        ({"bcr": True}, {}, ["bcr"]),
+        ({"cr_weight": 0.5}, {}, ["cr_weight"]),
     ],
 )
 def test_mixed_protocols_refused_with_fields_named(grid: Path, tmp_path: Path, options, metric_overrides, fields) -> None:
@@ -129,6 +133,15 @@ def test_mixed_protocols_refused_with_fields_named(grid: Path, tmp_path: Path, o
         assert field in message
     assert odd.name in message
     assert not (tmp_path / "cmp.md").exists()
+
+
+def test_protocol_block_states_bcr_and_the_ema_start(tmp_path: Path) -> None:
+    for seed in (0, 1):
+        make_run(tmp_path / "runs", seed, "ladagan", seed, {4: 10.0 + seed}, 5.0,
+                 options={"bcr": True, "cr_weight": 0.1, "ema_start": "fresh", "augment": "color,translation,cutout"})
+    text = build_report([tmp_path / "runs"], KEYS, tmp_path / "cmp.md").markdown_path.read_text()
+    assert "augmentation `color,translation,cutout` with bCR (cr_weight 0.1;" in text
+    assert "G_ema start `fresh`" in text
 
 
 def test_incomplete_run_left_out_with_note(grid: Path, tmp_path: Path) -> None:

@@ -119,3 +119,22 @@ class _FakeTrainer:
         """Hold the rank."""
         self.dist = dist_info
 
+
+
+@pytest.mark.slow
+def test_bcr_trains_under_ddp_with_one_forward_of_the_pair(tmp_path):
+    # bCR calls D three times in the D step (reals, fakes, augmented copies) plus R1's double backward:
+    # all inside one forward of the DDP-wrapped DiscriminatorPair, so DDP's reducer sees one forward per backward.
+    out = tmp_path / "runs"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", "0.016", "--bcr", "--augment",
+         "color,translation,cutout", "--gpus", "2", "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (run,) = list(out.iterdir())
+    stats = _stats(run)
+    assert [s["images_seen"] for s in stats] == [8, 16]
+    assert all(s["cr"] > 0 and s["r1"] > 0 for s in stats)
+    assert "weights identical on all 2 ranks at 16 images" in (run / "log.txt").read_text()

@@ -13,7 +13,7 @@ from bench.core.errors import UserError
 from bench.train.options import SCHEMA, TrainOptions
 
 # Fields the resolver derives (from the model, preset, data or process count): no flag sets them.
-DERIVED = {"model_kind", "preset_source", "data_content_hash", "data_count", "resolution", "adam_eps", "augment",
+DERIVED = {"model_kind", "preset_source", "data_content_hash", "data_count", "resolution", "adam_eps",
            "world_size", "preset_config", "schema"}
 COMMAND_ONLY = {"resume", "force", "dry_run", "gpus"}
 
