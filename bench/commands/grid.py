@@ -21,10 +21,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.commands.costs import count_missing_costs
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_json
+from bench.core.progress import LoggedProgress
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.metrics.attention_scaling import attention_scaling
-from bench.metrics.evaluate import default_num_gen, evaluate_snapshot
+from bench.metrics.evaluate import (
+    INIT_SNAPSHOT,
+    default_num_gen,
+    evaluate_initial,
+    evaluate_snapshot,
+)
 from bench.metrics.features import REAL_FEATURES
 from bench.metrics.names import resolve_metric_names
 from bench.metrics.profile import SCHEMA, profile_model
@@ -32,6 +38,7 @@ from bench.metrics.weights import locate_inception
 from bench.registry import get_model
 from bench.report.aggregate import parse_metric_list
 from bench.report.build import build_report
+from bench.train.ema import EmaSchedule
 from bench.train.options import TrainOptions, differences
 from bench.train.resolve import resolve_options
 from bench.train.session import Resume, train
@@ -52,7 +59,7 @@ class GridPlan:
     report: Path
     preset: str = "tiny"
     sample_seeds: list[int] = field(default_factory=lambda: [0])
-    metrics: list[str] = field(default_factory=lambda: ["fid", "kid"])
+    metrics: list[str] = field(default_factory=lambda: ["kid", "fid"])  # KID first: the unbiased headline at small N
     features: str = "inception"
     device: str = "cpu"
     batch: int | None = None
@@ -63,6 +70,7 @@ class GridPlan:
     title: str | None = None
     notes: list[str] = field(default_factory=list)
     command: str = ""
+    train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainOptions fields every cell sets (e.g. the EMA schedule)
 
     @property
     def preset_arg(self) -> str | None:
@@ -79,7 +87,7 @@ def cell_options(plan: GridPlan, model: str, seed: int, dataset: Any) -> TrainOp
     """The resolved options of one grid cell, exactly as `ladabench train` would resolve them."""
     request = {"model": model, "data": plan.data, "preset": plan.preset_arg, "total_kimg": plan.total_kimg,
                "seed": seed, "device": plan.device, "out": str(plan.runs_dir), "batch_size": plan.batch,
-               "data_content_hash": dataset.content_hash, "data_count": dataset.count}
+               "data_content_hash": dataset.content_hash, "data_count": dataset.count, **plan.train_overrides}
     return resolve_options(request, dataset.resolution)
 
 
@@ -126,19 +134,43 @@ def metric_names(plan: GridPlan) -> list[str]:
     return [m.name for m in resolve_metric_names(plan.metrics, plan.num_gen, default_num_gen(plan.device), features=features)]
 
 
-def needs_evaluation(run_dir: Path, names: list[str]) -> bool:
-    """True unless every metric already has a line for the run's final snapshot with the same sample seeds."""
+def needs_evaluation(run_dir: Path, names: list[str], snapshot: str | None = None) -> bool:
+    """True unless every metric already has a line for `snapshot` (default: the run's final one)."""
     run = RunDir(run_dir)
-    final = run.final_snapshot_name()
+    wanted = snapshot or run.final_snapshot_name()
     for name in names:
-        if not any(line.get("snapshot") == final for line in run.metric_lines(name)):
+        if not any(line.get("snapshot") == wanted for line in run.metric_lines(name)):
             return True
     return False
 
 
 def evaluate_run(plan: GridPlan, run_dir: Path, names: list[str]) -> None:
-    """FID/KID of a run's final snapshot (in this process: the Inception network loads once per call)."""
-    evaluate_snapshot(run_dir, None, names, plan.device, None, plan.sample_seeds, features=plan.features, show_progress=False)
+    """FID/KID of a run's generator at initialisation and at its final snapshot (each once: reused when present)."""
+    common = dict(features=plan.features, show_progress=False)
+    if needs_evaluation(run_dir, names, INIT_SNAPSHOT):
+        evaluate_initial(run_dir, names, plan.device, None, plan.sample_seeds, **common)
+    if needs_evaluation(run_dir, names):
+        evaluate_snapshot(run_dir, None, names, plan.device, None, plan.sample_seeds, **common)
+
+
+def init_note(run_dirs: list[Path], names: list[str]) -> str | None:
+    """The reader's baseline: each metric at initialisation and at the budget, as 'init -> final (x ratio)'."""
+    parts = []
+    for run_dir in run_dirs:
+        run = RunDir(run_dir)
+        cells = []
+        for name in names:
+            lines = run.metric_lines(name)
+            init = [x["value"] for x in lines if x.get("snapshot") == INIT_SNAPSHOT]
+            final = [x["value"] for x in lines if x.get("snapshot") == run.final_snapshot_name()]
+            if init and final:
+                cells.append(f"{name} {init[-1]:.4g} -> {final[-1]:.4g} (x{final[-1] / init[-1]:.2f})")
+        if cells:
+            parts.append(f"`{run.name}`: " + ", ".join(cells))
+    if not parts:
+        return None
+    return ("**At initialisation vs at the budget** (the same protocol applied to G before its first step, built "
+            "from the run's seed; lower is better): " + "; ".join(parts) + ".")
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> Path:
@@ -185,28 +217,30 @@ def check_plan(plan: GridPlan) -> Any:
     return load_dataset(plan.data)  # prepares the cache now, with its own progress bar, before the grid's
 
 
-def budget_note(kimg: float, preset: str, batch: int, ema_decay: float) -> str | None:
-    """A warning for the reader when the budget is far too small for quality rankings to mean anything."""
-    if kimg >= 100 and preset != "tiny":
-        return None
+def budget_note(kimg: float, batch: int, schedule: EmaSchedule) -> str | None:
+    """A warning for the reader when G_ema at the budget still holds much of its initial weights."""
     steps = math.ceil(kimg * 1000 / batch)
+    initial_share = math.prod(schedule.decay(step * batch) for step in range(steps))
+    if initial_share < 0.1:
+        return None
     return (f"**Read the FID/KID columns as a pipeline check, not a ranking:** {kimg:g} kimg is {steps} iterations "
-            f"at batch {batch}; the EMA generator (decay {ema_decay:g} per step) still holds "
-            f"{ema_decay ** steps:.0%} of its initial weights, so its FID mostly reflects the initialisation. "
-            "The cost and speed columns are meaningful; for quality, scale up (more kimg, on a GPU; see the README).")
+            f"at batch {batch}; the EMA generator ({schedule.describe()}) still holds {initial_share:.0%} of its "
+            "initial weights, so its FID mostly reflects the initialisation. The cost and speed columns are "
+            "meaningful; for quality, scale up or use an EMA half-life (`--ema-halflife-kimg`, see the README).")
 
 
 def run_grid(plan: GridPlan, console: Console):
     """Train, evaluate and profile the grid, then write the report; return the built report."""
     dataset = check_plan(plan)
     names = metric_names(plan)
-    training = get_model(plan.models[0]).preset(plan.preset_arg, dataset.resolution).training
-    note = budget_note(plan.total_kimg, plan.preset, plan.batch or training.batch_size, training.ema_decay)
+    first = cell_options(plan, plan.models[0], plan.seeds[0], dataset)
+    schedule = EmaSchedule(first.ema_decay, first.ema_halflife_kimg, first.ema_rampup, first.batch_size)
+    note = budget_note(plan.total_kimg, first.batch_size, schedule)
     cells = [(m, s) for m in plan.models for s in plan.seeds]
     jobs = 2 * len(cells) + (len(plan.models) + (1 if plan.scaling_tokens else 0) if plan.profile else 0) + 1
     columns = (TextColumn("[bold]{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     run_dirs: list[Path] = []
-    with Progress(*columns, console=console) as progress:
+    with LoggedProgress(*columns, console=console) as progress:
         overall = progress.add_task(f"{plan.name}: {len(cells)} runs", total=jobs)
         current = progress.add_task("", total=1, visible=False)
         for model, seed in cells:
@@ -216,8 +250,7 @@ def run_grid(plan: GridPlan, console: Console):
         progress.update(current, visible=False)
         for run_dir in run_dirs:
             progress.update(overall, description=f"eval {run_dir.name.split('-', 1)[1][:22]}")
-            if needs_evaluation(run_dir, names):
-                evaluate_run(plan, run_dir, names)
+            evaluate_run(plan, run_dir, names)
             progress.advance(overall)
         profile_paths = profile_models(plan, dataset.resolution, progress, overall) if plan.profile else []
         progress.update(overall, description="report")
@@ -228,9 +261,9 @@ def run_grid(plan: GridPlan, console: Console):
         counts_path = plan.report.with_name(f"{plan.report.stem}-counts.json")
         profile_paths = count_missing_costs(run_dirs, profile_paths, keys, counts_path)
         report = build_report(run_dirs, keys, plan.report, profile_paths, plan.title, commands,
-                              notes=[*plan.notes, *([note] if note else [])])
+                              notes=[n for n in (*plan.notes, note, init_note(run_dirs, names)) if n])
         progress.advance(overall)
     return report
 
 
-REPORT_METRICS = "fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours"
+REPORT_METRICS = "kid,fid,flops,params,imgs-per-sec,peak-mem,gpu-hours"  # KID leads: unbiased at small N

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from rich.console import Console
 
 from bench.core.errors import UserError
 
-console = Console()
-err_console = Console(stderr=True)
+PIPE_WIDTH = 240  # without a terminal rich assumes 80 columns and squeezes wide tables into wrapped cells
+
+
+def _console(stderr: bool) -> Console:
+    """A console that keeps tables readable in a pipe or a log (wide unless $COLUMNS says otherwise)."""
+    probe = Console(stderr=stderr)
+    if probe.is_terminal or "COLUMNS" in os.environ:
+        return probe
+    return Console(stderr=stderr, width=PIPE_WIDTH)
+
+
+console = _console(stderr=False)
+err_console = _console(stderr=True)
 
 
 def exit_code_of(run: Callable[[], object]) -> int:

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 from numpy.lib.format import open_memmap
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from bench.core.console import err_console
 from bench.core.errors import UserError
 from bench.core.paths import CACHE_ENV, cache_dir
+from bench.core.progress import LoggedProgress
 from bench.data.hashing import DATA_FORMAT_VERSION, content_hash, files_fingerprint
 from bench.data.types import ArraySource, FileSource, PreparedDataset, Source, UnreadableImageError
 
@@ -86,9 +87,9 @@ def _temp_path(final: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def _progress() -> Progress:
-    """A rich progress bar on stderr (stdout stays clean for tables and piping)."""
-    return Progress(
+def _progress() -> LoggedProgress:
+    """A progress bar on stderr (stdout stays clean for tables and piping); plain lines without a terminal."""
+    return LoggedProgress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=err_console,
     )

@@ -36,9 +36,12 @@ from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_feature
 from bench.metrics.kinds import KIND_FIELDS, KindInputs
 from bench.metrics.names import MetricName, resolve_metric_names
 from bench.metrics.reference import ReferenceStats, load_or_compute_reference
+from bench.train.loop import seeded_models
+from bench.train.options import TrainOptions
 from bench.train.snapshots import load_generator
 
 DEFAULT_SEEDS = (0, 1, 2)
+INIT_SNAPSHOT = "init"  # the `snapshot` of metric lines that measure G before any training step
 DEFAULT_NUM_GEN = {"cuda": 10_000, "cpu": 500}
 Log = Callable[[str], None]
 
@@ -137,13 +140,41 @@ def evaluate_snapshot(
     dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
+    generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
+    snapshot_path = Path(snapshot_path)
+    record = {"snapshot": snapshot_path.name, "kimg": snapshot_kimg(snapshot_path), "generator": "G_ema"}
+    return _evaluate_and_record(run_dir, generator, options, record, metrics, device, num_gen, seeds, features,
+                                inception, batch_size, show_progress, log, ci_groups=ci_groups, dinov2=dinov2)
+
+
+def evaluate_initial(
+    run_dir: Path, metrics: list[str], device: str, num_gen: int | None = None, seeds: list[int] | None = None, *,
+    features: str = REAL_FEATURES, inception: str | None = None, batch_size: int = 50,
+    show_progress: bool = True, log: Log | None = None, ci_groups: int = CI_GROUPS, dinov2: str | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate G as the run started (built from its options and seed, before any step): the lines say snapshot 'init', kimg 0.
+
+    The baseline a trained generator is measured against: what the same protocol gives for random weights.
+    """
+    options = TrainOptions.from_json(RunDir(run_dir).read_options())
+    generator, _ = seeded_models(options)
+    record = {"snapshot": INIT_SNAPSHOT, "kimg": 0, "generator": "G at initialisation"}
+    return _evaluate_and_record(run_dir, generator.to(device), options, record, metrics, device, num_gen, seeds,
+                                features, inception, batch_size, show_progress, log, ci_groups=ci_groups, dinov2=dinov2)
+
+
+def _evaluate_and_record(
+    run_dir: Path, generator: nn.Module, options: TrainOptions, record: dict[str, Any], metrics: list[str],
+    device: str, num_gen: int | None, seeds: list[int] | None, features: str, inception: str | None,
+    batch_size: int, show_progress: bool, log: Log | None, *, ci_groups: int = CI_GROUPS, dinov2: str | None = None,
+) -> list[dict[str, Any]]:
+    """Compute the metrics of one generator of a run, add `record` (which generator) to each line, append them."""
     run_dir = Path(run_dir)
     names = resolve_metric_names(
         metrics, num_gen, default_num_gen(device),
         features=None if features == REAL_FEATURES else features,
     )
     extractor = load_feature_extractor(features, device=device, inception=inception, dinov2=dinov2)
-    generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
     generator.eval()
     dataset = load_dataset(options.data, options.data_root)
     started = time.perf_counter()
@@ -152,12 +183,10 @@ def evaluate_snapshot(
         seeds=list(seeds) if seeds is not None else list(DEFAULT_SEEDS), batch_size=batch_size,
         show_progress=show_progress, log=log, ci_groups=ci_groups,
     )
-    snapshot_path = Path(snapshot_path)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for result in results:
         result.update({
-            "run": run_dir.name, "model": options.model, "preset": options.preset,
-            "snapshot": snapshot_path.name, "kimg": snapshot_kimg(snapshot_path), "generator": "G_ema",
+            "run": run_dir.name, "model": options.model, "preset": options.preset, **record,
             "total_elapsed_s": round(time.perf_counter() - started, 3), "timestamp": stamp,
         })
     append_results(run_dir, results)

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from cleanfid.fid import get_batch_features
 from cleanfid.resize import build_resizer, make_resizer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from torch import nn
 
 from bench.core.console import err_console as console
 from bench.core.errors import UserError
+from bench.core.progress import LoggedProgress
 from bench.metrics.dinov2 import load_dinov2
 from bench.metrics.extractor import (
     DINOV2_FEATURES,
@@ -112,7 +113,7 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
         yield lambda n: None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with LoggedProgress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench.report.aggregate import METRICS
 from bench.report.intervals import COMBINED_CI_METHOD, format_interval, parse_cell
+from bench.train.ema import EmaSchedule
 
 # Display scale per column: (divisor, unit suffix for the header); the CSV keeps raw units.
 SCALES: dict[str, tuple[float, str]] = {
@@ -98,6 +99,17 @@ def _bcr_text(train: dict[str, Any]) -> str:
     return f" with bCR (cr_weight {train.get('cr_weight'):g}; D sees un-augmented images, G step unaugmented)"
 
 
+def _given(value: Any) -> Any:
+    """None for a missing value (pandas turns a JSON null into NaN)."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def ema_description(train: dict[str, Any]) -> str:
+    """The EMA schedule of the runs in words (older runs have no half-life fields: a fixed decay)."""
+    halflife, rampup = _given(train.get("ema_halflife_kimg")), _given(train.get("ema_rampup"))
+    return EmaSchedule(float(train.get("ema_decay") or 0.0), halflife, rampup).describe()
+
+
 def protocol_lines(info: dict[str, Any]) -> list[str]:
     """The protocol block: budget, data + preprocessing hash, metric protocol, weights hash, device, versions."""
     train = info["training"]
@@ -107,7 +119,8 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
         "metrics from the EMA generator at the final snapshot (final at budget) |",
         f"| dataset | `{train['data']}` at {train['resolution']} px, content + preprocessing hash `{_short(train['data_content_hash'])}` |",
         f"| training | batch {train['batch_size']}, Adam, augmentation `{train['augment']}`{_bcr_text(train)}, "
-        f"G_ema start `{train.get('ema_start', 'copy')}`, precision `{train['amp']}` |",
+        f"precision `{train['amp']}` |",
+        f"| G_ema | start `{_given(train.get('ema_start')) or 'copy'}`, {ema_description(train)} |",
     ]
     for kind, proto in info["metrics"].items():
         if proto is None:

@@ -32,7 +32,7 @@ from bench.core.rundir import RunDir
 from bench.registry import get_model
 from bench.train import distributed
 from bench.train.distributed import Dist
-from bench.train.ema import ema_state_dict, load_ema_state_dict
+from bench.train.ema import EmaSchedule, ema_state_dict, load_ema_state_dict, set_ema_decay
 from bench.train.ema_start import initial_ema_state
 from bench.train.options import TrainOptions
 from bench.train.progress import training_progress
@@ -92,6 +92,15 @@ def peak_memory_bytes(device: torch.device) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
+def seeded_models(options: TrainOptions) -> tuple[nn.Module, nn.Module]:
+    """G and D exactly as a run with these options starts: global RNGs seeded with the run's seed, then built."""
+    torch.manual_seed(options.seed)
+    np.random.seed(options.seed % 2**32)
+    random.seed(options.seed)
+    spec = get_model(options.model)
+    return spec.build(spec.presets[options.preset])
+
+
 class Trainer:
     """One training session of a run: models, optimizers, data and counters, created or restored."""
 
@@ -102,12 +111,9 @@ class Trainer:
         self.dist = dist_info or Dist()
         self.device = torch.device(distributed.rank_device(options.device, self.dist))
         seed = options.seed
-        torch.manual_seed(seed)
-        np.random.seed(seed % 2**32)
-        random.seed(seed)
+        G, D = seeded_models(options)
         spec = get_model(options.model)
-        preset = spec.presets[options.preset]
-        G, D = spec.build(preset)
+        preset = spec.presets[options.preset]  # G_ema's fresh start builds another G from it
         self.G_plain, self.D = G.to(self.device), D.to(self.device)
         # Separate generators: z and augmentation draws do not shift when a model consumes global RNG.
         # Each rank draws its own (per-rank seeds); the data order is global (one sampler, sliced).
@@ -120,6 +126,7 @@ class Trainer:
         self.ema, self.opt_g, self.opt_d, self.scaler = self.ctx.ema, self.ctx.opt_g, self.ctx.opt_d, self.ctx.scaler
         load_ema_state_dict(self.ema, initial_ema_state(
             self.G_plain, options.ema_start, lambda: spec.build(preset)[0], derived_seed(seed, EMA_INIT_STREAM)))
+        self.ema_schedule = EmaSchedule(options.ema_decay, options.ema_halflife_kimg, options.ema_rampup, options.batch_size)
         self.sampler = EpochSampler(dataset.count, options.batch_size, derived_seed(seed, 0))
         self.z_dim = int(self.G_plain.z_dim)
         self.grid_latents = fixed_latents(self.z_dim, derived_seed(seed, 3))
@@ -271,6 +278,7 @@ class Trainer:
                     gen_z = self.generators["z"]
                     z_d = torch.randn(len(indices), self.z_dim, generator=gen_z, device=self.device)
                     z_g = torch.randn(len(indices), self.z_dim, generator=gen_z, device=self.device)
+                    set_ema_decay(self.ema, self.ema_schedule.decay(c.images_seen))
                     per_step.append(train_step(self.ctx, reals, z_d, z_g))
                     c.images_seen += batch
                     c.step += 1
@@ -286,6 +294,7 @@ class Trainer:
                 train_seconds = time.monotonic() - tick_start_time
                 last_stats = self._end_tick(per_step, tick_start_images, tick_start_step, train_seconds)
                 progress.update(task, **{k: _num(last_stats[k]) for k in ("img_per_sec", "loss_d", "loss_g")})
+                progress.line_now(task)  # without a terminal: one line per tick
                 due = reason is not None or (
                     c.images_seen // snapshot_images != tick_start_images // snapshot_images
                 )

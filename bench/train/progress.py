@@ -7,19 +7,32 @@ import math
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    Progress,
     ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.text import Text
 
+from bench.core.progress import LoggedProgress, timing
 
-def training_progress(console: Console, total_images: int | None, total_seconds: float | None, done: float) -> Progress:
-    """A rich progress bar over images (or over seconds when only --minutes bounds the run); `done` in its unit."""
+
+def training_progress(console: Console, total_images: int | None, total_seconds: float | None, done: float) -> LoggedProgress:
+    """A progress bar over images (or over seconds when only --minutes bounds the run); `done` in its unit.
+
+    Without a terminal it prints a line per interval: kimg done of the budget, img/s, losses, ETA.
+    """
     by_images = total_images is not None
-    progress = Progress(
+
+    def line(task: Task) -> str:
+        """The plain-line form of the bar."""
+        budget = BudgetColumn(by_images).render(task).plain
+        fields = task.fields
+        return (f"train {budget}, {fields['img_per_sec']:.0f} img/s, loss D {fields['loss_d']:.3f} "
+                f"G {fields['loss_g']:.3f}, {timing(task)}")
+
+    progress = LoggedProgress(
         TextColumn("[bold]train[/]"),
         BarColumn(),
         BudgetColumn(by_images),
@@ -28,6 +41,7 @@ def training_progress(console: Console, total_images: int | None, total_seconds:
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console,
+        line=line,
     )
     total = total_images if by_images else total_seconds
     progress.add_task("train", total=total, completed=done, img_per_sec=0.0, loss_d=math.nan, loss_g=math.nan)

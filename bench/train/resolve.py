@@ -165,6 +165,10 @@ def _check(o: TrainOptions) -> None:
         raise UserError(f"--r1-gamma must be >= 0 (got {o.r1_gamma})")
     if not 0.0 <= o.ema_decay <= 1.0:
         raise UserError(f"--ema-decay must be in [0, 1] (got {o.ema_decay})")
+    _positive("ema_halflife_kimg", o.ema_halflife_kimg, allow_none=True)
+    _positive("ema_rampup", o.ema_rampup, allow_none=True)
+    if o.ema_rampup is not None and o.ema_halflife_kimg is None:
+        raise UserError("--ema-rampup ramps up a half-life: pass --ema-halflife-kimg too (e.g. --ema-halflife-kimg 10 --ema-rampup 0.05)")
     _check_augmentation(o)
     for name in ("minutes", "total_kimg"):
         _positive(name, getattr(o, name), allow_none=True)

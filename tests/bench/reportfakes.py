@@ -40,7 +40,7 @@ def make_run(
     opts = {
         "model": model, "preset": "tiny32", "data": "fashion10k", "data_root": None, "data_content_hash": HASH,
         "resolution": 32, "seed": seed, "batch_size": 32, "total_kimg": total_kimg, "device": "cpu", "amp": "off",
-        "augment": "color,translation", "preset_config": {},
+        "augment": "color,translation", "ema_decay": 0.999, "preset_config": {},
     }
     opts.update(options or {})
     (run_dir / "options.json").write_text(json.dumps(opts))

@@ -19,6 +19,7 @@ def test_grid_trains_evaluates_profiles_reports_and_reuses_finished_runs(tmp_pat
         name="t", models=["conv"], data="fashion10k", total_kimg=0.032, seeds=[0], num_gen=16,
         report=tmp_path / "reports" / "t.md", features="random-conv", runs_root=tmp_path / "runs",
         profile_repeats=1, scaling_tokens=(16, 64), command="ladabench bench quick --kimg 0.032",
+        train_overrides={"ema_halflife_kimg": 10.0, "ema_rampup": 0.05},
     )
     console = Console(file=open(tmp_path / "console.txt", "w"), width=120)  # noqa: SIM115 - closed by the GC
     report = run_grid(plan, console)
@@ -33,6 +34,12 @@ def test_grid_trains_evaluates_profiles_reports_and_reuses_finished_runs(tmp_pat
     text = report.markdown_path.read_text()
     assert "fid16_train-random-conv" in text and "not comparable" in text
     assert "ladabench bench quick --kimg 0.032" in text
+    assert ", half-life 10 kimg, ramp-up 0.05 x images seen |" in text
+    assert "pipeline check" not in text  # the half-life schedule leaves no initial weights in G_ema
+    (run_dir,) = (tmp_path / "runs").glob("0*")
+    init = [json.loads(x) for x in (run_dir / "metric-fid16_train-random-conv.jsonl").read_text().splitlines()]
+    assert [(x["snapshot"], x["kimg"]) for x in init] == [("init", 0), ("snapshot-000000.pt", 0)]
+    assert f"fid16_train-random-conv {init[0]['value']:.4g} -> {init[1]['value']:.4g}" in text
     names = {p.name for p in report.plot_paths}
     assert {"t-fid-kimg.png", "t-fid-hours.png", "t-fid-macs.png", "t-speed.png", "t-attention.png"} == names
     profile = json.loads((tmp_path / "reports" / "t-profile.json").read_text())
@@ -43,4 +50,4 @@ def test_grid_trains_evaluates_profiles_reports_and_reuses_finished_runs(tmp_pat
     lines_before = [len(p.read_text().splitlines()) for p in metric_files]
     run_grid(GridPlan(**{**plan.__dict__, "profile": False}), console)
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == runs_before
-    assert [len(p.read_text().splitlines()) for p in metric_files] == lines_before == [1] * 2
+    assert [len(p.read_text().splitlines()) for p in metric_files] == lines_before == [2] * 2  # init + final

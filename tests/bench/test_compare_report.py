@@ -121,6 +121,8 @@ def test_every_plot_written_and_linked(grid: Path, tmp_path: Path) -> None:
         ({"ema_start": "fresh"}, {}, ["ema_start", "'copy'", "'fresh'"]),
         ({"bcr": True}, {}, ["bcr"]),
         ({"cr_weight": 0.5}, {}, ["cr_weight"]),
+        ({"ema_halflife_kimg": 10.0, "ema_rampup": 0.05}, {}, ["ema_halflife_kimg", "ema_rampup", "10.0", "0.05"]),
+        ({"ema_decay": 0.99}, {}, ["ema_decay", "0.999", "0.99"]),
     ],
 )
 def test_mixed_protocols_refused_with_fields_named(grid: Path, tmp_path: Path, options, metric_overrides, fields) -> None:
@@ -141,7 +143,7 @@ def test_protocol_block_states_bcr_and_the_ema_start(tmp_path: Path) -> None:
                  options={"bcr": True, "cr_weight": 0.1, "ema_start": "fresh", "augment": "color,translation,cutout"})
     text = build_report([tmp_path / "runs"], KEYS, tmp_path / "cmp.md").markdown_path.read_text()
     assert "augmentation `color,translation,cutout` with bCR (cr_weight 0.1;" in text
-    assert "G_ema start `fresh`" in text
+    assert "| G_ema | start `fresh`, " in text
 
 
 def test_incomplete_run_left_out_with_note(grid: Path, tmp_path: Path) -> None:
@@ -164,3 +166,14 @@ def test_compare_cli_writes_report_and_refuses_no_runs(grid: Path, tmp_path: Pat
     assert main(["compare", str(empty), "--out", str(tmp_path / "y.md")]) == 2
     assert "no training runs found" in capsys.readouterr().err
     assert main(["compare", str(grid), "--metric", "fid,bogus"]) == 2
+
+
+def test_report_states_the_ema_schedule(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    for i, model in enumerate(("ladagan", "conv")):
+        make_run(root, i, model, 0, {4: 50.0 + i}, 30.0, options={"ema_halflife_kimg": 10.0, "ema_rampup": 0.05})
+    report = build_report([root], parse_metric_list("fid"), tmp_path / "cmp.md")
+    assert "| G_ema | start `copy`, half-life 10 kimg, ramp-up 0.05 x images seen |" in report.markdown_path.read_text()
+    fixed = tmp_path / "fixed"
+    make_run(fixed, 0, "ladagan", 0, {4: 50.0}, 30.0)
+    assert "| G_ema | start `copy`, 0.999 per step |" in build_report([fixed], parse_metric_list("fid"), tmp_path / "f.md").markdown_path.read_text()

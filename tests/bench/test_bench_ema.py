@@ -1,0 +1,24 @@
+"""The grids' G_ema schedule option: parsed into TrainOptions fields, bad text refused with one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.cli import main
+from bench.commands.bench import parse_grid_ema
+
+
+def test_grid_ema_text_becomes_the_train_options_fields():
+    assert parse_grid_ema("10,0.05") == {"ema_halflife_kimg": 10.0, "ema_rampup": 0.05}
+    assert parse_grid_ema("2.5") == {"ema_halflife_kimg": 2.5, "ema_rampup": None}
+    assert parse_grid_ema(" Reference ") == {}
+
+
+@pytest.mark.parametrize("text", ["ten,0.05", "10,0.05,3", ""])
+def test_bad_grid_ema_is_one_line_and_writes_nothing(tmp_path, capsys, text):
+    out = tmp_path / "reports" / "q.md"
+    code = main(["bench", "quick", "--ema", text, "--out", str(out), "--runs-dir", str(tmp_path / "runs")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"--ema '{text}'" in err.replace("\n", "") and "Traceback" not in err
+    assert not out.parent.exists() and not (tmp_path / "runs").exists()
