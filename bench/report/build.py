@@ -11,7 +11,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_text
 from bench.report import plots
-from bench.report.aggregate import aggregate, per_run_table
+from bench.report.aggregate import LOWER_IS_BETTER, METRICS, aggregate, per_run_table
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
 from bench.report.markdown import render_report
 from bench.report.protocol import (
@@ -21,6 +21,7 @@ from bench.report.protocol import (
     training_protocol,
 )
 from bench.report.regression import Change, compare_with, load_previous, regressions_markdown
+from bench.report.spread import spread_notes
 
 # Metric-line kind -> the `--metric` key that shows it.
 REPORT_KINDS = {"fid": "fid", "kid": "kid", "pr": "pr", "fid-dinov2": "fd-dinov2"}
@@ -150,6 +151,7 @@ def build_report(
     profile, scaling = load_profile_files(profile_paths or [])
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
+    notes += spread_notes(table, [METRICS[k][0] for k in keys if LOWER_IS_BETTER.get(METRICS[k][0])])
     cuda = str(runs["device"].iloc[0]).startswith("cuda")
     hours_label = "GPU-hours" if cuda else "CPU wall-clock hours"
     info = {
