@@ -153,3 +153,5 @@ for _res in (32, 64, 128, 256):
     )
 
 DEFAULT_PRESET_BY_RESOLUTION: dict[int, str] = {32: "cifar10", 64: "celeba64", 128: "ffhq128", 256: "bedroom256"}
+# The CPU-sized variant at each resolution (the presets built in the loop above).
+TINY_PRESET_BY_RESOLUTION: dict[int, str] = {res: f"tiny{res}" for res in (32, 64, 128, 256)}

@@ -19,7 +19,7 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    """Attach every command module to the app (imports kept here so `--help` lists them all)."""
+    """Attach every command module to the app, in the order `--help` lists them."""
     models.register(app)
     data.register(app)
     train.register(app)

@@ -6,6 +6,7 @@ from ladagan.generator import Generator
 from ladagan.presets import (
     DEFAULT_PRESET_BY_RESOLUTION,
     PRESETS,
+    TINY_PRESET_BY_RESOLUTION,
     DiscriminatorConfig,
     GeneratorConfig,
     Preset,
@@ -21,6 +22,7 @@ def build(preset: Preset, init: bool = True) -> tuple[Generator, Discriminator]:
 __all__ = [
     "DEFAULT_PRESET_BY_RESOLUTION",
     "PRESETS",
+    "TINY_PRESET_BY_RESOLUTION",
     "DiscriminatorConfig",
     "DotAttention",
     "Generator",

@@ -42,6 +42,8 @@ def _imports(path: Path) -> list[tuple[str, ast.stmt, int | None]]:
     """(imported internal module, statement, first line of the enclosing function or None at module top)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     enclosing: dict[int, int] = {}
+    type_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                 for n in ast.walk(node)}  # annotations only: never imported at run time
     for func in ast.walk(tree):
         if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for node in ast.walk(func):
@@ -55,7 +57,7 @@ def _imports(path: Path) -> list[tuple[str, ast.stmt, int | None]]:
             # `from bench.data import fashion` imports the submodule when there is one
             names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module for a in node.names]
         for name in names:
-            if _layer(name) is not None:
+            if _layer(name) is not None and id(node) not in type_only:
                 found.append((name, node, enclosing.get(id(node))))
     return found
 

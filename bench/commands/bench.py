@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import shlex
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -41,54 +45,45 @@ def _scale_up_hint(name: str, console) -> None:
     )
 
 
-def _run(name: str, models: tuple[str, ...], kimg: float, data: str | None, seeds: str, num_gen: int, sample_seeds: str,
-         out: Path, preset: str, device: str | None, batch: int | None, features: str, profile: bool, title: str,
-         runs_dir: Path | None, ema: str) -> None:
-    """Build the plan from the options, run the grid, print the table and where the report went."""
-    # start-up: torch, pandas and the metrics are imported only when running a grid (see bench.commands.common)
-    from bench.commands.grid import GridPlan, run_grid
-    from bench.report.tables import report_tables
-    from bench.train.resolve import default_device
+@dataclass(frozen=True)
+class Grid:
+    """One `ladabench bench` grid: its models, default budget and report, and its command's help."""
 
-    device = device or default_device()
-    plan = GridPlan(
-        name=name, models=list(models), data=data or DEFAULT_DATASET, total_kimg=kimg,
-        seeds=parse_int_list(seeds, "--seeds"), num_gen=num_gen, report=out, preset=preset,
-        sample_seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, device=device,
-        batch=batch, profile=profile, title=title, runs_root=runs_dir, train_overrides=parse_grid_ema(ema),
-        command="ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv[1:3] else "",
-    )
-    console.print(
-        f"[bold]{name}[/]: {len(plan.models)} models x seeds {plan.seeds} on {plan.data}, {kimg:g} kimg each, "
-        f"preset {preset}, {device}; FID/KID with {num_gen} generated images per sample seed {plan.sample_seeds}"
-    )
-    report = run_grid(plan, console)
-    for table in report_tables(report):
-        console.print(table)
-    for note in report.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    console.print(f"wrote {escape(str(report.markdown_path))} with {len(report.plot_paths)} plots")
-    if not device.startswith("cuda"):
-        _scale_up_hint(name, console)
+    name: str
+    models: tuple[str, ...]
+    kimg: float
+    num_gen: int
+    out: str
+    title: str
+    doc: str
 
 
-def _options(default_kimg: float, default_num_gen: int, default_out: str):
-    """The option set both grids share, with per-grid defaults."""
-    return dict(
-        kimg=typer.Option(default_kimg, "--kimg", help="Budget per run in kimg (real images shown to D), equal for every model."),
-        data=typer.Option(None, "--data", help="Dataset (default: the embedded fashion10k)."),
-        seeds=typer.Option("0", "--seeds", help="Training seeds, e.g. 0,1,2 (mean ± std over them)."),
-        num_gen=typer.Option(default_num_gen, "--num-gen", help="Generated images per sample seed for FID/KID (the metric name states it)."),
-        sample_seeds=typer.Option("0", "--sample-seeds", help="Sample seeds for FID (mean over them per run)."),
-        out=typer.Option(Path(default_out), "--out", help="Report path; plots, CSV and profile JSON go beside it."),
-        preset=typer.Option("tiny", "--preset", help="Preset for every model: 'tiny' (CPU) or 'default' (paper size)."),
-        device=typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
-        batch=typer.Option(None, "--batch", help="Batch size for every model (default: the presets', equal for tiny)."),
-        features=typer.Option("inception", "--features", help=FEATURES_HELP),
-        profile=typer.Option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report."),
-        runs_dir=typer.Option(None, "--runs-dir", help="Folder for the grid's runs (default runs/<grid>); finished runs there are reused."),
-        ema=typer.Option(f"{GRID_EMA_HALFLIFE_KIMG:g},{GRID_EMA_RAMPUP:g}", "--ema", help="G_ema schedule of every run: HALFLIFE_KIMG,RAMPUP (default: StyleGAN2-ADA's 10 kimg with ramp-up 0.05, for small budgets) or 'reference' (the preset's per-step decay, 0.999)."),
-    )
+GRIDS = (
+    Grid("quick", QUICK_MODELS, QUICK_KIMG, QUICK_NUM_GEN, "reports/quick.md", "ladabench quick benchmark",
+         "LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md "
+         "(about 30 min on an idle 2-core CPU)."),
+    Grid("ablations", ABLATION_MODELS, ABLATION_KIMG, ABLATION_NUM_GEN, "reports/ablations.md", "ladabench ablations",
+         "LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md."),
+)
+
+
+def _options(grid: Grid) -> dict[str, tuple[type, object]]:
+    """The options every grid command takes (name -> (type, Typer option)), with the grid's defaults."""
+    return {
+        "kimg": (float, typer.Option(grid.kimg, "--kimg", help="Budget per run in kimg (real images shown to D), equal for every model.")),
+        "data": (str, typer.Option(None, "--data", help="Dataset (default: the embedded fashion10k).")),
+        "seeds": (str, typer.Option("0", "--seeds", help="Training seeds, e.g. 0,1,2 (mean ± std over them).")),
+        "num_gen": (int, typer.Option(grid.num_gen, "--num-gen", help="Generated images per sample seed for FID/KID (the metric name states it).")),
+        "sample_seeds": (str, typer.Option("0", "--sample-seeds", help="Sample seeds for FID (mean over them per run).")),
+        "out": (Path, typer.Option(Path(grid.out), "--out", help="Report path; plots, CSV and profile JSON go beside it.")),
+        "preset": (str, typer.Option("tiny", "--preset", help="Preset for every model: 'tiny' (CPU) or 'default' (paper size).")),
+        "device": (str, typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available).")),
+        "batch": (int, typer.Option(None, "--batch", help="Batch size for every model (default: the presets', equal for tiny).")),
+        "features": (str, typer.Option("inception", "--features", help=FEATURES_HELP)),
+        "profile": (bool, typer.Option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report.")),
+        "runs_dir": (Path, typer.Option(None, "--runs-dir", help="Folder for the grid's runs (default runs/<grid>); finished runs there are reused.")),
+        "ema": (str, typer.Option(f"{GRID_EMA_HALFLIFE_KIMG:g},{GRID_EMA_RAMPUP:g}", "--ema", help="G_ema schedule of every run: HALFLIFE_KIMG,RAMPUP (default: StyleGAN2-ADA's 10 kimg with ramp-up 0.05, for small budgets) or 'reference' (the preset's per-step decay, 0.999).")),
+    }
 
 
 def parse_grid_ema(text: str) -> dict[str, float | None]:
@@ -105,32 +100,52 @@ def parse_grid_ema(text: str) -> dict[str, float | None]:
     return {"ema_halflife_kimg": halflife, "ema_rampup": rampup}
 
 
-_Q = _options(QUICK_KIMG, QUICK_NUM_GEN, "reports/quick.md")
-_A = _options(ABLATION_KIMG, ABLATION_NUM_GEN, "reports/ablations.md")
+def _run(grid: Grid, given: dict[str, Any]) -> None:
+    """Build the plan from the options, run the grid, print the table and where the report went."""
+    # start-up: torch, pandas and the metrics are imported only when running a grid (see bench.commands.common)
+    from bench.commands.grid import GridPlan, run_grid
+    from bench.report.tables import report_tables
+    from bench.train.resolve import default_device
+
+    device = given["device"] or default_device()
+    plan = GridPlan(
+        name=grid.name, models=list(grid.models), data=given["data"] or DEFAULT_DATASET, total_kimg=given["kimg"],
+        seeds=parse_int_list(given["seeds"], "--seeds"), num_gen=given["num_gen"], report=given["out"],
+        preset=given["preset"], sample_seeds=parse_int_list(given["sample_seeds"], "--sample-seeds"),
+        features=given["features"], device=device, batch=given["batch"], profile=given["profile"], title=grid.title,
+        runs_root=given["runs_dir"], train_overrides=parse_grid_ema(given["ema"]),
+        command="ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv[1:3] else "",
+    )
+    console.print(
+        f"[bold]{grid.name}[/]: {len(plan.models)} models x seeds {plan.seeds} on {plan.data}, {plan.total_kimg:g} kimg "
+        f"each, preset {plan.preset}, {device}; FID/KID with {plan.num_gen} generated images per sample seed "
+        f"{plan.sample_seeds}"
+    )
+    report = run_grid(plan, console)
+    for table in report_tables(report):
+        console.print(table)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    console.print(f"wrote {escape(str(report.markdown_path))} with {len(report.plot_paths)} plots")
+    if not device.startswith("cuda"):
+        _scale_up_hint(grid.name, console)
 
 
-@bench_app.command("quick")
-def quick(
-    kimg: float = _Q["kimg"], data: str = _Q["data"], seeds: str = _Q["seeds"], num_gen: int = _Q["num_gen"],
-    sample_seeds: str = _Q["sample_seeds"], out: Path = _Q["out"], preset: str = _Q["preset"], device: str = _Q["device"],
-    batch: int = _Q["batch"], features: str = _Q["features"], profile: bool = _Q["profile"], runs_dir: Path = _Q["runs_dir"],
-    ema: str = _Q["ema"],
-) -> None:
-    """LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md (about 30 min on an idle 2-core CPU)."""
-    _run("quick", QUICK_MODELS, kimg, data, seeds, num_gen, sample_seeds, out, preset, device, batch, features, profile,
-         "ladabench quick benchmark", runs_dir, ema)
+def _command(grid: Grid) -> Callable[..., None]:
+    """The Typer command of a grid (its signature generated from `_options`)."""
+    def command(**given: Any) -> None:
+        """Run the grid with the options given."""
+        _run(grid, given)
+
+    command.__doc__ = grid.doc
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # Typer reads the options here
+        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+         for name, (kind, option) in _options(grid).items()])
+    return command
 
 
-@bench_app.command("ablations")
-def ablations(
-    kimg: float = _A["kimg"], data: str = _A["data"], seeds: str = _A["seeds"], num_gen: int = _A["num_gen"],
-    sample_seeds: str = _A["sample_seeds"], out: Path = _A["out"], preset: str = _A["preset"], device: str = _A["device"],
-    batch: int = _A["batch"], features: str = _A["features"], profile: bool = _A["profile"], runs_dir: Path = _A["runs_dir"],
-    ema: str = _A["ema"],
-) -> None:
-    """LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md."""
-    _run("ablations", ABLATION_MODELS, kimg, data, seeds, num_gen, sample_seeds, out, preset, device, batch, features,
-         profile, "ladabench ablations", runs_dir, ema)
+for _grid in GRIDS:
+    bench_app.command(_grid.name)(_command(_grid))
 
 
 def register(app: typer.Typer) -> None:

@@ -11,13 +11,18 @@ from rich.markup import escape
 
 from bench.core.console import console
 from bench.core.errors import UserError
+from bench.report.columns import COLUMNS, DEFAULT_METRICS, parse_metric_list
 
-DEFAULT_METRICS = "fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours"
+METRIC_HELP = "Comma list of columns: " + ", ".join(
+    f"{c.key} ({c.header}{', with ' + ', '.join(c.companions) if c.companions else ''})"
+    for c in COLUMNS.values() if not c.companion_only
+) + " (gpu-hours: the old name of device-hours)."
+
 
 
 def compare_command(
     run_dirs: list[Path] = typer.Argument(None, help="Run directories, or folders of runs (default: every run under runs/)."),
-    metric: str = typer.Option(DEFAULT_METRICS, "--metric", help="Comma list of columns: fid, kid, flops (G MACs/img + training FLOPs), params (G and D), imgs-per-sec, peak-mem, gpu-hours."),
+    metric: str = typer.Option(DEFAULT_METRICS, "--metric", help=METRIC_HELP),
     profile: list[Path] = typer.Option(None, "--profile", help="JSON from `ladabench profile --json` (cost and speed rows, or --attention-scaling rows); repeatable."),
     out: Path = typer.Option(Path("reports/compare.md"), "--out", help="Markdown report to write; its CSV and PNG plots go beside it."),
     title: str = typer.Option(None, "--title", help="Report title (default: names the dataset and budget)."),
@@ -27,7 +32,6 @@ def compare_command(
     """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
     # start-up: pandas and seaborn are imported only when comparing (see bench.commands.common)
     from bench.commands.costs import count_missing_costs
-    from bench.report.aggregate import parse_metric_list
     from bench.report.build import build_report
     from bench.report.tables import report_tables
 

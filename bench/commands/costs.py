@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.core.files import atomic_write_json
 from bench.core.rundir import RunDir
 from bench.metrics.profile import SCHEMA, profile_model
-from bench.report.aggregate import METRICS
+from bench.report.columns import COLUMNS
 from bench.report.gather import load_profile_files
 
 
@@ -20,7 +20,7 @@ def count_missing_costs(run_paths: list[Path], profile_paths: list[Path], keys: 
 
     Nothing is counted (and no file written) unless a cost column is asked for and a pair is missing.
     """
-    if not any(METRICS[key][2] == "profile" for key in keys):
+    if not any(COLUMNS[key].source == "profile" for key in keys):
         return list(profile_paths)
     profile, _ = load_profile_files(profile_paths)
     have = set(zip(profile.get("model", []), profile.get("preset", []), strict=False))

@@ -82,7 +82,7 @@ def eval_command(
     snapshot: str = typer.Option(None, "--snapshot", help="Snapshot kimg (e.g. 120) or file; default: the latest."),
     metrics: str = typer.Option("fid,kid", "--metrics", help="Comma list: bare kinds (fid, kid, pr = precision/recall/density/coverage) or full names (fid10k_train, kid2k_train, pr500_train)."),
     num_gen: int = typer.Option(None, "--num-gen", help="Images generated per seed for bare kinds (default 10000 on GPU, 500 on CPU)."),
-    seeds: str = typer.Option("0,1,2", "--seeds", help="Sample seeds; FID is reported as mean ± std over them."),
+    sample_seeds: str = typer.Option("0,1,2", "--sample-seeds", help="Sample seeds (latents of the generated images); FID is reported as mean ± std over them."),
     inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
     features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
     dinov2: str = typer.Option(None, "--dinov2", help=DINOV2_HELP),
@@ -101,7 +101,7 @@ def eval_command(
     snapshot_path = resolve_snapshot(run_dir, snapshot)
     rows = evaluate_snapshot(
         run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device or default_device(),
-        num_gen=num_gen, seeds=parse_int_list(seeds, "--seeds"), features=features, inception=inception,
+        num_gen=num_gen, seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, inception=inception,
         batch_size=batch, log=lambda msg: console.print(escape(msg)), ci_groups=ci_groups, dinov2=dinov2,
     )
     console.print(_results_table(rows, f"{run_dir.name} / {rows[0]['snapshot']}"))

@@ -36,13 +36,14 @@ from bench.metrics.names import resolve_metric_names
 from bench.metrics.profile import SCHEMA, profile_model
 from bench.metrics.weights import locate_inception
 from bench.registry import get_model
-from bench.report.aggregate import parse_metric_list
 from bench.report.build import build_report
+from bench.report.columns import parse_metric_list
 from bench.train.ema import EmaSchedule
 from bench.train.options import TrainOptions, differences
 from bench.train.resolve import resolve_options
 from bench.train.session import Resume, train
 
+GRID_METRICS = "kid,fid,macs,train-flops,params,imgs-per-sec,peak-mem,device-hours"  # KID leads: unbiased at small N
 SCALING_REPEATS = 10
 
 
@@ -254,10 +255,10 @@ def run_grid(plan: GridPlan, console: Console):
             progress.advance(overall)
         profile_paths = profile_models(plan, dataset.resolution, progress, overall) if plan.profile else []
         progress.update(overall, description="report")
-        compare = "ladabench compare " + " ".join(shlex.quote(str(p)) for p in run_dirs) + " --metric " + REPORT_METRICS \
+        compare = "ladabench compare " + " ".join(shlex.quote(str(p)) for p in run_dirs) + " --metric " + GRID_METRICS \
             + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths) + f" --out {shlex.quote(str(plan.report))}"
         commands = [plan.command, "# or, from the same runs and profile files:", compare] if plan.command else [compare]
-        keys = parse_metric_list(REPORT_METRICS)
+        keys = parse_metric_list(GRID_METRICS)
         counts_path = plan.report.with_name(f"{plan.report.stem}-counts.json")
         profile_paths = count_missing_costs(run_dirs, profile_paths, keys, counts_path)
         report = build_report(run_dirs, keys, plan.report, profile_paths, plan.title, commands,
@@ -265,5 +266,3 @@ def run_grid(plan: GridPlan, console: Console):
         progress.advance(overall)
     return report
 
-
-REPORT_METRICS = "kid,fid,flops,params,imgs-per-sec,peak-mem,gpu-hours"  # KID leads: unbiased at small N

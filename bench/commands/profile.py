@@ -124,7 +124,7 @@ def profile_command(
     preset: str = typer.Option(None, "--preset", help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default)."),
     res: int = typer.Option(None, "--res", help="Resolution for 'default'/'tiny' presets (default 64)."),
     batch: int = typer.Option(None, "--batch", help="Batch for the speed runs (default: the preset's on GPU, 8 on CPU)."),
-    amp: bool = typer.Option(False, "--amp", help="Autocast (bf16; fp16 on GPUs without bf16) for the speed runs."),
+    amp: str = typer.Option("off", "--amp", help="Mixed precision for the speed runs, as `train --amp`: off (default), bf16 or fp16 (autocast)."),
     compile_g: bool = typer.Option(False, "--compile", help="torch.compile the generator for the speed runs."),
     device: str = typer.Option(None, "--device", help=DEVICE_HELP),
     repeats: int = typer.Option(10, "--repeats", help="Timed repeats per phase (median and range reported)."),

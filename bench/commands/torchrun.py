@@ -1,4 +1,4 @@
-"""`--gpus N`: run `train` in N processes under torchrun; each worker reads the resolved options from one JSON file.
+"""`--procs N`: run `train` in N processes under torchrun; each worker reads the resolved options from one JSON file.
 
 The parent checks everything it can first (options, data, metric names, the run lock, device count),
 so a mistake gets one clear message instead of N workers failing inside torchrun.
@@ -31,7 +31,7 @@ def launch_torchrun(nproc: int, options: TrainOptions, resume: Resume | None) ->
         with RunLock(resume.run):
             pass  # a live writer is refused now; a stale lock is logged and cleared
     if options.device.startswith("cuda") and nproc > torch.cuda.device_count():
-        raise UserError(f"--gpus {nproc}: this machine has {torch.cuda.device_count()} CUDA devices; "
+        raise UserError(f"--procs {nproc}: this machine has {torch.cuda.device_count()} CUDA devices; "
                         "pass at most that many, or --device cpu for CPU processes")
     with tempfile.TemporaryDirectory(prefix="ladabench-launch-") as folder:
         launch_file = Path(folder) / "launch.json"

@@ -1,7 +1,7 @@
 """`ladabench train MODEL --data DATA`: train one registered model under a fixed budget of real images.
 
 The command's options are generated from `TrainOptions` (one declaration per option: its flag, its
-default and its help), plus the four that steer the command itself: --resume, --force, --dry-run, --gpus.
+default and its help), plus the four that steer the command itself: --resume, --force, --dry-run, --procs.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ COMMAND_OPTIONS = {  # options of the command itself, not of the run
     "resume": (Path, typer.Option(None, "--resume", help="Continue a run (its folder: latest snapshot; or a snapshot file) to its budget.")),
     "force": (bool, typer.Option(False, "--force", help="With --resume: accept changed options (each difference is logged).")),
     "dry_run": (bool, typer.Option(False, "--dry-run", help="Print the resolved options as JSON and exit (prepares no data).")),
-    "gpus": (int, typer.Option(None, "--gpus", help="Train on N processes with DistributedDataParallel (launches torchrun; one per GPU, or CPU processes over gloo with --device cpu). --batch is the global batch.")),
+    "procs": (int, typer.Option(None, "--procs", help="Train on N processes with DistributedDataParallel (launches torchrun: one process per GPU with --device cuda, or CPU processes over gloo with --device cpu). --batch is the global batch.")),
 }
 
 
@@ -118,19 +118,19 @@ def train_command(**given: Any) -> None:
     from bench.train.distributed import launched_world_size
     from bench.train.session import train
 
-    resume, force, dry_run, gpus = (given.pop(name) for name in COMMAND_OPTIONS)
-    if gpus is not None and gpus < 1:
-        raise UserError(f"--gpus {gpus}: pass a number of processes >= 1")
-    # --gpus N (N > 1) outside torchrun: validate here (and prepare the data once), then relaunch.
-    launch = gpus is not None and gpus > 1 and launched_world_size() == 1
-    request = {**_request(given), "world_size": gpus if launch else launched_world_size()}
+    resume, force, dry_run, procs = (given.pop(name) for name in COMMAND_OPTIONS)
+    if procs is not None and procs < 1:
+        raise UserError(f"--procs {procs}: pass a number of processes >= 1")
+    # --procs N (N > 1) outside torchrun: validate here (and prepare the data once), then relaunch.
+    launch = procs is not None and procs > 1 and launched_world_size() == 1
+    request = {**_request(given), "world_size": procs if launch else launched_world_size()}
     plan = _plan(request, resume, force, dry_run)
     if dry_run:
         console.print_json(json.dumps(plan.options.to_json()))
         return
     on_snapshot, env_extra = snapshot_evaluator(plan.options)  # fails before anything is written
     if launch:
-        raise typer.Exit(launch_torchrun(gpus, plan.options, plan.resume))
+        raise typer.Exit(launch_torchrun(procs, plan.options, plan.resume))
     train(plan.options, resume=plan.resume, dataset=plan.dataset, console=console, on_snapshot=on_snapshot,
           env_extra=env_extra)
 

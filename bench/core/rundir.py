@@ -57,6 +57,18 @@ def run_name(run_id: int, model: str, data: str, preset: str, total_kimg: float 
     return f"{run_id:05d}-{_slug(model)}-{_slug(data)}-{_slug(preset)}-kimg{kimg}-seed{seed}"
 
 
+class _File:
+    """A run-directory file as a read-only attribute (`run.stats_path` is `run.path / "stats.jsonl"`)."""
+
+    def __init__(self, name: str) -> None:
+        """The file's name inside the run directory."""
+        self.name = name
+
+    def __get__(self, run: RunDir | None, owner: type | None = None) -> Any:
+        """The file's path for an instance (the descriptor itself on the class)."""
+        return self if run is None else run.path / self.name
+
+
 @dataclass(frozen=True)
 class RunDir:
     """One run directory: where each of its files lives, and reading and writing them."""
@@ -118,30 +130,11 @@ class RunDir:
         """The folder's name (`00003-ladagan-...`)."""
         return self.path.name
 
-    @property
-    def options_path(self) -> Path:
-        """options.json: the resolved options."""
-        return self.path / OPTIONS_FILE
-
-    @property
-    def env_path(self) -> Path:
-        """env.json: versions, hardware and provenance of the first session."""
-        return self.path / ENV_FILE
-
-    @property
-    def log_path(self) -> Path:
-        """log.txt: the human log."""
-        return self.path / LOG_FILE
-
-    @property
-    def stats_path(self) -> Path:
-        """stats.jsonl: one line per tick."""
-        return self.path / STATS_FILE
-
-    @property
-    def lock_path(self) -> Path:
-        """train.lock: held by the one process training the run."""
-        return self.path / LOCK_FILE
+    options_path = _File(OPTIONS_FILE)  # the resolved options
+    env_path = _File(ENV_FILE)  # versions, hardware and provenance of the first session
+    log_path = _File(LOG_FILE)  # the human log
+    stats_path = _File(STATS_FILE)  # one line per tick
+    lock_path = _File(LOCK_FILE)  # held by the one process training the run
 
     def snapshot_path(self, images_seen: int) -> Path:
         """The snapshot file for a point in training."""

@@ -10,6 +10,7 @@ subsets of at most 1,000 images (pooled over seeds); both carry a 95% jackknife 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -33,9 +34,9 @@ from bench.metrics.features import (
     resize_description,
 )
 from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_features
-from bench.metrics.kinds import KIND_FIELDS, KindInputs
 from bench.metrics.names import MetricName, resolve_metric_names
 from bench.metrics.reference import ReferenceStats, load_or_compute_reference
+from bench.metrics.registry import QUALITY_METRICS
 from bench.train.loop import seeded_models
 from bench.train.options import TrainOptions
 from bench.train.snapshots import load_generator
@@ -94,7 +95,7 @@ def evaluate_generator(
     _check_resolution(generator, dataset)
     seeds = [int(s) for s in seeds]
     if not seeds:
-        raise UserError("no sample seed given; pass e.g. --seeds 0,1,2")
+        raise UserError("no sample seed given; pass e.g. --sample-seeds 0,1,2")
     memo = _FeatureMemo(generator, extractor, device, batch_size, show_progress)
     references: dict[int, ReferenceStats] = {}
     results = []
@@ -107,10 +108,10 @@ def evaluate_generator(
             log(f"reference features {dataset.name} n={ref.count}: {state} ({ref.cache_path})")
             references[num_ref] = ref
         ref = references[num_ref]
-        inputs = KindInputs({seed: memo.get(seed, metric.num_gen) for seed in seeds}, ref, ci_groups)
-        fields = KIND_FIELDS[metric.kind](inputs)
+        features = functools.partial(memo.get, count=metric.num_gen)
+        computed = QUALITY_METRICS[metric.kind].compute(features, ref, metric.num_gen, seeds, ci_groups)
         results.append({
-            "metric": metric.name, "kind": metric.kind, **fields,
+            "metric": metric.name, "kind": metric.kind, **computed,
             "num_gen": metric.num_gen, "num_ref": ref.count, "seeds": seeds,
             "reference": {"data": dataset.name, "split": metric.split, "content_hash": dataset.content_hash,
                           "data_split": dict(getattr(dataset, "meta", {}) or {}).get("split"),

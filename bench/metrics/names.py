@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 
 from bench.core.errors import UserError
+from bench.metrics.registry import QUALITY_METRICS
 
-METRIC_KINDS = ("fid", "kid", "pr")  # pr: precision, recall, density, coverage
+METRIC_KINDS = tuple(QUALITY_METRICS)
 SPLITS = ("train",)
 _NAME = re.compile(r"^(?P<kind>[a-z]+)(?P<count>\d+)(?P<k>k?)_(?P<split>[a-z0-9]+)(?:-(?P<features>[a-z0-9-]+))?$")
 

@@ -17,11 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.core.errors import UserError
 from bench.core.paths import cache_dir
 from bench.metrics.flops import counted_flops, fvcore_macs
 from bench.metrics.speed import is_cuda, peak_memory, throughput, time_calls
 from bench.registry import get_model
-from bench.train.step import make_step_context, train_step
+from bench.train.step import AMP_DTYPES, make_step_context, train_step
 
 SCHEMA = "ladabench.profile/1"
 CPU_DEFAULT_BATCH = 8  # a preset's GPU batch (128) takes tens of seconds per iteration on 2 cores
@@ -33,13 +34,11 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def amp_dtype_for(amp: bool, device: str) -> torch.dtype | None:
-    """The autocast dtype `--amp` means on this device: bf16 (CPU, or GPUs that support it), else fp16."""
-    if not amp:
-        return None
-    if is_cuda(device) and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
+def amp_dtype_for(amp: str) -> torch.dtype | None:
+    """The autocast dtype of an --amp mode (off, bf16, fp16), as training uses it."""
+    if amp not in AMP_DTYPES:
+        raise UserError(f"--amp '{amp}' is unknown; use one of {', '.join(AMP_DTYPES)}")
+    return AMP_DTYPES[amp]
 
 
 def _step_context(G: nn.Module, D: nn.Module, training: Any, device: str, amp_dtype: torch.dtype | None, compile_g: bool):
@@ -61,7 +60,7 @@ def _iteration(ctx: Any, batch: int, z_dim: int, resolution: int, device: str):
 def training_flops_per_image(spec: Any, preset: Any, device: str = "cpu") -> int:
     """FLOPs (=2 x MACs) of one full training iteration per real image, forward and backward."""
     torch.manual_seed(0)
-    G, D = (m.to(device) for m in spec.build(preset))
+    G, D = (m.to(device) for m in spec.build_models(preset))
     ctx = _step_context(G, D, preset.training, device, None, False)
     total, _ = counted_flops(_iteration(ctx, FLOP_COUNT_BATCH, G.z_dim, preset.resolution, device))
     return total // FLOP_COUNT_BATCH
@@ -112,14 +111,14 @@ def _inductor_cache_off_tmp() -> None:
 
 def profile_model(
     model: str, preset_name: str | None = None, resolution: int | None = None, batch: int | None = None,
-    amp: bool = False, compile_g: bool = False, device: str = "cpu", repeats: int = 10, warmup: int = 2,
+    amp: str = "off", compile_g: bool = False, device: str = "cpu", repeats: int = 10, warmup: int = 2,
     measure_speed: bool = True,
 ) -> dict[str, Any]:
     """One profile row: params, G MACs/image, training FLOPs/real image, generation and training img/s, peak memory."""
     spec = get_model(model)
     preset = spec.preset(preset_name, resolution)
     torch.manual_seed(0)
-    G, D = spec.build(preset)
+    G, D = spec.build_models(preset)
     res = int(preset.resolution)
     g_macs, g_by_op = fvcore_macs(G, (torch.randn(1, G.z_dim),))
     d_macs, _ = fvcore_macs(D, (torch.randn(1, 3, res, res),))
@@ -137,7 +136,7 @@ def profile_model(
     if not measure_speed:
         return row
     batch = batch or (preset.training.batch_size if is_cuda(device) else CPU_DEFAULT_BATCH)
-    amp_dtype = amp_dtype_for(amp, device)
+    amp_dtype = amp_dtype_for(amp)
     row.update({"batch": batch, "warmup": warmup, **environment(device, amp_dtype, compile_g)})
     if compile_g:
         _inductor_cache_off_tmp()

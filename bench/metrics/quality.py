@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-from cleanfid.fid import frechet_distance, kernel_distance
 
-from bench.metrics.reference import ReferenceStats, statistics
+if TYPE_CHECKING:
+    from bench.metrics.reference import ReferenceStats
 
 KID_SUBSET_SIZE = 1000
 KID_NUM_SUBSETS = 100
 KID_SCALE = 1e3  # KID is reported x 10^3, as in the literature
 
 
+def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of features, in float64 as clean-fid computes them."""
+    feats = features.astype(np.float64)
+    return np.mean(feats, axis=0), np.cov(feats, rowvar=False)
+
+
 def fid_from_features(gen_features: np.ndarray, reference: ReferenceStats) -> float:
     """FID between generated features and reference statistics (clean-fid's `frechet_distance`)."""
+    from cleanfid.fid import (
+        frechet_distance,  # start-up: clean-fid imports torch; the metric registry stays light
+    )
+
     mu, sigma = statistics(gen_features)
     with warnings.catch_warnings():
         # clean-fid passes sqrtm's `disp` argument, deprecated in scipy 1.17 (hence scipy<1.18).
@@ -36,6 +47,8 @@ def kid_subset_values(
     subset under a seeded, then restored, global state gives repeatable per-subset values (so a std)
     without changing its arithmetic.
     """
+
+    from cleanfid.fid import kernel_distance  # start-up: as above
 
     saved = np.random.get_state()
     try:

@@ -27,6 +27,7 @@ from bench.metrics.features import (
     image_features,
     resize_description,
 )
+from bench.metrics.quality import statistics
 
 CACHE_KIND = "fid-features"
 SELECTION_SEED = 0
@@ -80,12 +81,6 @@ def cache_path_for(meta: dict[str, Any]) -> Path:
     key = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:20]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(meta["data"]))[:60]
     return cache_dir(CACHE_KIND) / f"{stem}-{meta['split']}-n{meta['num_ref']}-{meta['features']}-{key}.npz"
-
-
-def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of features, in float64 as clean-fid computes them."""
-    feats = features.astype(np.float64)
-    return np.mean(feats, axis=0), np.cov(feats, rowvar=False)
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -10,8 +10,10 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_text
+from bench.metrics.registry import QUALITY_METRICS
 from bench.report import plots
-from bench.report.aggregate import LOWER_IS_BETTER, METRICS, aggregate, per_run_table
+from bench.report.aggregate import aggregate, per_run_table
+from bench.report.columns import COLUMNS, eval_hint, quality_kinds
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
 from bench.report.markdown import render_report
 from bench.report.protocol import (
@@ -23,9 +25,7 @@ from bench.report.protocol import (
 from bench.report.regression import Change, compare_with, load_previous, regressions_markdown
 from bench.report.spread import spread_notes
 
-# Metric-line kind -> the `--metric` key that shows it.
-REPORT_KINDS = {"fid": "fid", "kid": "kid", "pr": "pr", "fid-dinov2": "fd-dinov2"}
-EVAL_ARGS = {"fid-dinov2": "fid --features dinov2"}  # the `ladabench eval` arguments that make a kind
+REPORT_KINDS = (*QUALITY_METRICS, "fid-dinov2")  # metric-line kinds with a protocol block in the report
 
 
 @dataclass
@@ -107,18 +107,46 @@ def _make_plots(
     return made
 
 
-def _check_quality(final: pd.DataFrame, runs: list[str], keys: list[str]) -> list[str]:
-    """Refuse mixed metric protocols per shown kind; a note for each kind some runs lack."""
-    notes = []
-    for kind in (kind for kind, key in REPORT_KINDS.items() if key in keys):
+def _complete_runs(runs: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """The runs that reached their budget; the others are named in a note (an error when none did)."""
+    incomplete = runs[~runs["complete"]]
+    if incomplete.empty:
+        return runs
+    notes.append("Left out (not trained to their budget yet; resume with `ladabench train --resume RUN`): "
+                 + ", ".join(f"`{r}`" for r in incomplete["run"]) + ".")
+    runs = runs[runs["complete"]].reset_index(drop=True)
+    if runs.empty:
+        raise UserError("no run has reached its kimg budget yet; finish one (`ladabench train --resume RUN`) and compare again")
+    return runs
+
+
+def _checked_final(metrics: pd.DataFrame, runs: pd.DataFrame, keys: list[str], notes: list[str]) -> pd.DataFrame:
+    """Final metric rows of the runs, one protocol per quality kind; a note names runs lacking a kind."""
+    final = final_metrics(metrics)
+    if not final.empty:
+        final = _select_metric_names(final, list(runs["run"]))
+    for kind in quality_kinds(keys):
         if not final.empty:
             check_metric_protocol(final, kind)
         evaluated = set(final[final["kind"] == kind]["run"]) if not final.empty else set()
-        missing = [r for r in runs if r not in evaluated]
+        missing = [r for r in runs["run"] if r not in evaluated]
         if missing:
             notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
-                         + f" (evaluate with `ladabench eval RUN --metrics {EVAL_ARGS.get(kind, kind)}`).")
-    return notes
+                         + f" (evaluate with `ladabench eval RUN --metrics {eval_hint(kind)}`).")
+    return final
+
+
+def _info(runs: pd.DataFrame, final: pd.DataFrame, profile: pd.DataFrame) -> dict[str, Any]:
+    """The report's protocol block: training and metric protocols, environment, labels for the device kind."""
+    cuda = str(runs["device"].iloc[0]).startswith("cuda")
+    return {
+        "training": training_protocol(runs),
+        "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in REPORT_KINDS},
+        "environment": _environment(runs), "profile_env": _profile_env(profile),
+        "num_runs": len(runs), "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
+        "hours_label": "GPU-hours" if cuda else "CPU wall-clock hours",
+        "memory_label": "the peak CUDA memory allocated" if cuda else "the training process's peak resident memory (CPU)",
+    }
 
 
 def build_report(
@@ -135,45 +163,27 @@ def build_report(
         )
     runs, metrics = gather_runs(run_dirs)
     notes = list(notes or [])
-    incomplete = runs[~runs["complete"]]
-    if not incomplete.empty:
-        notes.append("Left out (not trained to their budget yet; resume with `ladabench train --resume RUN`): "
-                     + ", ".join(f"`{r}`" for r in incomplete["run"]) + ".")
-        runs = runs[runs["complete"]].reset_index(drop=True)
-        if runs.empty:
-            raise UserError("no run has reached its kimg budget yet; finish one (`ladabench train --resume RUN`) and compare again")
+    runs = _complete_runs(runs, notes)
     check_training_protocol(runs)
     metrics = metrics[metrics["run"].isin(runs["run"])] if not metrics.empty else metrics
-    final = final_metrics(metrics)
-    if not final.empty:
-        final = _select_metric_names(final, list(runs["run"]))
-    notes += _check_quality(final, list(runs["run"]), keys)
+    final = _checked_final(metrics, runs, keys, notes)
     profile, scaling = load_profile_files(profile_paths or [])
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
-    notes += spread_notes(table, [METRICS[k][0] for k in keys if LOWER_IS_BETTER.get(METRICS[k][0])])
-    cuda = str(runs["device"].iloc[0]).startswith("cuda")
-    hours_label = "GPU-hours" if cuda else "CPU wall-clock hours"
-    info = {
-        "training": training_protocol(runs),
-        "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in REPORT_KINDS},
-        "environment": _environment(runs), "profile_env": _profile_env(profile),
-        "num_runs": len(runs), "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
-        "hours_label": hours_label,
-        "memory_label": "the peak CUDA memory allocated" if cuda else "the training process's peak resident memory (CPU)",
-    }
+    notes += spread_notes(table, [COLUMNS[k].column for k in keys if COLUMNS[k].kind and COLUMNS[k].lower_is_better])
+    info = _info(runs, final, profile)
     fid_proto = info["metrics"].get("fid")
     fid_label = fid_proto["metric"] if fid_proto else None
     out_path = Path(out_path)
     stem = out_path.with_suffix("")
     curves = metrics[metrics["metric"] == fid_label] if fid_label and not metrics.empty else pd.DataFrame()
-    made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, hours_label)
+    made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, info["hours_label"])
     changes = compare_with(table, load_previous(against), keys, against) if against else []
-    sections = [regressions_markdown(changes, str(against))] if changes else []
     csv_path = stem.with_suffix(".csv")
     atomic_write_text(csv_path, table.to_csv(index=False))
     atomic_write_text(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
     title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
+    sections = [regressions_markdown(changes, str(against))] if changes else []
     text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name,
                          notes, sections)
     atomic_write_text(out_path, text)

@@ -8,17 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.aggregate import METRICS
+from bench.report.columns import COLUMNS
 from bench.report.intervals import COMBINED_CI_METHOD, format_interval, parse_cell
 from bench.train.ema import EmaSchedule
-
-# Display scale per column: (divisor, unit suffix for the header); the CSV keeps raw units.
-SCALES: dict[str, tuple[float, str]] = {
-    "g_macs_per_image": (1e6, "M"),
-    "train_flops_per_real_image": (1e9, "G"),
-    "params_g": (1e6, "M"),
-    "params_d": (1e6, "M"),
-}
 
 
 def format_mean_std(mean: float, std: float) -> str:
@@ -33,23 +25,21 @@ def format_mean_std(mean: float, std: float) -> str:
 
 def column_header(key: str, hours_label: str) -> str:
     """Header of a metric column, unit included."""
-    column, header, _ = METRICS[key]
-    if column == "train_hours":
+    col = COLUMNS[key]
+    if col.column == "train_hours":
         return f"train {hours_label}"
-    if column in SCALES:
-        return f"{header} ({SCALES[column][1]})"
-    return header
+    return f"{col.header} ({col.scale[1]})" if col.scale else col.header
 
 
 def cell_text(row: pd.Series, key: str) -> str:
     """One table cell: the metric's mean ± std over seeds in display units (costs show no ±: seed-independent)."""
-    column = METRICS[key][0]
-    scale = SCALES.get(column, (1.0, ""))[0]
-    mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
+    col = COLUMNS[key]
+    scale = col.scale[0] if col.scale else 1.0
+    mean, std = row.get(f"{col.column}_mean"), row.get(f"{col.column}_std")
     mean = None if mean is None or pd.isna(mean) else mean / scale
-    std = None if std is None or pd.isna(std) or METRICS[key][2] == "profile" else std / scale
+    std = None if std is None or pd.isna(std) or col.source == "profile" else std / scale
     text = format_mean_std(mean, std)
-    interval = format_interval(row.get(f"{column}_lo"), row.get(f"{column}_hi"))
+    interval = format_interval(row.get(f"{col.column}_lo"), row.get(f"{col.column}_hi"))
     return f"{text} {interval}" if interval and text != "-" else text
 
 

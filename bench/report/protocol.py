@@ -71,7 +71,7 @@ def check_metric_protocol(final: pd.DataFrame, kind: str) -> None:
         raise UserError(
             f"{kind.upper()} values were computed under different protocols: "
             + _describe(rows, differences, "run")
-            + f". Re-evaluate the runs alike (`ladabench eval RUN --metrics {kind} --num-gen N --seeds ...`) "
+            + f". Re-evaluate the runs alike (`ladabench eval RUN --metrics {kind} --num-gen N --sample-seeds ...`) "
             "or compare them separately"
         )
 

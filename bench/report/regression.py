@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.core.errors import UserError
-from bench.report.aggregate import GROUP_KEYS, LOWER_IS_BETTER, METRICS
+from bench.report.aggregate import GROUP_KEYS
+from bench.report.columns import COLUMNS
 from bench.report.intervals import format_interval
 
 
@@ -49,7 +50,7 @@ def load_previous(path: Path) -> pd.DataFrame:
     return table
 
 
-def _judge(column: str, old: pd.Series, new: pd.Series) -> Change | None:
+def _judge(column: str, lower_is_better: bool, old: pd.Series, new: pd.Series) -> Change | None:
     """The change of `column` between two table rows, or None when either lacks a value or an interval."""
     parts = [row.get(f"{column}_{p}") for row in (old, new) for p in ("mean", "lo", "hi")]
     if any(v is None or pd.isna(v) for v in parts):
@@ -59,21 +60,21 @@ def _judge(column: str, old: pd.Series, new: pd.Series) -> Change | None:
     diff = new_mean - old_mean
     verdict = "within interval"
     if abs(diff) > margin:
-        verdict = "worse" if (diff > 0) == LOWER_IS_BETTER[column] else "better"
+        verdict = "worse" if (diff > 0) == lower_is_better else "better"
     return Change(str(new["model"]), str(new["preset"]), column, old_mean, new_mean,
                   (old_lo, old_hi), (new_lo, new_hi), margin, verdict)
 
 
 def compare_with(new_table: pd.DataFrame, old_table: pd.DataFrame, keys: list[str], source: Path) -> list[Change]:
     """Every model (in both tables) x metric (with intervals in both) judged; a UserError when nothing can be."""
-    columns = [METRICS[k][0] for k in keys if METRICS[k][0] in LOWER_IS_BETTER]
+    columns = [COLUMNS[k] for k in keys if COLUMNS[k].source == "metric"]
     old_rows = {tuple(r[k] for k in GROUP_KEYS): r for _, r in old_table.iterrows()}
     changes = []
     for _, row in new_table.iterrows():
         old = old_rows.get(tuple(row[k] for k in GROUP_KEYS))
         if old is None:
             continue
-        changes += [c for c in (_judge(col, old, row) for col in columns) if c is not None]
+        changes += [c for c in (_judge(col.column, col.lower_is_better, old, row) for col in columns) if c is not None]
     if not changes:
         raise UserError(
             f"nothing to check against {source}: no model/metric has a value and a 95% interval in both reports "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from bench.report.aggregate import METRICS
+from bench.report.columns import COLUMNS
 from bench.report.markdown import cell_text, column_header
 from bench.report.regression import Change
 
@@ -14,7 +14,7 @@ def report_tables(report) -> list[Table]:
     """The report's results as rich tables (same cells as the Markdown): quality and speed, then cost."""
     info = report.info
     train = info["training"]
-    groups = [[k for k in report.keys if METRICS[k][2] != "profile"], [k for k in report.keys if METRICS[k][2] == "profile"]]
+    groups = [[k for k in report.keys if COLUMNS[k].source != "profile"], [k for k in report.keys if COLUMNS[k].source == "profile"]]
     captions = ["final at budget, EMA generator; mean ± std over training seeds", "cost per model (ladabench profile)"]
     tables = []
     for keys, caption in zip(groups, captions, strict=True):

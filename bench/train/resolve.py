@@ -1,8 +1,8 @@
 """Resolve a training request (the values a user gave; None = not given) into checked `TrainOptions`.
 
 Derived defaults: the preset comes from the data's resolution, the recipe fields (batch, learning
-rates, betas, R1, EMA, augmentation) from the preset, the budget from the preset when neither
---kimg nor --minutes is given, the tick length from the budget, the evaluation interval from the
+rates, betas, R1, EMA, augmentation) from the preset, the budget from the model's registry entry
+when neither --kimg nor --minutes is given, the tick length from the budget, the evaluation interval from the
 snapshot interval, the device from this machine. Everything else has its default in `TrainOptions`.
 """
 
@@ -30,24 +30,12 @@ from bench.train.options import (
     option_fields,
 )
 
-# Budget when neither --kimg nor --minutes is given: the images the reference's released checkpoints
-# had seen (milmor/LadaGAN tensorflow/utils.py); our choice elsewhere.
-DEFAULT_KIMG_BY_PRESET = {"cifar10": 68_096.0, "celeba64": 72_192.0, "ffhq128": 24_064.0}
-DEFAULT_KIMG = 10_000.0  # presets with no reference count (bedroom256, baselines at those sizes)
-DEFAULT_TINY_KIMG = 100.0  # tiny presets are for smoke runs and the CPU quick benchmark
 MAX_TICK_KIMG = 4.0  # StyleGAN's tick length; shorter runs get ~10 ticks
 
 
 def default_device() -> str:
     """CUDA when available, else CPU (the same code path runs on both)."""
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def default_total_kimg(preset_name: str) -> float:
-    """The budget a preset trains for when the user gives neither --kimg nor --minutes."""
-    if preset_name.startswith("tiny"):
-        return DEFAULT_TINY_KIMG
-    return DEFAULT_KIMG_BY_PRESET.get(preset_name, DEFAULT_KIMG)
 
 
 def default_tick_kimg(total_kimg: float | None, batch_size: int) -> float:
@@ -83,7 +71,7 @@ def resolve_options(request: dict[str, Any], resolution: int) -> TrainOptions:
     values.update(model=spec.name, model_kind=spec.kind, preset=preset.name, preset_source=preset.source,
                   resolution=resolution, device=values["device"] or default_device())
     if values["total_kimg"] is None and values["minutes"] is None:
-        values["total_kimg"] = default_total_kimg(preset.name)
+        values["total_kimg"] = spec.default_total_kimg(preset.name)
     if values["tick_kimg"] is None:
         values["tick_kimg"] = default_tick_kimg(values["total_kimg"], int(values["batch_size"]))
     if values["metrics"] and values["eval_kimg"] is None:

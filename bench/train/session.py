@@ -18,6 +18,7 @@ from rich.console import Console
 
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
+from bench.registry import get_model
 from bench.train import distributed
 from bench.train.lock import RunLock
 from bench.train.loop import OnSnapshot, OnTick, Trainer, TrainResult
@@ -54,7 +55,7 @@ def train(
     try:
         if not info.is_writer:  # only rank 0 prints and writes; the others follow its choices
             return session.run(Console(quiet=True), None)
-        if options.device == "cpu" and not options.preset.startswith("tiny"):
+        if options.device == "cpu" and not get_model(options.model).is_tiny(options.preset):
             console.print(f"[yellow]note:[/] training preset '{options.preset}' on CPU will be slow; "
                           "`--preset tiny` is the CPU-sized variant")
         run = resume.run if resume is not None else RunDir.create(

@@ -118,6 +118,6 @@ def load_generator(run_dir: Path | RunDir, snapshot: Path | None = None, device:
     options = TrainOptions.from_json(run.read_options(), str(run.options_path))
     snapshot = Path(snapshot) if snapshot is not None else run.latest_snapshot()
     spec = get_model(options.model)
-    generator, _ = spec.build(spec.presets[options.preset])
+    generator, _ = spec.build_models(spec.presets[options.preset])
     generator.load_state_dict(load_snapshot(snapshot)["G_ema"])
     return generator.to(device).eval(), options, snapshot

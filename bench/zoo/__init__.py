@@ -1,1 +1,1 @@
-"""Registry entries for the built-in models: each module registers one model family on import."""
+"""Registry entries for the built-in models: each module lists one model family as ENTRIES (see bench.registry)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import ladagan
-from bench.registry import ModelSpec, register
+from bench.zoo.ladagan import REFERENCE_KIMG_BY_PRESET
+from bench.zoo.spec import ModelSpec
 
 
 def _variant_presets(note: str, **changes: object) -> dict[str, ladagan.Preset]:
@@ -44,14 +45,12 @@ _VARIANTS = {
     ),
 }
 
-for _name, (_summary, _presets) in _VARIANTS.items():
-    register(
-        ModelSpec(
-            name=_name,
-            summary=_summary,
-            presets=_presets,
-            build=ladagan.build,
-            default_preset_by_resolution=ladagan.DEFAULT_PRESET_BY_RESOLUTION,
-            kind="ablation",
-        )
+ENTRIES: list[ModelSpec] = [
+    ModelSpec(
+        name=name, summary=summary, presets=presets, build=ladagan.build,
+        default_preset_by_resolution=ladagan.DEFAULT_PRESET_BY_RESOLUTION,
+        tiny_preset_by_resolution=ladagan.TINY_PRESET_BY_RESOLUTION,
+        default_kimg_by_preset=REFERENCE_KIMG_BY_PRESET, kind="ablation",
     )
+    for name, (summary, presets) in _VARIANTS.items()
+]

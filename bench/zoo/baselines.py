@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 from baselines import conv, transgan
-from bench.registry import ModelSpec, register
+from bench.zoo.ladagan import REFERENCE_KIMG_BY_PRESET
+from bench.zoo.spec import ModelSpec, from_package
 
-CONV = register(
-    ModelSpec(
-        name="conv",
-        summary="Slim conv GAN, SNGAN-ResNet layout without spectral norm (baselines/conv.py)",
-        presets=conv.PRESETS,
-        build=conv.build,
-        default_preset_by_resolution=conv.DEFAULT_PRESET_BY_RESOLUTION,
-        kind="baseline",
-    )
-)
-
-TRANSGAN = register(
-    ModelSpec(
-        name="transgan",
-        summary="TransGAN-style Transformer GAN with 16x16 grid attention (baselines/transgan.py)",
-        presets=transgan.PRESETS,
-        build=transgan.build,
-        default_preset_by_resolution=transgan.DEFAULT_PRESET_BY_RESOLUTION,
-        kind="baseline",
-    )
-)
+ENTRIES: list[ModelSpec] = [
+    from_package("conv", "Slim conv GAN, SNGAN-ResNet layout without spectral norm (baselines/conv.py)", conv,
+                 "baseline", default_kimg_by_preset=REFERENCE_KIMG_BY_PRESET),
+    from_package("transgan", "TransGAN-style Transformer GAN with 16x16 grid attention (baselines/transgan.py)",
+                 transgan, "baseline", default_kimg_by_preset=REFERENCE_KIMG_BY_PRESET),
+]

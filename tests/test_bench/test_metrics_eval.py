@@ -60,7 +60,7 @@ def test_evaluate_snapshot_appends_protocol_lines_and_reuses_reference(run_dir: 
 
 
 def test_eval_cli_prints_results_and_refuses_unknown_snapshot(run_dir: Path, capsys) -> None:
-    code = main(["eval", str(run_dir), "--metrics", "fid", "--num-gen", "20", "--seeds", "0",
+    code = main(["eval", str(run_dir), "--metrics", "fid", "--num-gen", "20", "--sample-seeds", "0",
                  "--features", "random-conv", "--device", "cpu"])
     out = capsys.readouterr().out
     assert code == 0 and "fid20_train-random-conv" in out and "NO" in out  # not comparable, said so

@@ -41,6 +41,7 @@ def extractor():
     return load_feature_extractor("random-conv")
 
 
+@pytest.mark.slow
 def test_fid_of_a_set_with_itself_is_zero_and_rises_with_noise(extractor) -> None:
     from bench.data import DEFAULT_DATASET, load_dataset
 
@@ -88,6 +89,7 @@ def test_generated_set_does_not_depend_on_batch_size() -> None:
     torch.testing.assert_close(latents(3, 5, 2, 8), latents(3, 0, 7, 8)[5:])
 
 
+@pytest.mark.slow
 def test_fid_at_batch_1_and_50_agrees_and_seeds_repeat(extractor) -> None:
     generator = _tiny_generator()
     data = _dataset(_blobs(60, seed=4))

@@ -22,6 +22,7 @@ def test_unknown_command_is_a_usage_error(capsys):
     assert "No such command" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_user_error_prints_message_and_no_traceback():
     # Through the real console script entry, as a user would run it.
     proc = subprocess.run(

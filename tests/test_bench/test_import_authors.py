@@ -102,7 +102,7 @@ def test_snapshot_reproduces_the_tf_outputs(run_dir: Path) -> None:
 
 
 def test_imported_run_evaluates_and_appears_in_compare(run_dir: Path, tmp_path: Path, capsys) -> None:
-    args = ["eval", str(run_dir), "--metrics", "fid", "--num-gen", "12", "--seeds", "0",
+    args = ["eval", str(run_dir), "--metrics", "fid", "--num-gen", "12", "--sample-seeds", "0",
             "--features", "random-conv", "--device", "cpu"]
     assert main(args) == 0
     (line,) = [json.loads(t) for t in (run_dir / "metric-fid12_train-random-conv.jsonl").read_text().splitlines()]

@@ -111,6 +111,7 @@ def test_a_compare_over_no_runs_is_refused(tmp_path, capsys):
     assert not report.parent.exists()
 
 
+@pytest.mark.slow
 def test_the_console_script_exits_non_zero_without_a_traceback(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     done = subprocess.run([sys.executable, "-m", "bench.cli", "train", "nosuchgan", "--out", str(tmp_path / "runs")],

@@ -1,4 +1,4 @@
-"""Multi-process training: `ladabench train --gpus 2` launches torchrun (gloo on CPU) with DDP, R1 included."""
+"""Multi-process training: `ladabench train --procs 2` launches torchrun (gloo on CPU) with DDP, R1 included."""
 
 from __future__ import annotations
 
@@ -27,12 +27,13 @@ def _stats(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_one_process(tmp_path, capsys):
     out = tmp_path / "runs"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     done = subprocess.run(
         [sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016",
-         "--deterministic", "--gpus", "2", "--out", str(out)],
+         "--deterministic", "--procs", "2", "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -60,7 +61,7 @@ def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_on
     assert json.loads((run / "options.json").read_text())["world_size"] == 1
 
 
-def test_gpus_relaunches_the_resolved_options_under_torchrun(tmp_path, monkeypatch):
+def test_procs_relaunches_the_resolved_options_under_torchrun(tmp_path, monkeypatch):
     launched = {}
 
     def fake_run(command, check):
@@ -70,12 +71,12 @@ def test_gpus_relaunches_the_resolved_options_under_torchrun(tmp_path, monkeypat
         return subprocess.CompletedProcess(command, 0)
 
     monkeypatch.setattr(subprocess, "run", fake_run)
-    assert main(["train", *TINY, "--kimg", "0.5", "--deterministic", "--no-compile", "--gpus", "2",
+    assert main(["train", *TINY, "--kimg", "0.5", "--deterministic", "--no-compile", "--procs", "2",
                  "--out", str(tmp_path)]) == 0
     command = launched["command"]
     assert command[:6] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m"]
     args = command[6:]
-    assert args[0] == "bench.commands.torchrun" and "--gpus" not in args  # the workers get options, not flags
+    assert args[0] == "bench.commands.torchrun" and "--procs" not in args  # the workers get options, not flags
     options = launched["launch"]["options"]
     for key, value in (("model", "ladagan"), ("preset", "tiny32"), ("batch_size", 8), ("total_kimg", 0.5),
                        ("device", "cpu"), ("out", str(tmp_path)), ("world_size", 2)):
@@ -87,7 +88,7 @@ def test_gpus_relaunches_the_resolved_options_under_torchrun(tmp_path, monkeypat
 
 def test_global_batch_must_split_evenly_over_processes(monkeypatch, capsys):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("torchrun must not start on bad input"))
-    assert main(["train", *TINY, "--gpus", "3"]) == 2  # checked before torchrun is launched
+    assert main(["train", *TINY, "--procs", "3"]) == 2  # checked before torchrun is launched
     assert "--batch 8 is the global batch and must split evenly over 3 processes" in capsys.readouterr().err.replace("\n", "")
     monkeypatch.setenv("WORLD_SIZE", "3")  # inside torchrun: every rank checks too
     assert main(["train", *TINY, "--dry-run"]) == 2
@@ -120,7 +121,6 @@ class _FakeTrainer:
         self.dist = dist_info
 
 
-
 @pytest.mark.slow
 def test_bcr_trains_under_ddp_with_one_forward_of_the_pair(tmp_path):
     # bCR calls D three times in the D step (reals, fakes, augmented copies) plus R1's double backward:
@@ -129,7 +129,7 @@ def test_bcr_trains_under_ddp_with_one_forward_of_the_pair(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     done = subprocess.run(
         [sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", "0.016", "--bcr", "--augment",
-         "color,translation,cutout", "--gpus", "2", "--out", str(out)],
+         "color,translation,cutout", "--procs", "2", "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

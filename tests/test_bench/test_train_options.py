@@ -15,7 +15,7 @@ from bench.train.options import SCHEMA, TrainOptions
 # Fields the resolver derives (from the model, preset, data or process count): no flag sets them.
 DERIVED = {"model_kind", "preset_source", "data_content_hash", "data_count", "resolution", "adam_eps",
            "world_size", "preset_config", "schema"}
-COMMAND_ONLY = {"resume", "force", "dry_run", "gpus"}
+COMMAND_ONLY = {"resume", "force", "dry_run", "procs"}
 
 
 def _train_params() -> dict[str, object]:
@@ -41,7 +41,7 @@ def test_every_option_with_a_flag_is_a_train_parameter_and_nothing_else_is():
 def test_help_lists_the_declared_flags(capsys):
     assert main(["train", "--help"]) == 0
     text = capsys.readouterr().out
-    for flag in ("--kimg", "--batch", "--r1-gamma", "--keep-snapshots", "--resume", "--gpus"):
+    for flag in ("--kimg", "--batch", "--r1-gamma", "--keep-snapshots", "--resume", "--procs"):
         assert flag in text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from bench.commands.models import count_params
@@ -52,6 +53,7 @@ def test_switch_variants_flip_one_config_field():
     assert get_model("ladagan-mlpres").presets["tiny64"].generator == base.__class__(**{**base.__dict__, "mlp_residual": True})
 
 
+@pytest.mark.slow
 def test_every_registered_preset_generates_its_resolution():
     for spec in all_models().values():
         for preset in spec.presets.values():

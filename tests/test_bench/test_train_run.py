@@ -46,6 +46,7 @@ def _stats(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_budget_stops_exactly_and_leaves_a_complete_run_directory(tmp_path, capsys):
     # 20 images at batch 8: two full batches and a last batch of 4.
     assert _train([*TINY, "--kimg", "0.02", "--seed", "1"], tmp_path) == 0
@@ -75,6 +76,7 @@ def test_budget_stops_exactly_and_leaves_a_complete_run_directory(tmp_path, caps
     assert not G.training and G(torch.randn(2, G.z_dim)).shape == (2, 3, 32, 32)
 
 
+@pytest.mark.slow
 def test_stop_and_resume_is_bitwise_equal_to_an_uninterrupted_run(tmp_path, capsys):
     args = [*TINY, "--kimg", "0.032", "--seed", "3", "--deterministic"]
     assert _train(args, tmp_path / "full") == 0

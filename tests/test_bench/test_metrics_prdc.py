@@ -75,8 +75,8 @@ def test_pr_metric_in_the_pipeline_matches_brute_force() -> None:
 def test_pr_columns_in_the_report(tmp_path) -> None:
     from reportfakes import make_run
 
-    from bench.report.aggregate import parse_metric_list
     from bench.report.build import build_report
+    from bench.report.columns import parse_metric_list
     from bench.report.markdown import parse_results_table
 
     root = tmp_path / "runs"

@@ -64,6 +64,7 @@ def _wait_for(predicate, proc: subprocess.Popen, timeout_s: float = 90.0) -> Non
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a_second_writer(tmp_path, capsys):
     args = [*TINY, "--kimg", "0.064", "--seed", "5", "--deterministic", "--snapshot-kimg", "0.016"]
     assert main(["train", *args, "--out", str(tmp_path / "full")]) == 0

@@ -12,8 +12,8 @@ from reportfakes import make_run
 
 from bench.cli import main
 from bench.core.errors import UserError
-from bench.report.aggregate import parse_metric_list
 from bench.report.build import build_report
+from bench.report.columns import parse_metric_list
 from bench.report.intervals import parse_cell
 from bench.report.markdown import parse_results_table
 

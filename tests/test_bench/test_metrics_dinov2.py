@@ -24,8 +24,8 @@ import bench.metrics.dinov2 as dinov2
 from bench.core.errors import UserError
 from bench.metrics.features import image_features, load_feature_extractor
 from bench.metrics.names import resolve_metric_names
-from bench.report.aggregate import parse_metric_list
 from bench.report.build import build_report
+from bench.report.columns import parse_metric_list
 
 
 class _TinyTrunk(nn.Module):

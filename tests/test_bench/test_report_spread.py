@@ -46,8 +46,8 @@ def test_note_names_each_neighbour_pair_and_its_verdict():
 def test_compare_report_states_the_seed_spread(tmp_path):
     from reportfakes import make_run
 
-    from bench.report.aggregate import parse_metric_list
     from bench.report.build import build_report
+    from bench.report.columns import parse_metric_list
 
     root = tmp_path / "runs"
     kids = {("ladagan", 0): 20.0, ("ladagan", 1): 22.0, ("conv", 0): 30.0, ("conv", 1): 34.0}

@@ -12,11 +12,11 @@ from reportfakes import make_run
 
 from bench.cli import main
 from bench.core.errors import UserError
-from bench.report.aggregate import parse_metric_list
 from bench.report.build import build_report
+from bench.report.columns import parse_metric_list
 from bench.report.markdown import parse_mean_std, parse_results_table
 
-KEYS = parse_metric_list("fid,kid,flops,params,imgs-per-sec,peak-mem,gpu-hours")
+KEYS = parse_metric_list("fid,kid,macs,train-flops,params,imgs-per-sec,peak-mem,device-hours")
 # (model, seed) -> (final FID, FID at kimg 2, KID, training img/s, peak memory MiB)
 RUNS = {
     ("ladagan", 0): (40.0, 80.0, 20.0, 100.0, 1000),
@@ -98,6 +98,7 @@ def test_markdown_table_parses_back(grid: Path, tmp_path: Path) -> None:
     assert "## Regenerate" in text
 
 
+@pytest.mark.slow
 def test_every_plot_written_and_linked(grid: Path, tmp_path: Path) -> None:
     profile = [_profile_json(tmp_path / "p.json"), _scaling_json(tmp_path / "s.json")]
     report = build_report([grid], KEYS, tmp_path / "out" / "cmp.md", profile_paths=profile)
