@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import shlex
 import sys
 from collections.abc import Callable
@@ -82,6 +83,7 @@ def _options(grid: Grid) -> dict[str, tuple[type, object]]:
         "features": (str, typer.Option("inception", "--features", help=FEATURES_HELP)),
         "profile": (bool, typer.Option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report.")),
         "runs_dir": (Path, typer.Option(None, "--runs-dir", help="Folder for the grid's runs (default runs/<grid>); finished runs there are reused.")),
+        "lr": (float, typer.Option(None, "--lr", help="Adam learning rate of G and D for every run (default: each preset's, 2e-4 for the tiny presets); recorded in each run's options and stated in the report.")),
         "ema": (str, typer.Option(f"{GRID_EMA_HALFLIFE_KIMG:g},{GRID_EMA_RAMPUP:g}", "--ema", help="G_ema schedule of every run: HALFLIFE_KIMG,RAMPUP (default: StyleGAN2-ADA's 10 kimg with ramp-up 0.05, for small budgets) or 'reference' (the preset's per-step decay, 0.999).")),
     }
 
@@ -100,6 +102,15 @@ def parse_grid_ema(text: str) -> dict[str, float | None]:
     return {"ema_halflife_kimg": halflife, "ema_rampup": rampup}
 
 
+def grid_lr(lr: float | None) -> dict[str, float]:
+    """--lr as the TrainOptions fields it sets (none when not given: the presets' rates)."""
+    if lr is None:
+        return {}
+    if not math.isfinite(lr) or lr <= 0:
+        raise UserError(f"--lr must be a positive number (got {lr:g}), e.g. --lr 0.001")
+    return {"lr_g": lr, "lr_d": lr}
+
+
 def _run(grid: Grid, given: dict[str, Any]) -> None:
     """Build the plan from the options, run the grid, print the table and where the report went."""
     # start-up: torch, pandas and the metrics are imported only when running a grid (see bench.commands.common)
@@ -113,7 +124,9 @@ def _run(grid: Grid, given: dict[str, Any]) -> None:
         seeds=parse_int_list(given["seeds"], "--seeds"), num_gen=given["num_gen"], report=given["out"],
         preset=given["preset"], sample_seeds=parse_int_list(given["sample_seeds"], "--sample-seeds"),
         features=given["features"], device=device, batch=given["batch"], profile=given["profile"], title=grid.title,
-        runs_root=given["runs_dir"], train_overrides=parse_grid_ema(given["ema"]),
+        runs_root=given["runs_dir"], train_overrides={**parse_grid_ema(given["ema"]), **grid_lr(given["lr"])},
+        notes=[f"Every run trained with Adam learning rate {given['lr']:g} for G and D (set by `--lr`; the presets' own "
+               "rates are in each run's options.json)."] if given["lr"] is not None else [],
         command="ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv[1:3] else "",
     )
     console.print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
-from bench.commands.bench import parse_grid_ema
+from bench.commands.bench import grid_lr, parse_grid_ema
 
 
 def test_grid_ema_text_becomes_the_train_options_fields():
@@ -22,3 +22,10 @@ def test_bad_grid_ema_is_one_line_and_writes_nothing(tmp_path, capsys, text):
     err = capsys.readouterr().err
     assert f"--ema '{text}'" in err.replace("\n", "") and "Traceback" not in err
     assert not out.parent.exists() and not (tmp_path / "runs").exists()
+
+
+def test_grid_lr_sets_both_rates_and_refuses_non_positive(tmp_path, capsys):
+    assert grid_lr(None) == {} and grid_lr(0.001) == {"lr_g": 0.001, "lr_d": 0.001}
+    code = main(["bench", "quick", "--lr", "-1", "--out", str(tmp_path / "r" / "q.md"), "--runs-dir", str(tmp_path / "runs")])
+    assert code == 2 and "--lr must be a positive number (got -1)" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "runs").exists()
