@@ -53,14 +53,27 @@ def ablations(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Profile every registered model at its default and tiny presets, plus the attention-scaling benchmark.
 
-    Writes reports/profile.json (+ .csv) and reports/attention-scaling.json, which `ladabench compare
+    Writes reports/profile.json (+ .csv, each step also as a fraction of the measured matmul rate) and
+    reports/attention-scaling.json, which `ladabench compare
     --profile` reads. Arguments pass to `ladabench profile` (e.g. `nox -s bench -- --device cuda --res 128`).
     """
     args = list(session.posargs)
     if _option_value(args, "--repeats") is None:
         args += ["--repeats", "3"]  # paper-size presets train slowly on a CPU; three timed repeats give a median
-    session.run("ladabench", "profile", "all", "--preset", "default,tiny", *args,
+    session.run("ladabench", "profile", "all", "--preset", "default,tiny", "--roofline", *args,
                 "--json", "reports/profile.json", "--csv", "reports/profile.csv")
     device = _option_value(args, "--device")
     session.run("ladabench", "profile", "--attention-scaling", *(["--device", device] if device else []),
                 "--json", "reports/attention-scaling.json")
+
+
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """The prepared GPU check, about 8 min on one H100/H200: writes reports/gpu.md, gpu.json, gpu-profile.json.
+
+    Runs `pytest -m gpu`, profiles every registered model at its full preset with bf16 and torch.compile
+    each on and off (CUDA events, peak memory, fraction of the measured matmul rate), and trains
+    LadaGAN's cifar10 preset for 5 kimg in bf16 with compile. `nox -s gpu -- --dry-run` runs every
+    stage on a CPU at toy sizes (about a minute; a CI check, not part of the test suite).
+    """
+    session.run("python", "scripts/gpu_report.py", *session.posargs)

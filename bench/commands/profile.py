@@ -57,11 +57,19 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def _percent_of_peak(row: dict[str, Any]) -> str:
+    """'3.1 % (fp32)': the step's counted FLOP/s over the measured matmul rate of its dtype."""
+    fraction = row.get("train_fraction_of_matmul_peak")
+    return "-" if fraction is None else f"{100 * fraction:.2g} % ({row['roofline_dtype']})"
+
+
 def _profile_table(rows: list[dict[str, Any]]) -> Table:
     """One line per profiled model/preset."""
     table = Table(title="ladabench profile", caption=UNITS_CAPTION)
     columns = ("model", "preset", "px", "params G", "params D", "G MACs/img", "G FLOPs/img",
                "train FLOPs/real img", "gen img/s", "train img/s", "peak mem gen", "peak mem train", "device")
+    roofline = any("train_fraction_of_matmul_peak" in r for r in rows)
+    columns += ("% of matmul peak",) if roofline else ()
     for column in columns:
         table.add_column(column, overflow="fold")
     for r in rows:
@@ -76,8 +84,16 @@ def _profile_table(rows: list[dict[str, Any]]) -> Table:
             f"{r['gen_img_per_sec']:.1f} ({r['gen_img_per_sec_min']:.1f}-{r['gen_img_per_sec_max']:.1f})" if speed else "-",
             f"{r['train_img_per_sec']:.1f} ({r['train_img_per_sec_min']:.1f}-{r['train_img_per_sec_max']:.1f})" if speed else "-",
             _mib(r.get(f"gen_{mem_key}")), _mib(r.get(f"train_{mem_key}")), escape(device),
+            *((_percent_of_peak(r),) if roofline else ()),
         )
     return table
+
+
+def _roofline_line(peaks: dict[str, Any]) -> str:
+    """The measured matmul rates the '% of matmul peak' column divides by."""
+    return (f"matmul peak on {peaks['device']} ({peaks['threads']} threads, {peaks['matmul_size']}^2, best of "
+            f"{peaks['matmul_repeats']}): fp32 {_si(peaks['matmul_fp32_flops_per_sec'], 'FLOP/s')}, "
+            f"bf16 {_si(peaks['matmul_bf16_flops_per_sec'], 'FLOP/s')}")
 
 
 def _scaling_table(rows: list[dict[str, Any]]) -> Table:
@@ -119,6 +135,23 @@ def _targets(model: str, preset: str | None, res: int | None) -> list[tuple[str,
     return targets
 
 
+def _model_rows(targets: list, settings: dict[str, Any], roofline: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Profile rows of (model, preset, resolution) targets; with `roofline`, the matmul peaks measured first."""
+    # start-up: the metrics layer imports torch and the models (see bench.commands.common)
+    from bench.metrics.profile import profile_model
+    from bench.metrics.roofline import measure_peaks, roofline_fields
+
+    peaks = measure_peaks(settings["device"]) if roofline else None
+    rows = []
+    for name, preset_name, resolution in targets:
+        label = preset_name or f"default at {resolution} px"
+        console.print(f"profiling {name} ({label}) on {settings['device']} ...")
+        rows.append(profile_model(name, preset_name, resolution, **settings))
+        if peaks is not None:
+            rows[-1].update(roofline_fields(rows[-1], peaks))
+    return rows, peaks
+
+
 def profile_command(
     model: str = typer.Argument(None, help="Registered model name (see `ladabench models`), or 'all'."),
     preset: str = typer.Option(None, "--preset", help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default)."),
@@ -134,6 +167,7 @@ def profile_command(
     tokens: str = typer.Option("64,256,1024,4096", "--tokens", help="Token counts for --attention-scaling (square maps)."),
     dim: int = typer.Option(256, "--dim", help="Width for --attention-scaling."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice); 1 gives steadier CPU timings on a shared machine."),
+    roofline: bool = typer.Option(False, "--roofline", help="Also measure this device's dense fp32 and bf16 matmul rate and report each step as a fraction of it."),
     json_path: Path = typer.Option(None, "--json", help="Also write the rows as JSON (read by `ladabench compare`)."),
     csv_path: Path = typer.Option(None, "--csv", help="Also write the rows as CSV."),
 ) -> None:
@@ -142,7 +176,7 @@ def profile_command(
     import torch
 
     from bench.metrics.attention_scaling import attention_scaling as run_scaling
-    from bench.metrics.profile import SCHEMA, profile_model
+    from bench.metrics.profile import SCHEMA
     from bench.train.resolve import default_device
 
     device = device or default_device()
@@ -163,14 +197,16 @@ def profile_command(
     else:
         if model is None:
             raise UserError("give a MODEL to profile (see `ladabench models`), 'all', or --attention-scaling")
-        rows = []
-        for name, preset_name, resolution in _targets(model, preset, res):
-            label = preset_name or f"default at {resolution} px"
-            console.print(f"profiling {name} ({label}) on {device} ...")
-            rows.append(profile_model(name, preset_name, resolution, batch, amp, compile_g, device, repeats, warmup,
-                                      measure_speed=not no_speed))
+        if roofline and no_speed:
+            raise UserError("--roofline compares timed steps with the matmul rate: drop --no-speed")
+        targets = _targets(model, preset, res)
+        rows, peaks = _model_rows(targets, dict(batch=batch, amp=amp, compile_g=compile_g, device=device, repeats=repeats,
+                                                warmup=warmup, measure_speed=not no_speed), roofline)
         console.print(_profile_table(rows))
         payload = {"schema": SCHEMA, "units": UNITS_CAPTION, "rows": rows}
+        if peaks is not None:
+            console.print(_roofline_line(peaks))
+            payload["roofline"] = peaks
     if json_path:
         atomic_write_text(json_path, json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {escape(str(json_path))}")

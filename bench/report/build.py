@@ -71,6 +71,9 @@ def _profile_env(profile: pd.DataFrame) -> str | None:
         values = sorted({str(v) for v in timed[column].dropna()}) if column in timed else []
         if values:
             parts.append(f"{column} {'/'.join(values)}")
+    if "matmul_peak_flops_per_sec" in timed and timed["matmul_peak_flops_per_sec"].notna().any():
+        peaks = timed.dropna(subset=["matmul_peak_flops_per_sec"]).groupby("roofline_dtype")["matmul_peak_flops_per_sec"].max()
+        parts.append("measured matmul peak " + ", ".join(f"{d} {v / 1e12:.3g} TFLOP/s" for d, v in peaks.items()))
     return ", ".join(parts)
 
 

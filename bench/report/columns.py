@@ -34,6 +34,8 @@ _COST_AND_SPEED = (
     Column("params", "params_g", "G params", "profile", True, (1e6, "M"), ("params-d",)),
     Column("params-d", "params_d", "D params", "profile", True, (1e6, "M"), companion_only=True),
     Column("imgs-per-sec", "train_img_per_sec", "train img/s", "run", False),
+    # From a `profile --roofline` file: the profiled step's counted FLOP/s over the measured matmul rate.
+    Column("matmul-peak", "train_fraction_of_matmul_peak", "profiled step / matmul peak", "profile", False, (0.01, "%")),
     Column("peak-mem", "peak_mem_mib", "peak mem (MiB)", "run", True),
     Column("device-hours", "train_hours", "train hours", "run", True),
 )

@@ -28,6 +28,7 @@ from bench.train.ema import make_ema
 
 Augment = Callable[[Tensor], Tensor]
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # --amp -> autocast dtype
+FUSED_ADAM_DEVICES = ("cpu", "cuda")  # device types with torch's fused Adam kernel
 
 
 class DiscriminatorPair(nn.Module):
@@ -88,16 +89,25 @@ def make_step_context(G: nn.Module, D: nn.Module, recipe: Any, device_type: str,
     ema_decay, r1_gamma, augment, bcr and cr_weight (a preset's training config, or TrainOptions). Wrapping G or the
     D pair (torch.compile, DDP) is the caller's: assign `ctx.G` / `ctx.D_pair` afterwards.
     """
-    adam = dict(betas=tuple(recipe.betas), eps=recipe.adam_eps)
     policy = recipe.augment
     return StepContext(
         G=G, D=D, ema=make_ema(G, recipe.ema_decay), G_plain=G,
-        opt_g=torch.optim.Adam(G.parameters(), lr=recipe.lr_g, **adam),
-        opt_d=torch.optim.Adam(D.parameters(), lr=recipe.lr_d, **adam),
+        opt_g=make_adam(G.parameters(), recipe.lr_g, recipe, device_type),
+        opt_d=make_adam(D.parameters(), recipe.lr_d, recipe, device_type),
         scaler=torch.amp.GradScaler(device_type, enabled=amp_dtype == torch.float16),
         augment=lambda x: diff_augment(x, policy, augment_generator), r1_gamma=recipe.r1_gamma,
         amp_dtype=amp_dtype, device_type=device_type, bcr=bool(recipe.bcr), cr_weight=float(recipe.cr_weight),
     )
+
+
+def make_adam(params: Any, lr: float, recipe: Any, device_type: str) -> torch.optim.Adam:
+    """The recipe's Adam (betas, eps); torch's fused kernel on CPU and CUDA.
+
+    The fused kernel does the same update in one pass over all tensors instead of about ten ops per
+    tensor; it differs from the per-tensor loop only in floating-point order (a few ulps per update).
+    """
+    fused = True if device_type in FUSED_ADAM_DEVICES else None  # None: torch's default elsewhere
+    return torch.optim.Adam(params, lr=lr, betas=tuple(recipe.betas), eps=recipe.adam_eps, fused=fused)
 
 
 def _at_least_fp32(t: Tensor) -> Tensor:

@@ -178,3 +178,16 @@ def test_report_states_the_ema_schedule(tmp_path: Path) -> None:
     fixed = tmp_path / "fixed"
     make_run(fixed, 0, "ladagan", 0, {4: 50.0}, 30.0)
     assert "| G_ema | start `copy`, 0.999 per step |" in build_report([fixed], parse_metric_list("fid"), tmp_path / "f.md").markdown_path.read_text()
+
+
+def test_matmul_peak_column_comes_from_a_roofline_profile(grid: Path, tmp_path: Path) -> None:
+    path = _profile_json(tmp_path / "p.json")
+    payload = json.loads(path.read_text())
+    for row, fraction in zip(payload["rows"], (0.031, 0.125), strict=True):
+        row.update(train_fraction_of_matmul_peak=fraction, roofline_dtype="fp32", matmul_peak_flops_per_sec=4e11)
+    path.write_text(json.dumps(payload))
+    report = build_report([grid], parse_metric_list("fid,matmul-peak"), tmp_path / "cmp.md", profile_paths=[path])
+    text = report.markdown_path.read_text()
+    assert "profiled step / matmul peak (%)" in text
+    assert "| ladagan | tiny32 | 0,1 |" in text and "| 3.1 |" in text and "| 12.5 |" in text
+    assert "measured matmul peak fp32 0.4 TFLOP/s" in text
