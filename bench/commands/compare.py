@@ -26,6 +26,8 @@ def compare_command(
     profile: list[Path] = typer.Option(None, "--profile", help="JSON from `ladabench profile --json` (cost and speed rows, or --attention-scaling rows); repeatable."),
     out: Path = typer.Option(Path("reports/compare.md"), "--out", help="Markdown report to write; its CSV and PNG plots go beside it."),
     title: str = typer.Option(None, "--title", help="Report title (default: names the dataset and budget)."),
+    against: Path = typer.Option(None, "--against", help="An older report's .csv: mark each model/metric whose change exceeds the combined 95% interval."),
+    fail_on_regression: bool = typer.Option(False, "--fail-on-regression", help="With --against: exit 1 when any model/metric got worse beyond the interval."),
 ) -> None:
     """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
     # start-up: pandas and seaborn are imported only when comparing (see bench.commands.common)
@@ -34,6 +36,8 @@ def compare_command(
     from bench.report.tables import report_tables
 
     keys = parse_metric_list(metric)
+    if fail_on_regression and against is None:
+        raise UserError("--fail-on-regression needs --against OLD.csv (the report to check against)")
     paths = list(run_dirs) if run_dirs else [Path("runs")]
     if not run_dirs and not Path("runs").is_dir():
         raise UserError("no runs/ folder here; pass run directories, or train first (`ladabench bench quick`)")
@@ -46,12 +50,29 @@ def compare_command(
     )
     with console.status("gathering runs and rendering the report ..."):
         profile_paths = count_missing_costs(paths, list(profile or []), keys, out.with_name(f"{out.stem}-counts.json"))
-        report = build_report(paths, keys, out, profile_paths=profile_paths, title=title, commands=[command])
+        report = build_report(paths, keys, out, profile_paths=profile_paths, title=title, commands=[command],
+                              against=against)
     for table in report_tables(report):
         console.print(table)
     for note in report.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     console.print(f"wrote {escape(str(report.markdown_path))}, {escape(str(report.csv_path))} and {len(report.plot_paths)} plots")
+    _print_changes(report.changes, against, fail_on_regression)
+
+
+def _print_changes(changes, against: Path | None, fail_on_regression: bool) -> None:
+    """The regression check as a rich table; exit 1 on a worsening when asked to."""
+    # start-up: the report layer (pandas) is imported only when comparing
+    from bench.report.tables import changes_table
+
+    if not changes:
+        return
+    console.print(changes_table(changes, str(against)))
+    worse = [c for c in changes if c.verdict == "worse"]
+    if worse and fail_on_regression:
+        listed = ", ".join(f"{c.model}/{c.metric} {c.old:.4g} -> {c.new:.4g}" for c in worse)
+        console.print(f"[bold red]regression:[/] {escape(listed)} (beyond the combined 95% interval)")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,8 @@ Protocol, recorded with every number: images from the EMA generator with one lat
 reference = a fixed seeded subset of the run's training data as large as the generated set (or the
 whole set); clean-fid `clean` resize; NVIDIA's FID Inception from a sha256-checked file. FID is
 computed once per sample seed (mean +- std over seeds); KID x10^3 is the mean +- std over seeded
-subsets of at most 1,000 images (pooled over seeds).
+subsets of at most 1,000 images (pooled over seeds); both carry a 95% jackknife interval
+(bench.metrics.jackknife). Precision/recall/density/coverage (k=3) use the same features.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from torch import nn
 from bench.core.errors import UserError
 from bench.core.rundir import RunDir, snapshot_kimg
 from bench.data import load_dataset
+from bench.metrics.ci import CI_GROUPS
 from bench.metrics.features import (
     REAL_FEATURES,
-    RESIZE_DESCRIPTION,
     RESIZE_MODE,
     FeatureExtractor,
     load_feature_extractor,
+    resize_description,
 )
 from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_features
 from bench.metrics.names import MetricName, resolve_metric_names
@@ -86,7 +88,7 @@ def _check_resolution(generator: nn.Module, dataset: Any) -> None:
 def evaluate_generator(
     generator: nn.Module, dataset: Any, metrics: list[MetricName], extractor: FeatureExtractor,
     device: str = "cpu", seeds: list[int] | tuple[int, ...] = DEFAULT_SEEDS, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None,
+    show_progress: bool = True, log: Log | None = None, ci_groups: int = CI_GROUPS,
 ) -> list[dict[str, Any]]:
     """Compute each metric for `generator` against `dataset`; one result dict (protocol included) per metric."""
     log = log or (lambda msg: None)
@@ -107,14 +109,14 @@ def evaluate_generator(
             references[num_ref] = ref
         ref = references[num_ref]
         features = functools.partial(memo.get, count=metric.num_gen)
-        computed = QUALITY_METRICS[metric.kind].compute(features, ref, metric.num_gen, seeds)
+        computed = QUALITY_METRICS[metric.kind].compute(features, ref, metric.num_gen, seeds, ci_groups)
         results.append({
             "metric": metric.name, "kind": metric.kind, **computed,
             "num_gen": metric.num_gen, "num_ref": ref.count, "seeds": seeds,
             "reference": {"data": dataset.name, "split": metric.split, "content_hash": dataset.content_hash,
                           "data_split": dict(getattr(dataset, "meta", {}) or {}).get("split"),
                           "selection": ref.meta.get("selection"), "cache": "hit" if ref.cache_hit else "computed"},
-            "resize_mode": RESIZE_MODE, "resize": RESIZE_DESCRIPTION,
+            "resize_mode": RESIZE_MODE, "resize": resize_description(extractor.input_size),
             "features": extractor.name, "features_description": extractor.description,
             "weights_sha256": extractor.weights_sha256, "comparable": extractor.comparable,
             "latents": LATENT_RULE, "quantise": QUANTISE_RULE,
@@ -135,20 +137,21 @@ def evaluate_snapshot(
     run_dir: Path, snapshot_path: Path | None, metrics: list[str], device: str,
     num_gen: int | None = None, seeds: list[int] | None = None, *,
     features: str = REAL_FEATURES, inception: str | None = None, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None,
+    show_progress: bool = True, log: Log | None = None, ci_groups: int = CI_GROUPS,
+    dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
     generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
     snapshot_path = Path(snapshot_path)
     record = {"snapshot": snapshot_path.name, "kimg": snapshot_kimg(snapshot_path), "generator": "G_ema"}
     return _evaluate_and_record(run_dir, generator, options, record, metrics, device, num_gen, seeds, features,
-                                inception, batch_size, show_progress, log)
+                                inception, batch_size, show_progress, log, ci_groups=ci_groups, dinov2=dinov2)
 
 
 def evaluate_initial(
     run_dir: Path, metrics: list[str], device: str, num_gen: int | None = None, seeds: list[int] | None = None, *,
     features: str = REAL_FEATURES, inception: str | None = None, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None,
+    show_progress: bool = True, log: Log | None = None, ci_groups: int = CI_GROUPS, dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate G as the run started (built from its options and seed, before any step): the lines say snapshot 'init', kimg 0.
 
@@ -158,13 +161,13 @@ def evaluate_initial(
     generator, _ = seeded_models(options)
     record = {"snapshot": INIT_SNAPSHOT, "kimg": 0, "generator": "G at initialisation"}
     return _evaluate_and_record(run_dir, generator.to(device), options, record, metrics, device, num_gen, seeds,
-                                features, inception, batch_size, show_progress, log)
+                                features, inception, batch_size, show_progress, log, ci_groups=ci_groups, dinov2=dinov2)
 
 
 def _evaluate_and_record(
     run_dir: Path, generator: nn.Module, options: TrainOptions, record: dict[str, Any], metrics: list[str],
     device: str, num_gen: int | None, seeds: list[int] | None, features: str, inception: str | None,
-    batch_size: int, show_progress: bool, log: Log | None,
+    batch_size: int, show_progress: bool, log: Log | None, *, ci_groups: int = CI_GROUPS, dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Compute the metrics of one generator of a run, add `record` (which generator) to each line, append them."""
     run_dir = Path(run_dir)
@@ -172,14 +175,14 @@ def _evaluate_and_record(
         metrics, num_gen, default_num_gen(device),
         features=None if features == REAL_FEATURES else features,
     )
-    extractor = load_feature_extractor(features, device=device, inception=inception)
+    extractor = load_feature_extractor(features, device=device, inception=inception, dinov2=dinov2)
     generator.eval()
     dataset = load_dataset(options.data, options.data_root)
     started = time.perf_counter()
     results = evaluate_generator(
         generator, dataset, names, extractor, device=device,
         seeds=list(seeds) if seeds is not None else list(DEFAULT_SEEDS), batch_size=batch_size,
-        show_progress=show_progress, log=log,
+        show_progress=show_progress, log=log, ci_groups=ci_groups,
     )
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for result in results:

@@ -12,36 +12,34 @@ import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from cleanfid.fid import get_batch_features
-from cleanfid.resize import build_resizer
+from cleanfid.resize import build_resizer, make_resizer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from torch import nn
 
 from bench.core.console import err_console as console
 from bench.core.errors import UserError
 from bench.core.progress import LoggedProgress
+from bench.metrics.dinov2 import load_dinov2
+from bench.metrics.extractor import (
+    DINOV2_FEATURES,
+    INCEPTION_SIZE,
+    REAL_FEATURES,
+    RESIZE_DESCRIPTION,
+    RESIZE_MODE,
+    TEST_FEATURES,
+    FeatureExtractor,
+    resize_description,
+)
 from bench.metrics.weights import locate_inception
 
-REAL_FEATURES = "inception"
-TEST_FEATURES = ("random-conv",)
-RESIZE_MODE = "clean"  # clean-fid mode: PIL bicubic (antialiased) to 299x299 in float32, no quantisation
-RESIZE_DESCRIPTION = "clean-fid clean: PIL bicubic to 299x299, float32, no re-quantisation"
-
-
-@dataclass(frozen=True)
-class FeatureExtractor:
-    """A feature network as clean-fid calls it: float (B,3,299,299) in [0,255] -> (B, D)."""
-
-    name: str  # "inception" or a test extractor's name
-    fn: Callable[[torch.Tensor], torch.Tensor]
-    weights_sha256: str  # the weights file's hash, or a label for seeded random weights
-    description: str
-    comparable: bool  # True only for the real FID network
-
+__all__ = [  # the extractor protocol, re-exported for the modules that load features from here
+    "DINOV2_FEATURES", "INCEPTION_SIZE", "REAL_FEATURES", "RESIZE_DESCRIPTION", "RESIZE_MODE", "TEST_FEATURES",
+    "FeatureExtractor", "image_features", "load_feature_extractor", "resize_batch", "resize_description",
+]
 
 class _InceptionFeatures(nn.Module):
     """NVIDIA's FID Inception with clean-fid's input scaling, for either file flavour."""
@@ -82,8 +80,10 @@ def _seeded(build: Callable[[], nn.Module], seed: int = 0) -> nn.Module:
         return build()
 
 
-def load_feature_extractor(features: str = REAL_FEATURES, device: str = "cpu", inception: str | None = None) -> FeatureExtractor:
-    """The named feature network on `device`: the verified FID Inception, or a test-only random net."""
+def load_feature_extractor(
+    features: str = REAL_FEATURES, device: str = "cpu", inception: str | None = None, dinov2: str | None = None,
+) -> FeatureExtractor:
+    """The named feature network on `device`: the verified FID Inception, DINOv2 ViT-L/14, or a test-only random net."""
     if features == REAL_FEATURES:
         weights = locate_inception(inception)
         with warnings.catch_warnings():
@@ -94,13 +94,15 @@ def load_feature_extractor(features: str = REAL_FEATURES, device: str = "cpu", i
             name=REAL_FEATURES, fn=module, weights_sha256=weights.sha256,
             description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=True,
         )
+    if features == DINOV2_FEATURES:
+        return load_dinov2(device=device, weights=dinov2)
     if features == "random-conv":
         module = _seeded(_RandomConvFeatures).to(device).eval()
         return FeatureExtractor(
             name=features, fn=module, weights_sha256="random-conv-seed0-v1",
             description="seeded random 3-layer conv net, 64-d (tests only; NOT comparable)", comparable=False,
         )
-    known = ", ".join((REAL_FEATURES, *TEST_FEATURES))
+    known = ", ".join((REAL_FEATURES, DINOV2_FEATURES, *TEST_FEATURES))
     raise UserError(f"feature extractor '{features}' is unknown; known: {known} (only 'inception' gives real FID)")
 
 
@@ -116,9 +118,10 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
         yield lambda n: progress.advance(task, n)
 
 
-def resize_batch(images: np.ndarray) -> torch.Tensor:
-    """uint8 (B, H, W, 3) images -> float32 (B, 3, 299, 299) in [0, 255] by clean-fid's `clean` resizer."""
-    resize = build_resizer(RESIZE_MODE)
+def resize_batch(images: np.ndarray, size: int = INCEPTION_SIZE) -> torch.Tensor:
+    """uint8 (B, H, W, 3) images -> float32 (B, 3, size, size) in [0, 255] by clean-fid's `clean` resizer."""
+    # At 299 px this is clean-fid's `clean` mode itself; other networks get the same filter at their size.
+    resize = build_resizer(RESIZE_MODE) if size == INCEPTION_SIZE else make_resizer("PIL", False, "bicubic", (size, size))
     resized = [resize(np.asarray(img)).transpose(2, 0, 1) for img in images]
     return torch.from_numpy(np.ascontiguousarray(np.stack(resized), dtype=np.float32))
 
@@ -133,7 +136,7 @@ def image_features(
     chunks = []
     with progress_bar(description, len(images), show_progress) as advance:
         for start in range(0, len(images), batch_size):
-            batch = resize_batch(images[start:start + batch_size])
+            batch = resize_batch(images[start:start + batch_size], extractor.input_size)
             chunks.append(get_batch_features(batch, extractor.fn, torch.device(device)).astype(np.float32))
             advance(len(batch))
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)

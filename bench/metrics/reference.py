@@ -21,11 +21,11 @@ import numpy as np
 from bench.core.files import atomic_write_bytes
 from bench.core.paths import cache_dir, is_writable
 from bench.metrics.features import (
-    RESIZE_DESCRIPTION,
     RESIZE_MODE,
     FeatureExtractor,
     console,
     image_features,
+    resize_description,
 )
 from bench.metrics.quality import statistics
 
@@ -70,7 +70,7 @@ def reference_meta(dataset: Any, split: str, num_ref: int, extractor: FeatureExt
         "num_ref": int(num_ref),
         "selection": SELECTION_RULE,
         "resize_mode": RESIZE_MODE,
-        "resize": RESIZE_DESCRIPTION,
+        "resize": resize_description(extractor.input_size),
         "features": extractor.name,
         "weights_sha256": extractor.weights_sha256,
     }

@@ -1,11 +1,11 @@
-"""One table row per model: final metrics, cost and speed, mean and std over training seeds."""
+"""One table row per model: final metrics, cost and speed, mean and std over training seeds, 95% intervals."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from bench.metrics.registry import QUALITY_METRICS
 from bench.report.columns import COLUMNS
+from bench.report.intervals import combined_interval
 
 GROUP_KEYS = ["model", "preset", "data"]
 
@@ -15,9 +15,12 @@ def per_run_table(runs: pd.DataFrame, final: pd.DataFrame, profile: pd.DataFrame
     table = runs[["run", *GROUP_KEYS, "seed", "train_img_per_sec", "peak_mem_bytes", "wall_s"]].copy()
     table["peak_mem_mib"] = table["peak_mem_bytes"] / 2**20
     table["train_hours"] = table["wall_s"] / 3600
-    for kind in QUALITY_METRICS:
-        values = final[final["kind"] == kind][["run", "value"]] if not final.empty else pd.DataFrame(columns=["run", "value"])
-        table = table.merge(values.rename(columns={"value": kind}), on="run", how="left")
+    for col in (c for c in COLUMNS.values() if c.kind):
+        rows = final[final["kind"] == col.kind] if not final.empty else pd.DataFrame(columns=["run"])
+        # precision/recall/... come from their line's components; other kinds from its value and interval
+        fields = {col.column: col.column} if col.kind == "pr" else {"value": col.column, "ci_se": f"{col.column}_ci_se"}
+        rows = rows.reindex(columns=["run", *fields]).rename(columns=fields)
+        table = table.merge(rows, on="run", how="left")
     if not profile.empty:
         cost_columns = [c.column for c in COLUMNS.values() if c.source == "profile" and c.column in profile]
         table = table.merge(profile[["model", "preset", *cost_columns]], on=["model", "preset"], how="left")
@@ -33,6 +36,11 @@ def aggregate(per_run: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     grouped = per_run.groupby(GROUP_KEYS, sort=False)
     out = grouped[columns].agg(["mean", "std"])
     out.columns = [f"{col}_{stat}" for col, stat in out.columns]
+    for column in (c for c in columns if f"{c}_ci_se" in per_run):
+        bounds = grouped[[column, f"{column}_ci_se"]].apply(lambda g, c=column: pd.Series(
+            combined_interval(g[c], g[f"{c}_ci_se"]), index=["lo", "hi", "se"]))
+        for part in ("lo", "hi", "se"):
+            out[f"{column}_{part}"] = bounds[part]
     out["seeds"] = grouped["seed"].apply(lambda s: ",".join(str(v) for v in sorted(s)))
     out["n_seeds"] = grouped["seed"].nunique()
     return out.reset_index()

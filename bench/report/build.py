@@ -13,7 +13,7 @@ from bench.core.files import atomic_write_text
 from bench.metrics.registry import QUALITY_METRICS
 from bench.report import plots
 from bench.report.aggregate import aggregate, per_run_table
-from bench.report.columns import quality_kinds
+from bench.report.columns import COLUMNS, eval_hint, quality_kinds
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
 from bench.report.markdown import render_report
 from bench.report.protocol import (
@@ -22,7 +22,10 @@ from bench.report.protocol import (
     metric_protocol,
     training_protocol,
 )
+from bench.report.regression import Change, compare_with, load_previous, regressions_markdown
 from bench.report.spread import spread_notes
+
+REPORT_KINDS = (*QUALITY_METRICS, "fid-dinov2")  # metric-line kinds with a protocol block in the report
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Report:
     csv_path: Path
     plot_paths: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)  # against an older report, when one was given
 
 
 def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
@@ -131,7 +135,7 @@ def _checked_final(metrics: pd.DataFrame, runs: pd.DataFrame, keys: list[str], n
         missing = [r for r in runs["run"] if r not in evaluated]
         if missing:
             notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
-                         + f" (evaluate with `ladabench eval RUN --metrics {kind}`).")
+                         + f" (evaluate with `ladabench eval RUN --metrics {eval_hint(kind)}`).")
     return final
 
 
@@ -140,7 +144,7 @@ def _info(runs: pd.DataFrame, final: pd.DataFrame, profile: pd.DataFrame) -> dic
     cuda = str(runs["device"].iloc[0]).startswith("cuda")
     return {
         "training": training_protocol(runs),
-        "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in QUALITY_METRICS},
+        "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in REPORT_KINDS},
         "environment": _environment(runs), "profile_env": _profile_env(profile),
         "num_runs": len(runs), "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
         "hours_label": "GPU-hours" if cuda else "CPU wall-clock hours",
@@ -151,6 +155,7 @@ def _info(runs: pd.DataFrame, final: pd.DataFrame, profile: pd.DataFrame) -> dic
 def build_report(
     paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
     title: str | None = None, commands: list[str] | None = None, notes: list[str] | None = None,
+    against: Path | None = None,
 ) -> Report:
     """Gather, check, aggregate, plot and write the report (Markdown + CSV + PNGs) for the runs under `paths`."""
     run_dirs = find_run_dirs(paths)
@@ -168,7 +173,7 @@ def build_report(
     profile, scaling = load_profile_files(profile_paths or [])
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
-    notes += spread_notes(table, quality_kinds(keys))
+    notes += spread_notes(table, [COLUMNS[k].column for k in keys if COLUMNS[k].kind and COLUMNS[k].lower_is_better])
     info = _info(runs, final, profile)
     fid_proto = info["metrics"].get("fid")
     fid_label = fid_proto["metric"] if fid_proto else None
@@ -176,10 +181,13 @@ def build_report(
     stem = out_path.with_suffix("")
     curves = metrics[metrics["metric"] == fid_label] if fid_label and not metrics.empty else pd.DataFrame()
     made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, info["hours_label"])
+    changes = compare_with(table, load_previous(against), keys, against) if against else []
     csv_path = stem.with_suffix(".csv")
     atomic_write_text(csv_path, table.to_csv(index=False))
     atomic_write_text(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
     title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
-    text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name, notes)
+    sections = [regressions_markdown(changes, str(against))] if changes else []
+    text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name,
+                         notes, sections)
     atomic_write_text(out_path, text)
-    return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes)
+    return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes, changes)

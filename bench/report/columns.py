@@ -24,6 +24,7 @@ class Column:
     scale: tuple[float, str] | None = None  # (divisor, unit prefix) for display; the CSV keeps raw units
     companions: tuple[str, ...] = ()  # keys shown with this one (a reader needs both halves)
     companion_only: bool = False  # not offered on its own in the list of known names
+    kind: str | None = None  # the metric-line kind whose final value fills it (source "metric")
 
 
 _COST_AND_SPEED = (
@@ -38,9 +39,16 @@ _COST_AND_SPEED = (
     Column("peak-mem", "peak_mem_mib", "peak mem (MiB)", "run", True),
     Column("device-hours", "train_hours", "train hours", "run", True),
 )
+PRDC_PARTS = ("recall", "density", "coverage")  # shown with precision (`--metric pr`), from the same lines
+_QUALITY_PARTS = (
+    Column("pr", "precision", QUALITY_METRICS["pr"].header, "metric", False, companions=PRDC_PARTS, kind="pr"),
+    *(Column(part, part, f"{part} (k=3)", "metric", False, companion_only=True, kind="pr") for part in PRDC_PARTS),
+    # FD-DINOv2 lines are FID lines on DINOv2 features (`eval --features dinov2`): their own column, never FID's.
+    Column("fd-dinov2", "fd_dinov2", "FD-DINOv2", "metric", True, kind="fid-dinov2"),
+)
 COLUMNS: dict[str, Column] = {
-    **{kind: Column(kind, kind, m.header, "metric", m.lower_is_better) for kind, m in QUALITY_METRICS.items()},
-    **{c.key: c for c in _COST_AND_SPEED},
+    **{kind: Column(kind, kind, m.header, "metric", m.lower_is_better, kind=kind) for kind, m in QUALITY_METRICS.items()},
+    **{c.key: c for c in (*_QUALITY_PARTS, *_COST_AND_SPEED)},
 }
 ALIASES = {"gpu-hours": "device-hours"}  # the old name (it counted CPU hours on a CPU too)
 DEFAULT_METRICS = "fid,kid,macs,train-flops,params,imgs-per-sec,peak-mem,device-hours"
@@ -65,5 +73,10 @@ def parse_metric_list(text: str) -> list[str]:
 
 
 def quality_kinds(keys: list[str]) -> list[str]:
-    """The quality-metric kinds among column keys, in registry order."""
-    return [kind for kind in QUALITY_METRICS if kind in keys]
+    """The metric-line kinds behind the quality columns among `keys`, in column order, each once."""
+    return list(dict.fromkeys(COLUMNS[k].kind for k in keys if COLUMNS[k].kind))
+
+
+def eval_hint(kind: str) -> str:
+    """The `ladabench eval` arguments that write lines of `kind`."""
+    return "fid --features dinov2" if kind == "fid-dinov2" else kind

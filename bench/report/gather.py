@@ -73,13 +73,19 @@ def _wall_at(stats: list[dict[str, Any]], kimg: float | None) -> float | None:
 def _metric_row(run: dict[str, Any], line: dict[str, Any], final: str | None, stats: list[dict[str, Any]]) -> dict[str, Any]:
     """One metric line flattened with its run's identity; `final` marks the final snapshot's value."""
     reference = line.get("reference") or {}
+    ci = line.get("ci95") or [None, None]
+    components = {name: part.get("value") for name, part in (line.get("components") or {}).items()}
+    # FD-DINOv2 is a different metric from FID: its rows get their own kind so no column mixes them.
+    kind = f"{line.get('kind')}-dinov2" if line.get("features") == "dinov2" else line.get("kind")
     is_final = line.get("snapshot") == final
     # A snapshot tag is floor(kimg); the final one stands for the exact budget the stats reached.
     kimg = run["images_seen"] / 1000 if is_final and run["images_seen"] else line.get("kimg")
     return {
         "run": run["run"], "model": run["model"], "preset": run["preset"], "data": run["data"], "seed": run["seed"],
-        "metric": line["metric"], "kind": line.get("kind"), "value": float(line["value"]),
-        "sample_std": line.get("std"), "kimg": kimg, "snapshot": line.get("snapshot"),
+        "metric": line["metric"], "kind": kind, "value": float(line["value"]),
+        "sample_std": line.get("std"), "ci_lo": ci[0], "ci_hi": ci[1], "ci_se": line.get("ci_se"),
+        "ci_groups": line.get("ci_groups"), "nearest_k": line.get("nearest_k"), **components,
+        "kimg": kimg, "snapshot": line.get("snapshot"),
         "final": is_final, "wall_s": _wall_at(stats, kimg),
         "num_gen": line.get("num_gen"), "num_ref": line.get("num_ref"),
         "sample_seeds": ",".join(str(s) for s in line.get("seeds", [])), "features": line.get("features"),

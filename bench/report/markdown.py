@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report.columns import COLUMNS
+from bench.report.intervals import COMBINED_CI_METHOD, format_interval, parse_cell
 from bench.train.ema import EmaSchedule
 
 
@@ -37,7 +38,9 @@ def cell_text(row: pd.Series, key: str) -> str:
     mean, std = row.get(f"{col.column}_mean"), row.get(f"{col.column}_std")
     mean = None if mean is None or pd.isna(mean) else mean / scale
     std = None if std is None or pd.isna(std) or col.source == "profile" else std / scale
-    return format_mean_std(mean, std)
+    text = format_mean_std(mean, std)
+    interval = format_interval(row.get(f"{col.column}_lo"), row.get(f"{col.column}_hi"))
+    return f"{text} {interval}" if interval and text != "-" else text
 
 
 def results_table(table: pd.DataFrame, keys: list[str], hours_label: str) -> str:
@@ -68,11 +71,9 @@ def parse_results_table(markdown: str) -> list[dict[str, str]]:
 
 
 def parse_mean_std(cell: str) -> tuple[float | None, float | None]:
-    """Inverse of `format_mean_std`: `'12.35 ± 0.41'` -> (12.35, 0.41); `-` -> (None, None)."""
-    if cell.strip() == "-":
-        return None, None
-    mean, _, std = cell.partition("±")
-    return float(mean), (float(std) if std.strip() else None)
+    """Inverse of `format_mean_std`: `'12.35 ± 0.41 [11.5, 13.2]'` -> (12.35, 0.41); `-` -> (None, None)."""
+    parsed = parse_cell(cell)
+    return parsed["value"], parsed["std"]
 
 
 def _short(value: Any, width: int = 16) -> str:
@@ -121,6 +122,9 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
             f"`{proto['resize_mode']}` resize, features `{proto['features']}`{comparable} |"
         )
         lines.append(f"| {kind.upper()} feature weights sha256 | `{_short(proto['weights_sha256'], 24)}` |")
+        if proto.get("ci_groups"):
+            lines.append(f"| {kind.upper()} interval | delete-a-group jackknife over generated samples, "
+                         f"{int(proto['ci_groups'])} seeded groups, normal approximation |")
     env = info["environment"]
     lines += [
         f"| device | {train['device']} ({env.get('device_name') or '?'}, {env.get('cpu_threads') or '?'} CPU threads) |",
@@ -134,7 +138,7 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
 
 def render_report(
     title: str, info: dict[str, Any], table: pd.DataFrame, keys: list[str], plots: list[tuple[str, str]],
-    commands: list[str], csv_name: str, notes: list[str] | None = None,
+    commands: list[str], csv_name: str, notes: list[str] | None = None, sections: list[str] | None = None,
 ) -> str:
     """The whole report as Markdown text."""
     models = ", ".join(f"`{m}`" for m in table["model"])
@@ -149,17 +153,21 @@ def render_report(
         "",
         *protocol_lines(info),
         "",
-        "## Results (final at budget; mean ± std over training seeds)",
+        "## Results (final at budget; mean ± std over training seeds [95% interval])",
         "",
         results_table(table, keys, hours_label),
         "",
-        f"FID/KID: lower is better; KID is ×10³. Each run's value is itself the mean over the sample seeds. "
+        f"FID/KID: lower is better; KID is ×10³; precision, recall, density, coverage: higher is better. "
+        f"Each run's value is itself the mean over the sample seeds. `[lo, hi]`: 95% interval of the model's value "
+        f"({COMBINED_CI_METHOD}; se_t from a jackknife over each run's generated samples). "
         f"A single training seed shows no ±. Cost columns come from `ladabench profile`; speed, memory and "
         f"time from the runs' own `stats.jsonl` (median img/s over ticks after the first; peak memory is "
         f"{info['memory_label']}). Raw numbers: [{csv_name}]({csv_name}).",
     ]
     for note in notes or []:
         parts += ["", note]
+    for section in sections or []:
+        parts += ["", section]
     if plots:
         parts += ["", "## Plots", ""]
         for caption, name in plots:

@@ -14,8 +14,9 @@ TRAINING_FIELDS = PROTOCOL_KEYS
 # Metric protocol: every field that changes an FID/KID value (N, reference set, seeds, network, resize).
 METRIC_FIELDS = (
     "metric", "num_gen", "num_ref", "sample_seeds", "features", "weights_sha256", "comparable",
-    "resize_mode", "reference_hash", "reference_split", "cleanfid_version",
+    "resize_mode", "reference_hash", "reference_split", "cleanfid_version", "nearest_k",
 )
+INTERVAL_FIELDS = ("ci_groups",)  # reported with the protocol; a different count does not refuse
 
 
 def _device_kind(device: object) -> str:
@@ -87,4 +88,4 @@ def metric_protocol(final: pd.DataFrame, kind: str) -> dict[str, object] | None:
     if rows.empty:
         return None
     first = rows.iloc[0]
-    return {field: first[field] for field in METRIC_FIELDS if field in rows}
+    return {field: first[field] for field in (*METRIC_FIELDS, *INTERVAL_FIELDS) if field in rows}

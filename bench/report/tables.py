@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from bench.report.columns import COLUMNS
 from bench.report.markdown import cell_text, column_header
+from bench.report.regression import Change
 
 
 def report_tables(report) -> list[Table]:
@@ -27,3 +29,15 @@ def report_tables(report) -> list[Table]:
             table.add_row(str(row["model"]), str(row["preset"]), str(row["seeds"]), *(cell_text(row, k) for k in keys))
         tables.append(table)
     return tables
+
+
+def changes_table(changes: list[Change], source: str) -> Table:
+    """The regression check against an older report: old, new, change, margin and verdict per model/metric."""
+    table = Table(title=f"against {escape(source)}", caption="worse/better: the change exceeds the combined 95% interval")
+    for header in ("model", "metric", "old", "new", "change", "margin", "verdict"):
+        table.add_column(header, justify="left" if header in ("model", "metric", "verdict") else "right")
+    for c in changes:
+        verdict = {"worse": "[bold red]worse[/]", "better": "[green]better[/]"}.get(c.verdict, c.verdict)
+        table.add_row(f"{c.model}/{c.preset}", c.metric, f"{c.old:.4g}", f"{c.new:.4g}", f"{c.new - c.old:+.3g}",
+                      f"{c.margin:.3g}", verdict)
+    return table

@@ -72,6 +72,25 @@ def test_eval_cli_prints_results_and_refuses_unknown_snapshot(run_dir: Path, cap
         evaluate_snapshot(run_dir, None, ["fid40_train-random-conv"], "cpu", show_progress=False)
 
 
+def test_eval_cli_prints_intervals_and_precision_recall(run_dir: Path, capsys) -> None:
+    import re
+
+    # N=24: another N than the other tests here use, so that none of them finds this test's cached reference
+    code = main(["eval", str(run_dir), "--metrics", "fid,kid,pr", "--num-gen", "24", "--sample-seeds", "0,1",
+                 "--features", "random-conv", "--device", "cpu", "--ci-groups", "10"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for name in ("fid24_train-random-conv", "kid24_train-random-conv"):
+        line = next(row for row in out.splitlines() if name in row)
+        lo, hi = (float(v) for v in re.search(r"\[([-+0-9.e]+), ([-+0-9.e]+)\]", line).groups())
+        assert lo < hi
+    pr_line = next(row for row in out.splitlines() if "pr24_train-random-conv" in row)
+    assert all(f"{part} " in pr_line for part in ("P", "R", "D", "C"))
+    assert main(["eval", str(run_dir), "--metrics", "fid", "--num-gen", "24", "--ci-groups", "1",
+                 "--features", "random-conv"]) == 2
+    assert "--ci-groups 1" in capsys.readouterr().err
+
+
 def test_data_stats_precomputes_then_reuses(capsys) -> None:
     args = ["data", "stats", "fashion10k", "--num-ref", "30", "--features", "random-conv", "--device", "cpu"]
     assert main(args) == 0
