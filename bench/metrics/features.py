@@ -53,7 +53,10 @@ class _InceptionFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Features (B, 2048) of resized images in [0, 255]."""
-        return self.trunk((x - 128.0) / 128.0).reshape(x.shape[0], 2048)
+        # channels_last: oneDNN's convolutions run about 1.2x faster on CPU; the features change by
+        # float reordering only (~1e-6 of values of order 1; tests hold them to 1e-4 of fid-helper's).
+        scaled = ((x - 128.0) / 128.0).contiguous(memory_format=torch.channels_last)
+        return self.trunk(scaled).reshape(x.shape[0], 2048)
 
 
 class _RandomConvFeatures(nn.Module):
