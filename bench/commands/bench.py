@@ -26,10 +26,11 @@ bench_app = typer.Typer(
 
 QUICK_MODELS = ("ladagan", "conv", "transgan", "ladagan-dot")
 ABLATION_MODELS = ("ladagan", "ladagan-dot", "ladagan-nosln", "ladagan-mlpres", "ladagan-nor1", "ladagan-convd", "conv", "transgan")
-# Defaults sized by measurement on an idle 2-core CPU (README "Quick benchmark"): 1 kimg trains in 13-64 s per
-# tiny model (ladagan 13, conv 18, transgan 27, ladagan-dot 64) and FID/KID at N=500 costs about 75 s per run
-# (plus about 75 s once for the reference features): quick ~15 min, ablations ~45 min.
-QUICK_KIMG, QUICK_NUM_GEN = 20.0, 250
+# Defaults sized for the quick grid to finish in 30 min on an idle 2-core CPU from an empty cache: the
+# tiny32 models train at about 76/80/43/42 img/s (ladagan/conv/transgan/ladagan-dot, batch 32; before
+# fused Adam), i.e. about 66 s per kimg for all four; evaluation (N=250 at initialisation and at the
+# budget, plus the reference) about 2,250 Inception forwards at 6-8 img/s; profiling about 2 min.
+QUICK_KIMG, QUICK_NUM_GEN = 16.0, 250
 ABLATION_KIMG, ABLATION_NUM_GEN = 20.0, 250
 # The small-budget EMA protocol (StyleGAN2-ADA's ema_kimg 10 with ema_rampup 0.05): the reference's fixed
 # 0.999 per step leaves G_ema mostly at its initial weights for a few hundred steps (README "Quick benchmark").
