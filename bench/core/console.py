@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from bench.core.errors import UserError
 
@@ -33,7 +34,8 @@ def exit_code_of(run: Callable[[], object]) -> int:
     try:
         run()
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        label = f"[bold red]{exc.label}:[/] " if exc.label else ""
+        err_console.print(label + escape(str(exc)), soft_wrap=True)  # one line, however long the path
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
@@ -41,6 +43,6 @@ def exit_code_of(run: Callable[[], object]) -> int:
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
-        err_console.print(str(exc.code))
+        err_console.print(escape(str(exc.code)))
         return 1
     return 0

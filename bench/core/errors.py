@@ -7,6 +7,7 @@ class UserError(Exception):
     """A mistake in the user's input or environment that they can fix; the message names the fix."""
 
     exit_code = 2
+    label: str | None = "error"  # the word printed before the message (None: the message alone)
 
 
 class MissingDataError(UserError):

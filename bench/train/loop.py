@@ -33,6 +33,7 @@ from bench.train.checkpoint import Checkpointing, Counters
 from bench.train.distributed import Dist
 from bench.train.ema import EmaSchedule, load_ema_state_dict, set_ema_decay
 from bench.train.ema_start import initial_ema_state
+from bench.train.interrupt import StopRequest
 from bench.train.options import TrainOptions
 from bench.train.progress import training_progress
 from bench.train.sampler import EpochSampler, fetch_batch
@@ -41,6 +42,7 @@ from bench.train.seeds import EMA_INIT_STREAM, GENERATOR_STREAMS, derived_seed, 
 from bench.train.step import AMP_DTYPES, make_step_context, train_step
 from bench.train.ticks import TickStats, display_number
 
+INTERRUPTED = "interrupted"  # the stop reason of a session ended by SIGINT/SIGTERM
 OnTick = Callable[[dict[str, Any]], None]  # called with each tick's stats record (rank 0)
 OnSnapshot = Callable[[RunDir, Path, str], list[Any]]  # (run, snapshot, device) -> result rows to log (rank 0)
 
@@ -138,6 +140,7 @@ class Trainer(Checkpointing, TickStats):
         self.counters = Counters()
         self.on_tick, self.on_snapshot = on_tick, on_snapshot
         self.keep_snapshots = int(options.keep_snapshots)
+        self.stop: StopRequest | None = None  # set by the session: a signal asks to stop after the current iteration
 
     def _wrap_ddp(self) -> tuple[nn.Module, nn.Module]:
         """G and the D pair under DistributedDataParallel.
@@ -183,7 +186,7 @@ class Trainer(Checkpointing, TickStats):
         while True:
             per_step.append(self._iteration(s))
             progress.update(task, completed=c.images_seen if s.total_images else c.wall_seconds)
-            reason = s.done_reason(c)
+            reason = s.done_reason(c) or (INTERRUPTED if self.stop else None)
             if reason is not None or crossed(s.tick_images, start_images, c.images_seen):
                 break
         if self.device.type == "cuda":
@@ -192,7 +195,7 @@ class Trainer(Checkpointing, TickStats):
         progress.update(task, **{k: display_number(stats[k]) for k in ("img_per_sec", "loss_d", "loss_g")})
         progress.line_now(task)  # without a terminal: one line per tick
         snapshot_due = reason is not None or crossed(s.snapshot_images, start_images, c.images_seen)
-        eval_due = s.evaluate and (reason is not None or crossed(s.eval_images, start_images, c.images_seen))
+        eval_due = s.evaluate and reason != INTERRUPTED and (reason is not None or crossed(s.eval_images, start_images, c.images_seen))
         if snapshot_due or eval_due:
             path = self.write_snapshot()
             if eval_due:

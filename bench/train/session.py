@@ -15,13 +15,15 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.registry import get_model
 from bench.train import distributed
 from bench.train.lock import RunLock
-from bench.train.loop import OnSnapshot, OnTick, Trainer, TrainResult
+from bench.train.interrupt import Interrupted, stop_on_signals
+from bench.train.loop import INTERRUPTED, OnSnapshot, OnTick, Trainer, TrainResult
 from bench.train.options import TrainOptions
 from bench.train.provenance import environment_info
 from bench.train.seeds import determinism
@@ -100,8 +102,12 @@ class _Session:
                 trainer.log(f"start: {options.model} preset {options.preset} on {options.data}, "
                             f"budget {options.total_kimg} kimg / {options.minutes} min, device {options.device}, "
                             f"{self.info.world_size} process(es)")
-            console.print(f"run directory: {run.path}")
-            result = trainer.run()
+            console.print(f"run directory: {escape(str(run.path))}")
+            with stop_on_signals(enabled=not self.info.enabled) as trainer.stop:
+                result = trainer.run()
+        if result.stop_reason == INTERRUPTED:  # raised inside the run lock: leaving it releases the lock
+            raise Interrupted(f"interrupted at {result.images_seen / 1000:g} kimg; "
+                              f"resume with: ladabench train --resume {run.path}")
         console.print(summary(result))
         return run
 
@@ -134,4 +140,4 @@ def summary(result: TrainResult) -> str:
         fmt: Callable[[float | None], str] = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731 - None: fp16 skipped every step
         losses = f", loss D {fmt(stats['loss_d'])} G {fmt(stats['loss_g'])}, {stats['img_per_sec']:.1f} img/s"
     return (f"[bold green]done[/] ({result.stop_reason}): {result.images_seen / 1000:g} kimg in "
-            f"{result.wall_seconds:.1f} s{losses}; run: {result.run_dir}")
+            f"{result.wall_seconds:.1f} s{losses}; run: {escape(str(result.run_dir))}")

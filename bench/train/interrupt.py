@@ -1,0 +1,58 @@
+"""Graceful stop on Ctrl-C / SIGTERM: the first signal asks training to stop after the current iteration, a second aborts.
+
+Typer turns a KeyboardInterrupt into an exit before any command-level handler sees it, so the
+training session installs its own handlers for the span of training and restores the old ones after.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from bench.core.errors import UserError
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process ended by SIGINT
+
+
+class Interrupted(UserError):
+    """Training stopped on a signal after writing a snapshot; the message says how to resume."""
+
+    exit_code = INTERRUPTED_EXIT_CODE
+    label = None  # the message itself starts with "interrupted at"
+
+
+class StopRequest:
+    """Set by the first stop signal; the training loop polls it once per iteration."""
+
+    def __init__(self) -> None:
+        """No stop requested yet."""
+        self.signal_name: str | None = None
+
+    def __bool__(self) -> bool:
+        """Whether a stop was requested."""
+        return self.signal_name is not None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        """First signal: remember it; second: abort at once (the last finished snapshot is untouched, writes are atomic)."""
+        if self.signal_name is not None:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextmanager
+def stop_on_signals(enabled: bool = True) -> Iterator[StopRequest]:
+    """Handle SIGINT/SIGTERM as stop requests inside the block (only possible in the main thread)."""
+    request = StopRequest()
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    previous = {sig: signal.signal(sig, request._handle) for sig in STOP_SIGNALS}
+    try:
+        yield request
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
