@@ -3,7 +3,10 @@
 Layout (one folder per training run, self-describing):
 `options.json` (resolved options), `env.json` (provenance), `log.txt`, `stats.jsonl` (one line per
 tick), `metric-<name>.jsonl` (one line per evaluation), `samples-<kimg>.png`, `snapshot-<kimg>.pt`,
-`train.lock` (present while a process trains it). `<kimg>` is the six-digit tag of `kimg_tag`.
+`train.lock` (present while a process trains it). `<kimg>` is the tag of `kimg_tag`: whole kimg as six
+digits, with the images past them as three decimals when there are any (`000000.016` = 16 images),
+so two different image counts never share a name. Runs written before that named files by whole
+kimg only (images // 1000); those names still read, ordered by the kimg they record.
 """
 
 from __future__ import annotations
@@ -28,19 +31,26 @@ from bench.core.files import (
 
 OPTIONS_FILE, ENV_FILE, LOG_FILE, STATS_FILE, LOCK_FILE = "options.json", "env.json", "log.txt", "stats.jsonl", "train.lock"
 SNAPSHOT_GLOB, METRIC_GLOB = "snapshot-*.pt", "metric-*.jsonl"
-_SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.pt$")
+_SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)(?:\.(\d{3}))?\.pt$")
 _RUN_NUMBER = re.compile(r"(\d{5,})-")
 
 
 def kimg_tag(images_seen: int) -> str:
-    """The six-digit file tag for a point in training: images seen // 1000, zero-padded."""
-    return f"{images_seen // 1000:06d}"
+    """The file tag for a point in training: `000120` at 120 000 images, `000120.016` at 120 016."""
+    whole, rest = divmod(int(images_seen), 1000)
+    return f"{whole:06d}" + (f".{rest:03d}" if rest else "")
 
 
-def snapshot_kimg(snapshot_path: Path) -> int | None:
-    """The kimg a snapshot file name records (`snapshot-000120.pt` -> 120), or None."""
+def snapshot_images(snapshot_path: Path) -> int | None:
+    """The images seen a snapshot file name records (`snapshot-000120.016.pt` -> 120016), or None."""
     match = _SNAPSHOT_NAME.search(Path(snapshot_path).name)
-    return int(match[1]) if match else None
+    return int(match[1]) * 1000 + int(match[2] or 0) if match else None
+
+
+def snapshot_kimg(snapshot_path: Path) -> float | None:
+    """The kimg a snapshot file name records (`snapshot-000120.pt` -> 120, `snapshot-000000.016.pt` -> 0.016), or None."""
+    images = snapshot_images(snapshot_path)
+    return None if images is None else (images // 1000 if images % 1000 == 0 else images / 1000)
 
 
 def _slug(text: str) -> str:
@@ -150,8 +160,9 @@ class RunDir:
 
     # ----- snapshots ---------------------------------------------------------------------------
     def snapshots(self) -> list[Path]:
-        """The run's snapshots, oldest first (the tag orders them: images seen // 1000)."""
-        return sorted(self.path.glob(SNAPSHOT_GLOB))
+        """The run's snapshots, oldest first (by the images their names record, then by name)."""
+        found = [p for p in self.path.glob(SNAPSHOT_GLOB) if snapshot_images(p) is not None]
+        return sorted(found, key=lambda p: (snapshot_images(p), p.name))
 
     def latest_snapshot(self) -> Path:
         """The newest snapshot, or a UserError when there is none."""
@@ -166,10 +177,10 @@ class RunDir:
         return found[-1].name if found else None
 
     def snapshot_named(self, text: str) -> Path:
-        """A snapshot given as a file path or a kimg number (`120` -> snapshot-000120.pt); UserError if absent."""
+        """A snapshot given as a file path or a kimg number (`120` -> snapshot-000120.pt, `0.016`); UserError if absent."""
         path = Path(text)
-        if not path.is_file() and text.isdigit():
-            path = self.snapshot_path(int(text) * 1000)
+        if not path.is_file() and re.fullmatch(r"\d+(\.\d{1,3})?", text):
+            path = self.snapshot_path(round(float(text) * 1000))
         if not path.is_file():
             available = ", ".join(p.name for p in self.snapshots()) or "none"
             raise UserError(f"snapshot '{text}' not found in {self.path}; available: {available}")

@@ -56,7 +56,7 @@ def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_on
     with one_torch_thread():
         assert main(["train", "--resume", str(run)]) == 0  # the same run, now in one process
     assert [s["images_seen"] for s in _stats(run)] == [8, 16, 24, 32]
-    assert "resumed from snapshot-000000.pt at 16 images on 1 process(es)" in (run / "log.txt").read_text()
+    assert "resumed from snapshot-000000.016.pt at 16 images on 1 process(es)" in (run / "log.txt").read_text()
     assert load_snapshot(RunDir(run).snapshots()[-1])["images_seen"] == 32
     assert json.loads((run / "options.json").read_text())["world_size"] == 1
 

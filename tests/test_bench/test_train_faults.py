@@ -102,7 +102,7 @@ def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a
     assert main(["train", "--resume", str(run)]) == 0
     log = (run / "log.txt").read_text()
     assert f"took over a stale lock from pid {proc.pid}" in log and "no longer running" in log
-    assert f"resumed from snapshot-000000.pt at {killed_at} images" in log
+    assert f"resumed from snapshot-000000.{killed_at:03d}.pt at {killed_at} images" in log
     assert not (run / LOCK_NAME).exists()  # released on normal exit
     a, b = load_snapshot(RunDir(full).snapshots()[-1]), load_snapshot(RunDir(run).snapshots()[-1])
     assert a["images_seen"] == b["images_seen"] == 64
@@ -114,7 +114,7 @@ def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a
 
 @pytest.fixture(scope="module")
 def stopped_run(tmp_path_factory) -> Path:
-    """A run stopped at 16 of 32 images (one snapshot, snapshot-000000.pt), copied fresh for each test."""
+    """A run stopped at 16 of 32 images (one snapshot, snapshot-000000.016.pt), copied fresh for each test."""
     out = tmp_path_factory.mktemp("stopped")
     with one_torch_thread():
         assert main(["train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016", "--seed", "2", "--out", str(out)]) == 0
@@ -130,7 +130,7 @@ def run_copy(stopped_run, tmp_path) -> Path:
 
 
 def test_truncated_newest_snapshot_is_detected_set_aside_and_the_previous_one_used(run_copy, capsys):
-    good = run_copy / "snapshot-000000.pt"
+    good = run_copy / "snapshot-000000.016.pt"
     newer = run_copy / "snapshot-000001.pt"  # a later snapshot cut short (e.g. a disk filled up)
     newer.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     assert main(["train", "--resume", str(run_copy)]) == 0
@@ -138,12 +138,12 @@ def test_truncated_newest_snapshot_is_detected_set_aside_and_the_previous_one_us
     assert "snapshot-000001.pt is truncated or unreadable" in out and "set aside as snapshot-000001.pt.corrupt" in out
     assert not newer.exists() and (run_copy / "snapshot-000001.pt.corrupt").exists()
     log = (run_copy / "log.txt").read_text()
-    assert "warning: " in log and "resumed from snapshot-000000.pt at 16 images" in log
-    assert load_snapshot(good)["images_seen"] == 32
+    assert "warning: " in log and "resumed from snapshot-000000.016.pt at 16 images" in log
+    assert load_snapshot(RunDir(run_copy).snapshots()[-1])["images_seen"] == 32 and load_snapshot(good)["images_seen"] == 16
 
 
 def test_a_damaged_snapshot_named_explicitly_is_refused_naming_the_good_one(run_copy, capsys):
-    good = run_copy / "snapshot-000000.pt"
+    good = run_copy / "snapshot-000000.016.pt"
     newer = run_copy / "snapshot-000001.pt"
     newer.write_bytes(good.read_bytes()[:1000])
     before = sorted(p.name for p in run_copy.iterdir())
@@ -154,7 +154,7 @@ def test_a_damaged_snapshot_named_explicitly_is_refused_naming_the_good_one(run_
 
 
 def test_flipped_bytes_inside_a_snapshot_fail_its_checksum(run_copy):
-    path = run_copy / "snapshot-000000.pt"
+    path = run_copy / "snapshot-000000.016.pt"
     data = bytearray(path.read_bytes())
     middle = len(data) // 2  # inside the tensor data: torch.load alone does not notice
     data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
@@ -182,7 +182,7 @@ def test_a_snapshot_carrying_code_is_refused_and_the_code_never_runs(run_copy, t
     assert proof.exists()
 
     marker = tmp_path / "pwned"
-    snap = torch.load(run_copy / "snapshot-000000.pt", weights_only=True)
+    snap = torch.load(run_copy / "snapshot-000000.016.pt", weights_only=True)
     snap["options"] = _Payload(marker)
     hostile = run_copy / "snapshot-000001.pt"
     torch.save(snap, hostile)

@@ -22,7 +22,7 @@ def test_model_trains_two_steps_and_leaves_a_complete_run_directory(model: str, 
     assert main(args) == 0
     (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert run.name == f"00000-{model}-fashion10k-tiny32-kimg0.008-seed3"
-    for name in ("options.json", "env.json", "log.txt", "stats.jsonl", "samples-000000.png", "snapshot-000000.pt"):
+    for name in ("options.json", "env.json", "log.txt", "stats.jsonl", "samples-000000.png", "snapshot-000000.008.pt"):
         assert (run / name).stat().st_size > 0, name
     stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert [s["images_seen"] for s in stats] == [4, 8]

@@ -120,7 +120,7 @@ def test_nan_stops_the_run_naming_loss_and_step_and_keeps_the_last_good_snapshot
     code = _train([*TINY, "--kimg", "0.032", "--snapshot-kimg", "0.016"], tmp_path)
     assert code != 0
     err = capsys.readouterr().err.replace("\n", "")
-    assert "loss_d became nan at step 2" in err and "snapshot-000000.pt" in err
+    assert "loss_d became nan at step 2" in err and "snapshot-000000.016.pt" in err
     run = _only_run(tmp_path)
     (snap_path,) = RunDir(run).snapshots()
     snap = load_snapshot(snap_path)
