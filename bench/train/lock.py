@@ -16,6 +16,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from rich.markup import escape
+
+from bench.core.console import err_console
 from bench.core.errors import UserError
 from bench.core.rundir import RunDir
 
@@ -56,7 +59,7 @@ class RunLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                owner = self._read(fd)
+                owner = self._read(fd) or {"pid": "?", "hostname": "?", "started_utc": "?"}
                 os.close(fd)
                 raise RunLockedError(
                     f"run {self.path.parent} is being trained by {_describe(owner)} (lock {self.path}); "
@@ -71,7 +74,12 @@ class RunLock:
                 break
             os.close(fd)
         previous = self._read(fd)
-        if previous:
+        if previous is None:
+            line = (f"lock file {self.path} was unreadable (not a ladabench lock record) and no process holds it: "
+                    "treated as stale and taken over")
+            self.log("warning: " + line)
+            err_console.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
+        elif previous:
             state = "no longer running" if not pid_alive(int(previous.get("pid", -1))) else "no longer holding it"
             self.log(f"took over a stale lock from {_describe(previous)} ({state})")
         owner = {
@@ -97,13 +105,16 @@ class RunLock:
             self.fd = None
 
     @staticmethod
-    def _read(fd: int) -> dict[str, Any]:
-        """The owner record in the lock file ({} when empty or unreadable)."""
+    def _read(fd: int) -> dict[str, Any] | None:
+        """The owner record in the lock file ({} when empty, None when it is not a record with an integer pid)."""
         try:
             text = os.pread(fd, 65536, 0).decode()
-            return json.loads(text) if text.strip() else {}
+            record = json.loads(text) if text.strip() else {}
         except (OSError, ValueError):
-            return {"pid": "?", "hostname": "?", "started_utc": "?"}
+            return None
+        if not isinstance(record, dict) or (record and not isinstance(record.get("pid"), int)):
+            return None
+        return record
 
     def __enter__(self) -> RunLock:
         """Acquire on entry."""

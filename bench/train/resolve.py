@@ -105,6 +105,12 @@ def _coerce(values: dict[str, Any]) -> TrainOptions:
     return TrainOptions(**{name: _cast(hints[name], value) for name, value in values.items()})
 
 
+def _whole_images(name: str, kimg: float | None) -> None:
+    """A UserError when a budget in kimg rounds to zero images (the run would end before its first step)."""
+    if kimg is not None and round(kimg * 1000) < 1:
+        raise UserError(f"{flag_of(name)} {kimg:g} is less than one image (budgets count images: kimg x 1000); pass at least 0.001")
+
+
 def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
     """Reject a non-positive (or non-finite) numeric option with the flag's name."""
     if value is None and allow_none:
@@ -163,6 +169,8 @@ def _check(o: TrainOptions) -> None:
     _positive("tick_kimg", o.tick_kimg)
     _positive("snapshot_kimg", o.snapshot_kimg)
     _positive("stop_kimg", o.stop_kimg, allow_none=True)
+    _whole_images("total_kimg", o.total_kimg)
+    _whole_images("stop_kimg", o.stop_kimg)
     if o.amp not in AMP_MODES:
         raise UserError(f"--amp '{o.amp}' is unknown; use one of {', '.join(AMP_MODES)}")
     _positive("eval_kimg", o.eval_kimg, allow_none=True)

@@ -27,7 +27,7 @@ from bench.train.loop import INTERRUPTED, OnSnapshot, OnTick, Trainer, TrainResu
 from bench.train.options import TrainOptions
 from bench.train.provenance import environment_info
 from bench.train.seeds import determinism
-from bench.train.snapshots import load_resumable, remove_partial_writes
+from bench.train.snapshots import check_fits, load_resumable, remove_partial_writes
 from bench.train.state import load_snapshot
 
 
@@ -123,6 +123,7 @@ class _Session:
             for leftover in remove_partial_writes(run):
                 run.log(f"removed {leftover.name}, a partial write of an interrupted session")
             snapshot, snap = load_resumable(run, self.resume.snapshot, warn)
+            check_fits(snapshot, snap, self.options)  # before options.json is rewritten: a misfit changes nothing
         run.write_options(self.options.to_json())
         env = environment_info(self.options.device, self.env_extra)
         if self.resume is None:

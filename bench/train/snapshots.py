@@ -62,6 +62,28 @@ def _trainable(path: Path, snap: dict[str, Any]) -> dict[str, Any]:
     return snap
 
 
+def check_fits(path: Path, snap: dict[str, Any], options: TrainOptions) -> None:
+    """A UserError unless the snapshot's G, G_ema and D have exactly the weights (names, shapes) these options build.
+
+    Called before anything of the run is rewritten, so a snapshot of another model or preset changes nothing.
+    """
+    spec = get_model(options.model)
+    generator, discriminator = spec.build_models(spec.presets[options.preset])
+    expected = {"G": generator.state_dict(), "G_ema": generator.state_dict(), "D": discriminator.state_dict()}
+    for part, wanted in expected.items():
+        stored = snap.get(part)
+        if not isinstance(stored, dict) or _shapes(stored) != _shapes(wanted):
+            trained = snap.get("options") if isinstance(snap.get("options"), dict) else {}
+            origin = f" (it was trained as {trained.get('model', '?')} preset {trained.get('preset', '?')})" if trained else ""
+            raise UserError(f"snapshot {path} does not fit {options.model} preset {options.preset}: its {part} weights "
+                            f"differ in names or shapes{origin}; resume it with the options it was trained with")
+
+
+def _shapes(state: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Each entry's shape (None for a non-tensor), for comparing architectures without comparing values."""
+    return {k: tuple(v.shape) if hasattr(v, "shape") else None for k, v in state.items()}
+
+
 def remove_partial_writes(run: RunDir) -> list[Path]:
     """Delete temporary files a killed writer left behind (`.<name>.tmp-<pid>`); call only under the run lock."""
     leftovers = run.partial_writes()

@@ -77,9 +77,8 @@ def load_snapshot(path: Path, map_location: str | torch.device = "cpu") -> dict[
             f"values, and loading it could run code ({first[:200]}); use only snapshots written by ladabench"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise SnapshotError(
-            f"snapshot {path} is truncated or unreadable ({str(exc).splitlines()[0][:160]})"
-        ) from None
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]  # an empty file: EOFError("")
+        raise SnapshotError(f"snapshot {path} is truncated or unreadable ({reason})") from None
     if not isinstance(snapshot, dict):
         raise SnapshotError(f"snapshot {path} is not a ladabench snapshot (it holds a {type(snapshot).__name__})")
     stored = snapshot.pop(CHECKSUM_KEY, None)

@@ -1,0 +1,103 @@
+"""Bad run files on --resume/eval: one line, a non-zero exit, and nothing of the run changed."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from threads import one_torch_thread
+
+from bench.cli import main
+from bench.core.rundir import RunDir
+from bench.registry import get_model
+from bench.train.state import load_snapshot, save_snapshot
+
+TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread (the machine is shared)."""
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory) -> Path:
+    """A run stopped at 16 of 32 images: one snapshot, snapshot-000000.016.pt."""
+    out = tmp_path_factory.mktemp("stopped")
+    with one_torch_thread():
+        assert main(["train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016", "--seed", "2", "--out", str(out)]) == 0
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return run
+
+
+@pytest.fixture
+def run_copy(stopped_run, tmp_path) -> Path:
+    """A private copy of the stopped run."""
+    return Path(shutil.copytree(stopped_run, tmp_path / stopped_run.name))
+
+
+def _fingerprint(run: Path) -> dict[str, tuple[str, int]]:
+    """Every file of the run (log.txt aside) with its sha256 and mtime in ns: equal fingerprints mean nothing changed."""
+    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(run.iterdir()) if p.name != "log.txt"}
+
+
+def _one_error_line(capsys) -> str:
+    """The single line the command wrote to stderr (failing on a traceback or several lines)."""
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip() and "reading fashion10k" not in ln]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_a_snapshot_of_another_model_is_refused_before_anything_is_rewritten(run_copy, capsys):
+    good = load_snapshot(run_copy / "snapshot-000000.016.pt")
+    spec = get_model("ladagan-dot")  # another architecture: its G has other weight names/shapes
+    other_g, _ = spec.build_models(spec.presets["tiny32"])
+    save_snapshot(run_copy / "snapshot-000001.pt", {**good, "G": other_g.state_dict(),
+                                                    "options": {**good["options"], "model": "ladagan-dot"}})
+    before = _fingerprint(run_copy)
+    code = main(["train", "--resume", str(run_copy), "--kimg", "0.064", "--force"])
+    assert code == 2
+    line = _one_error_line(capsys)
+    assert line.startswith("error: snapshot ") and "snapshot-000001.pt does not fit ladagan preset tiny32" in line
+    assert "trained as ladagan-dot" in line
+    assert _fingerprint(run_copy) == before  # options.json (budget), snapshots, stats: unchanged; no lock, no temp file
+
+
+def test_a_zero_byte_snapshot_is_set_aside_on_resume_and_named_by_eval(run_copy, capsys):
+    empty = run_copy / "snapshot-000001.pt"
+    empty.write_bytes(b"")
+    assert main(["eval", str(run_copy)]) == 2
+    line = _one_error_line(capsys)
+    assert line == f"error: snapshot {empty} is truncated or unreadable (EOFError)"
+    assert empty.exists()  # eval only reads: a training process may own the run
+
+    assert main(["train", "--resume", str(run_copy)]) == 0
+    assert not empty.exists() and (run_copy / "snapshot-000001.pt.corrupt").stat().st_size == 0
+    assert "resumed from snapshot-000000.016.pt at 16 images" in (run_copy / "log.txt").read_text()
+    assert load_snapshot(RunDir(run_copy).snapshots()[-1])["images_seen"] == 32
+
+
+@pytest.mark.parametrize("content", [b"garbage\n", b'{"pid": "x"}', b"[1, 2]", b"\xff\xfe"])
+def test_an_unreadable_lock_nobody_holds_is_taken_over_with_a_warning_naming_it(run_copy, capsys, content):
+    lock = run_copy / "train.lock"
+    lock.write_bytes(content)
+    assert main(["train", "--resume", str(run_copy)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: lock file {lock} was unreadable" in err.replace("\n", "") and "Traceback" not in err
+    assert "treated as stale and taken over" in (run_copy / "log.txt").read_text()
+    assert not lock.exists()
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--kimg", "0.0004"), ("--stop-kimg", "0.0001")])
+def test_a_budget_below_one_image_is_refused_and_no_run_folder_is_made(tmp_path, capsys, flag, value):
+    given = {"--kimg": "0.016", flag: value}
+    args = ["train", *TINY, *[x for pair in given.items() for x in pair], "--out", str(tmp_path / "runs")]
+    assert main(args) == 2
+    assert _one_error_line(capsys) == f"error: {flag} {value} is less than one image (budgets count images: kimg x 1000); pass at least 0.001"
+    assert not (tmp_path / "runs").exists()
