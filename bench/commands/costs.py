@@ -13,6 +13,7 @@ from bench.core.rundir import RunDir
 from bench.metrics.profile import SCHEMA, profile_model
 from bench.report.columns import COLUMNS
 from bench.report.gather import load_profile_files
+from bench.train.options import TrainOptions
 
 
 def count_missing_costs(run_paths: list[Path], profile_paths: list[Path], keys: list[str], out_path: Path) -> list[Path]:
@@ -24,7 +25,8 @@ def count_missing_costs(run_paths: list[Path], profile_paths: list[Path], keys: 
         return list(profile_paths)
     profile, _ = load_profile_files(profile_paths)
     have = set(zip(profile.get("model", []), profile.get("preset", []), strict=False))
-    wanted = dict.fromkeys((o.get("model"), o.get("preset")) for o in (run.read_options() for run in RunDir.find(run_paths)))
+    stored = [TrainOptions.from_json(run.read_options(), str(run.options_path)) for run in RunDir.find(run_paths)]
+    wanted = dict.fromkeys((o.model, o.preset) for o in stored)  # from_json: a damaged options.json is one line
     rows = [profile_model(model, preset, measure_speed=False) for model, preset in wanted if (model, preset) not in have]
     if not rows:
         return list(profile_paths)

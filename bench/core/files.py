@@ -68,23 +68,49 @@ def append_line(path: Path, line: str) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """A JSON file as a dict, or a UserError naming the broken file."""
+    """A JSON object file as a dict, or a UserError naming the broken file (and the line of a syntax error)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read {path} ({exc}); is it a complete run directory?") from exc
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}); restore the file or start the run again") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path} ({exc}); is it a complete run directory?") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: expected a JSON object, found a {type(value).__name__}; restore the file or start the run again")
+    return value
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every complete JSON line of a file ([] when absent); a line cut short by a crash is skipped."""
+def read_jsonl_numbered(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) of every line of a JSON-lines file ([] when absent).
+
+    Only the last line may be cut short (an append interrupted by a crash has no newline yet): it is
+    skipped. Any other line that is not a JSON object is a UserError naming the file and line number.
+    """
     path = Path(path)
     if not path.is_file():
         return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path} ({exc}); restore or delete the file") from None
+    rows = text.splitlines()
     lines = []
-    for text in path.read_text(encoding="utf-8").splitlines():
-        if text.strip():
-            try:
-                lines.append(json.loads(text))
-            except json.JSONDecodeError:
-                continue
+    for number, row in enumerate(rows, start=1):
+        if not row.strip():
+            continue
+        try:
+            value = json.loads(row)
+        except json.JSONDecodeError as exc:
+            if number == len(rows) and not text.endswith("\n"):
+                continue  # a torn final append: its record is written again by whoever resumes
+            raise UserError(f"{path}, line {number}: not a JSON line ({exc.msg}); fix or delete that line") from None
+        if not isinstance(value, dict):
+            raise UserError(f"{path}, line {number}: expected a JSON object, found a {type(value).__name__}; "
+                            "fix or delete that line")
+        lines.append((number, value))
     return lines
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every complete JSON-object line of a file (see `read_jsonl_numbered`)."""
+    return [value for _, value in read_jsonl_numbered(path)]

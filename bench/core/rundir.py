@@ -27,6 +27,7 @@ from bench.core.files import (
     atomic_write_json,
     read_json,
     read_jsonl,
+    read_jsonl_numbered,
 )
 
 OPTIONS_FILE, ENV_FILE, LOG_FILE, STATS_FILE, LOCK_FILE = "options.json", "env.json", "log.txt", "stats.jsonl", "train.lock"
@@ -215,7 +216,15 @@ class RunDir:
     def metric_lines(self, metric: str | None = None) -> list[dict[str, Any]]:
         """Every complete metric line (of one metric name, or of all in name order)."""
         paths = [self.metric_path(metric)] if metric else sorted(self.path.glob(METRIC_GLOB))
-        return [line for path in paths for line in read_jsonl(path)]
+        lines = []
+        for path in paths:
+            for number, line in read_jsonl_numbered(path):
+                value = line.get("value")
+                if not isinstance(line.get("metric"), str) or isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise UserError(f"{path}, line {number}: a metric line needs a 'metric' name and a numeric 'value' "
+                                    f"(got value {value!r}); fix or delete that line")
+                lines.append(line)
+        return lines
 
     # ----- writing -----------------------------------------------------------------------------
     def write_options(self, options: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 
 from bench.core.files import atomic_write_bytes
 from bench.core.paths import cache_dir, is_writable
@@ -128,6 +129,6 @@ def load_or_compute_reference(
     if is_writable(path.parent):
         _write_npz(path, {"features": features, "mu": mu, "sigma": sigma, "meta": np.array(json.dumps(meta, sort_keys=True))})
     else:
-        console.print(f"[yellow]warning:[/] cache folder {path.parent} is not writable; reference features not cached")
+        console.print(f"[yellow]warning:[/] cache folder {escape(str(path.parent))} is not writable; reference features not cached")
         stats.cache_path = None
     return stats

@@ -58,7 +58,7 @@ def train(
         if not info.is_writer:  # only rank 0 prints and writes; the others follow its choices
             return session.run(Console(quiet=True), None)
         if options.device == "cpu" and not get_model(options.model).is_tiny(options.preset):
-            console.print(f"[yellow]note:[/] training preset '{options.preset}' on CPU will be slow; "
+            console.print(f"[yellow]note:[/] training preset '{escape(options.preset)}' on CPU will be slow; "
                           "`--preset tiny` is the CPU-sized variant")
         run = resume.run if resume is not None else RunDir.create(
             Path(options.out), options.model, options.data, options.preset, options.total_kimg, options.seed)
@@ -118,7 +118,7 @@ class _Session:
             def warn(line: str) -> None:
                 """A warning in the log and on the console."""
                 run.log("warning: " + line)
-                console.print(f"[yellow]warning:[/] {line}")
+                console.print(f"[yellow]warning:[/] {escape(line)}")
 
             for leftover in remove_partial_writes(run):
                 run.log(f"removed {leftover.name}, a partial write of an interrupted session")

@@ -101,3 +101,61 @@ def test_a_budget_below_one_image_is_refused_and_no_run_folder_is_made(tmp_path,
     assert main(args) == 2
     assert _one_error_line(capsys) == f"error: {flag} {value} is less than one image (budgets count images: kimg x 1000); pass at least 0.001"
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_path_with_rich_markup_is_printed_verbatim_in_progress_summary_and_errors(tmp_path, capsys):
+    out = tmp_path / "runs[/x]" / "[bold]b[/bold]"  # rich would read both as markup (the first one crashes it)
+    assert main(["train", *TINY, "--kimg", "0.008", "--out", str(out)]) == 0
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    captured = capsys.readouterr().out.replace("\n", "")
+    assert f"run directory: {run}" in captured and f"run: {run}" in captured
+    missing = tmp_path / "runs[/x]" / "[red]gone[/red]"
+    assert main(["eval", str(missing)]) == 2
+    assert str(missing) in _one_error_line(capsys)
+
+
+def test_metric_grammar_in_an_error_keeps_its_brackets(stopped_run, capsys):
+    assert main(["eval", str(stopped_run), "--metrics", "fidx_train"]) == 2
+    assert "write <kind><N>[k]_<split>, e.g. fid10k_train" in _one_error_line(capsys)  # rich dropped "[k]" before
+
+
+def _malformed(run: Path, name: str, text: str) -> None:
+    """Overwrite one run file with `text`."""
+    (run / name).write_text(text)
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("options.json", '{"model": "ladagan",\n', "options.json, line 2: not valid JSON"),
+    ("options.json", "[1, 2]\n", "options.json: expected a JSON object, found a list"),
+    ("options.json", '{"preset": "tiny32"}\n', "options.json lacks model, data"),
+    ("metric-fid10_train.jsonl", '{"metric": "fid10_train", "value": 3.0}\n[1, 2]\n',
+     "metric-fid10_train.jsonl, line 2: expected a JSON object, found a list"),
+    ("metric-fid10_train.jsonl", '{"metric": "fid10_train", "value": "abc"}\n',
+     "metric-fid10_train.jsonl, line 1: a metric line needs a 'metric' name and a numeric 'value' (got value 'abc')"),
+    ("metric-fid10_train.jsonl", 'not json\n{"metric": "fid10_train", "value": 3.0}\n',
+     "metric-fid10_train.jsonl, line 1: not a JSON line"),
+])
+def test_a_malformed_run_file_is_one_line_naming_the_file_and_line_in_compare(run_copy, tmp_path, capsys, name, text, expected):
+    _malformed(run_copy, name, text)
+    report = tmp_path / "reports" / "r.md"
+    assert main(["compare", str(run_copy), "--out", str(report), "--metric", "fid,kid"]) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith(f"error: {run_copy / name.split(',')[0]}") and expected in line
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_malformed_options_file_stops_resume_before_anything_is_written(run_copy, capsys):
+    _malformed(run_copy, "options.json", '{"model": "ladagan",\n')
+    before = _fingerprint(run_copy)
+    assert main(["train", "--resume", str(run_copy)]) == 2
+    assert "options.json, line 2: not valid JSON" in _one_error_line(capsys)
+    assert _fingerprint(run_copy) == before
+
+
+def test_a_torn_final_metric_line_is_skipped_but_a_torn_middle_line_is_not(tmp_path):
+    path = tmp_path / "metric-fid10_train.jsonl"
+    path.write_text('{"metric": "fid10_train", "value": 3.0}\n{"metric": "fid1')
+    assert RunDir(tmp_path).metric_lines() == [{"metric": "fid10_train", "value": 3.0}]
+    path.write_text('{"metric": "fid1\n{"metric": "fid10_train", "value": 3.0}\n')
+    with pytest.raises(Exception, match=r"line 1: not a JSON line"):
+        RunDir(tmp_path).metric_lines()
