@@ -78,7 +78,7 @@ def _metric_row(run: dict[str, Any], line: dict[str, Any], final: str | None, st
     # FD-DINOv2 is a different metric from FID: its rows get their own kind so no column mixes them.
     kind = f"{line.get('kind')}-dinov2" if line.get("features") == "dinov2" else line.get("kind")
     is_final = line.get("snapshot") == final
-    # A snapshot tag is floor(kimg); the final one stands for the exact budget the stats reached.
+    # Old snapshot names floor the kimg; the final one stands for the exact budget the stats reached.
     kimg = run["images_seen"] / 1000 if is_final and run["images_seen"] else line.get("kimg")
     return {
         "run": run["run"], "model": run["model"], "preset": run["preset"], "data": run["data"], "seed": run["seed"],
