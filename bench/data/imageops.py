@@ -56,12 +56,13 @@ def center_square_box(width: int, height: int) -> Box:
 def decode_rgb(path: Path, resolution: int, box: Box | None = None) -> np.ndarray:
     """Decode one file to uint8 (resolution, resolution, 3): crop `box` (default: centred square), resize.
 
-    Gray and palette images become RGB by replication; an alpha channel is dropped.
+    Gray and palette images become RGB by replication; an alpha channel is dropped; 16-bit gray is
+    scaled to 8 bits (see `to_rgb`).
     """
     try:
         with Image.open(path) as im:
             im.load()
-            rgb = im.convert("RGB")
+            rgb = to_rgb(im)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise UnreadableImageError(f"{path}: {exc}") from exc
     width, height = rgb.size
@@ -75,6 +76,25 @@ def decode_rgb(path: Path, resolution: int, box: Box | None = None) -> np.ndarra
     if rgb.size != (resolution, resolution):
         rgb = rgb.resize((resolution, resolution), Image.LANCZOS)
     return np.asarray(rgb, dtype=np.uint8)
+
+
+SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # how PIL opens 16-bit gray PNG/TIFF
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """An 8-bit RGB copy of a decoded image, keeping its full tonal range.
+
+    PIL's `convert("RGB")` clips 16-bit gray (0..65535) at 255, so nearly every pixel turns white;
+    here it is scaled by 255/65535 and rounded. 16-bit RGB(A) PNGs are already reduced to 8 bits
+    by PIL when decoded (high byte); palette, LA and RGBA go through PIL (alpha dropped).
+    """
+    if im.mode in SIXTEEN_BIT_GRAY_MODES:
+        values = np.asarray(im, dtype=np.float64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(f"{im.mode} image with values outside 0..65535 (not a 16-bit image)")
+        gray = np.rint(values * (255.0 / 65535.0)).astype(np.uint8)
+        return Image.fromarray(gray, "L").convert("RGB")
+    return im.convert("RGB")
 
 
 def gray_to_rgb(gray: np.ndarray) -> np.ndarray:
