@@ -63,7 +63,7 @@ class Grid:
 GRIDS = (
     Grid("quick", QUICK_MODELS, QUICK_KIMG, QUICK_NUM_GEN, "reports/quick.md", "ladabench quick benchmark",
          "LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md "
-         "(about 30 min on an idle 2-core CPU)."),
+         "(37.5 min measured on an idle 2-core CPU)."),
     Grid("ablations", ABLATION_MODELS, ABLATION_KIMG, ABLATION_NUM_GEN, "reports/ablations.md", "ladabench ablations",
          "LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md."),
 )

@@ -34,8 +34,8 @@ def spread_note(table: pd.DataFrame, column: str, label: str, spread: tuple[floa
     """The report's sentence: the spread, then each neighbouring pair in the ranking (lower is better) judged against it."""
     if spread is None:
         return (f"**Seed spread of {label}: not measured at this protocol.** Each value comes from one training "
-                "run; rerun with two or more `--seeds` (or pass a multi-seed report of the same protocol) to see "
-                "which gaps between models training noise can explain.")
+                "run; rerun with two or more `--seeds` to see which gaps between models training noise can "
+                "explain.")
     std, dof = spread
     ranked = table.sort_values(f"{column}_mean")
     seeds = int(ranked["n_seeds"].min())
