@@ -76,7 +76,7 @@ def test_run_directory_records_the_checkpoint_and_its_files(run_dir: Path) -> No
         "ckpt-3200.index", "ckpt-3200.data-00000-of-00001", "config.json"}
     assert options["batch_size"] == 128 and options["r1_gamma"] == 1e-4 and options["betas"] == [0.5, 0.99]
     names = {p.name for p in run_dir.iterdir()}
-    assert {"options.json", "env.json", "log.txt", "stats.jsonl", "snapshot-000003.pt", "samples-000003.png"} <= names
+    assert {"options.json", "env.json", "log.txt", "stats.jsonl", "snapshot-000003.200.pt", "samples-000003.200.png"} <= names
     (stats,) = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
     assert stats["images_seen"] == 3200 and stats["imported"] is True
 
@@ -90,7 +90,7 @@ def test_snapshot_reproduces_the_tf_outputs(run_dir: Path) -> None:
     with torch.no_grad():
         images = G_ema(z)
     assert np.abs(images.permute(0, 2, 3, 1).numpy() - np.load(FIXTURES / "micro64/expected/g_ema.npy")).max() <= 1e-5
-    snap = load_snapshot(run_dir / "snapshot-000003.pt")
+    snap = load_snapshot(run_dir / "snapshot-000003.200.pt")
     G, D = ladagan.build(ladagan.PRESETS["micro64"], init=False)
     G.load_state_dict(snap["G"])
     D.load_state_dict(snap["D"])
@@ -106,7 +106,7 @@ def test_imported_run_evaluates_and_appears_in_compare(run_dir: Path, tmp_path: 
             "--features", "random-conv", "--device", "cpu"]
     assert main(args) == 0
     (line,) = [json.loads(t) for t in (run_dir / "metric-fid12_train-random-conv.jsonl").read_text().splitlines()]
-    assert line["snapshot"] == "snapshot-000003.pt" and np.isfinite(line["value"])
+    assert line["snapshot"] == "snapshot-000003.200.pt" and np.isfinite(line["value"])
     report = tmp_path / "compare.md"
     assert main(["compare", str(run_dir), "--metric", "fid", "--out", str(report)]) == 0
     text = report.read_text()
