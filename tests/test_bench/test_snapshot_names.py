@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from threads import one_torch_thread
 
 from bench.cli import main
