@@ -159,11 +159,11 @@ def init_note(run_dirs: list[Path], names: list[str]) -> str | None:
     parts = []
     for run_dir in run_dirs:
         run = RunDir(run_dir)
-        cells = []
+        final_name, cells = run.final_snapshot_name(), []
         for name in names:
             lines = run.metric_lines(name)
             init = [x["value"] for x in lines if x.get("snapshot") == INIT_SNAPSHOT]
-            final = [x["value"] for x in lines if x.get("snapshot") == run.final_snapshot_name()]
+            final = [x["value"] for x in lines if x.get("snapshot") == final_name]
             if init and final:
                 cells.append(f"{name} {init[-1]:.4g} -> {final[-1]:.4g} (x{final[-1] / init[-1]:.2f})")
         if cells:
