@@ -109,11 +109,11 @@ def _independent_frechet(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(root).real)
 
 
-def _features_pair(dim: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """Two non-Gaussian feature sets with different means and covariances (more rows than dimensions)."""
+def _features_pair(dim: int = 32, rows: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """Two non-Gaussian feature sets with different means and covariances (`rows` generated, 400 reference)."""
     rng = np.random.default_rng(5)
     mixing = rng.normal(size=(dim, dim)) / np.sqrt(dim)
-    gen = (rng.gamma(2.0, size=(300, dim)) @ mixing).astype(np.float32)
+    gen = (rng.gamma(2.0, size=(rows, dim)) @ mixing).astype(np.float32)
     ref = (rng.normal(0.3, 1.2, size=(400, dim)) @ mixing.T).astype(np.float32)
     return gen, ref
 
@@ -125,6 +125,16 @@ def test_fid_equals_independent_frechet_distance() -> None:
     expected = _independent_frechet(gen, ref)
     assert expected > 1.0
     assert ours == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("rows", [40, 300])
+def test_fid_below_and_above_the_feature_width_equals_independent_frechet_distance(rows: int) -> None:
+    # 40 rows of 96 dimensions: singular covariances (the N=250 vs 2048 case), the n x n route;
+    # 300 rows: the D x D route.
+    gen, ref = _features_pair(dim=96, rows=rows)
+    mu, sigma = statistics(ref)
+    ours = fid_from_features(gen, ReferenceStats(features=ref, mu=mu, sigma=sigma))
+    assert ours == pytest.approx(_independent_frechet(gen, ref), rel=1e-6)
 
 
 def _independent_mmd2(gen: np.ndarray, ref: np.ndarray) -> float:
