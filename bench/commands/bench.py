@@ -35,6 +35,7 @@ ABLATION_KIMG, ABLATION_NUM_GEN = 20.0, 250
 # The small-budget EMA protocol (StyleGAN2-ADA's ema_kimg 10 with ema_rampup 0.05): the reference's fixed
 # 0.999 per step leaves G_ema mostly at its initial weights for a few hundred steps (README "Quick benchmark").
 GRID_EMA_HALFLIFE_KIMG, GRID_EMA_RAMPUP = 10.0, 0.05
+SEEDS_REPORT_CSV = "reports/fashion32-seeds.csv"  # the quick protocol at 3 training seeds (its seed spread)
 FEATURES_HELP = "Feature network: 'inception' (real FID/KID); 'random-conv' only for fast tests (marked not comparable)."
 
 
@@ -58,14 +59,16 @@ class Grid:
     out: str
     title: str
     doc: str
+    spread_default: str | None = None  # a multi-seed report of the same protocol, used when it exists
 
 
 GRIDS = (
     Grid("quick", QUICK_MODELS, QUICK_KIMG, QUICK_NUM_GEN, "reports/quick.md", "ladabench quick benchmark",
          "LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md "
-         "(37.5 min measured on an idle 2-core CPU)."),
+         "(37.5 min measured on an idle 2-core CPU).", SEEDS_REPORT_CSV),
     Grid("ablations", ABLATION_MODELS, ABLATION_KIMG, ABLATION_NUM_GEN, "reports/ablations.md", "ladabench ablations",
-         "LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md."),
+         "LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md.",
+         SEEDS_REPORT_CSV),
 )
 
 
@@ -85,6 +88,7 @@ def _options(grid: Grid) -> dict[str, tuple[type, object]]:
         "profile": (bool, typer.Option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report.")),
         "runs_dir": (Path, typer.Option(None, "--runs-dir", help="Folder for the grid's runs (default runs/<grid>); finished runs there are reused.")),
         "lr": (float, typer.Option(None, "--lr", help="Adam learning rate of G and D for every run (default: each preset's, 2e-4 for the tiny presets); recorded in each run's options and stated in the report.")),
+        "spread_from": (str, typer.Option(None, "--spread-from", help=f"A multi-seed report's .csv of the same protocol whose between-seed spread judges the gaps of a single-seed grid (default: {grid.spread_default or 'none'} when it exists; 'none': do not borrow).")),
         "ema": (str, typer.Option(f"{GRID_EMA_HALFLIFE_KIMG:g},{GRID_EMA_RAMPUP:g}", "--ema", help="G_ema schedule of every run: HALFLIFE_KIMG,RAMPUP (default: StyleGAN2-ADA's 10 kimg with ramp-up 0.05, for small budgets) or 'reference' (the preset's per-step decay, 0.999).")),
     }
 
@@ -112,6 +116,18 @@ def grid_lr(lr: float | None) -> dict[str, float]:
     return {"lr_g": lr, "lr_d": lr}
 
 
+def grid_spread_source(grid: Grid, given: str | None, out: Path) -> Path | None:
+    """The report to borrow a seed spread from: the one given, else the grid's default when it exists (never the report itself)."""
+    if given is not None and given.strip().lower() == "none":
+        return None
+    path = Path(given) if given is not None else (Path(grid.spread_default) if grid.spread_default else None)
+    if path is None or path.resolve() == Path(out).with_suffix(".csv").resolve():
+        return None
+    if given is None and not path.is_file():
+        return None
+    return path
+
+
 def _run(grid: Grid, given: dict[str, Any]) -> None:
     """Build the plan from the options, run the grid, print the table and where the report went."""
     # start-up: torch, pandas and the metrics are imported only when running a grid (see bench.commands.common)
@@ -128,6 +144,7 @@ def _run(grid: Grid, given: dict[str, Any]) -> None:
         runs_root=given["runs_dir"], train_overrides={**parse_grid_ema(given["ema"]), **grid_lr(given["lr"])},
         notes=[f"Every run trained with Adam learning rate {given['lr']:g} for G and D (set by `--lr`; the presets' own "
                "rates are in each run's options.json)."] if given["lr"] is not None else [],
+        spread_from=grid_spread_source(grid, given["spread_from"], given["out"]),
         command="ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv[1:3] else "",
     )
     console.print(

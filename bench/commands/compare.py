@@ -28,6 +28,7 @@ def compare_command(
     title: str = typer.Option(None, "--title", help="Report title (default: names the dataset and budget)."),
     against: Path = typer.Option(None, "--against", help="An older report's .csv: mark each model/metric whose change exceeds the combined 95% interval."),
     fail_on_regression: bool = typer.Option(False, "--fail-on-regression", help="With --against: exit 1 when any model/metric got worse beyond the interval."),
+    spread_from: Path = typer.Option(None, "--spread-from", help="A multi-seed report's .csv of the same protocol: its between-seed spread judges this report's gaps when this report has one seed per model."),
 ) -> None:
     """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
     # start-up: pandas and seaborn are imported only when comparing (see bench.commands.common)
@@ -46,12 +47,12 @@ def compare_command(
     command = "ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["compare"] else None
     command = command or "ladabench compare " + " ".join(
         [*(shlex.quote(str(p)) for p in paths), "--metric", metric, *(f"--profile {shlex.quote(str(p))}" for p in profile or []),
-         "--out", shlex.quote(str(out))]
+         *([f"--spread-from {shlex.quote(str(spread_from))}"] if spread_from else []), "--out", shlex.quote(str(out))]
     )
     with console.status("gathering runs and rendering the report ..."):
         profile_paths = count_missing_costs(paths, list(profile or []), keys, out.with_name(f"{out.stem}-counts.json"))
         report = build_report(paths, keys, out, profile_paths=profile_paths, title=title, commands=[command],
-                              against=against)
+                              against=against, spread_from=spread_from)
     for table in report_tables(report):
         console.print(table)
     for note in report.notes:

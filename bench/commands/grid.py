@@ -72,6 +72,7 @@ class GridPlan:
     notes: list[str] = field(default_factory=list)
     command: str = ""
     train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainOptions fields every cell sets (e.g. the EMA schedule)
+    spread_from: Path | None = None  # a multi-seed report's CSV whose seed spread judges a single-seed grid
 
     @property
     def preset_arg(self) -> str | None:
@@ -152,26 +153,6 @@ def evaluate_run(plan: GridPlan, run_dir: Path, names: list[str]) -> None:
         evaluate_initial(run_dir, names, plan.device, None, plan.sample_seeds, **common)
     if needs_evaluation(run_dir, names):
         evaluate_snapshot(run_dir, None, names, plan.device, None, plan.sample_seeds, **common)
-
-
-def init_note(run_dirs: list[Path], names: list[str]) -> str | None:
-    """The reader's baseline: each metric at initialisation and at the budget, as 'init -> final (x ratio)'."""
-    parts = []
-    for run_dir in run_dirs:
-        run = RunDir(run_dir)
-        final_name, cells = run.final_snapshot_name(), []
-        for name in names:
-            lines = run.metric_lines(name)
-            init = [x["value"] for x in lines if x.get("snapshot") == INIT_SNAPSHOT]
-            final = [x["value"] for x in lines if x.get("snapshot") == final_name]
-            if init and final:
-                cells.append(f"{name} {init[-1]:.4g} -> {final[-1]:.4g} (x{final[-1] / init[-1]:.2f})")
-        if cells:
-            parts.append(f"`{run.name}`: " + ", ".join(cells))
-    if not parts:
-        return None
-    return ("**At initialisation vs at the budget** (the same protocol applied to G before its first step, built "
-            "from the run's seed; lower is better): " + "; ".join(parts) + ".")
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> Path:
@@ -256,13 +237,14 @@ def run_grid(plan: GridPlan, console: Console):
         profile_paths = profile_models(plan, dataset.resolution, progress, overall) if plan.profile else []
         progress.update(overall, description="report")
         compare = "ladabench compare " + " ".join(shlex.quote(str(p)) for p in run_dirs) + " --metric " + GRID_METRICS \
-            + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths) + f" --out {shlex.quote(str(plan.report))}"
+            + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths) \
+            + (f" --spread-from {shlex.quote(str(plan.spread_from))}" if plan.spread_from else "") + f" --out {shlex.quote(str(plan.report))}"
         commands = [plan.command, "# or, from the same runs and profile files:", compare] if plan.command else [compare]
         keys = parse_metric_list(GRID_METRICS)
         counts_path = plan.report.with_name(f"{plan.report.stem}-counts.json")
         profile_paths = count_missing_costs(run_dirs, profile_paths, keys, counts_path)
         report = build_report(run_dirs, keys, plan.report, profile_paths, plan.title, commands,
-                              notes=[n for n in (*plan.notes, note, init_note(run_dirs, names)) if n])
+                              notes=[n for n in (*plan.notes, note) if n], spread_from=plan.spread_from, spread_strict=False)
         progress.advance(overall)
     return report
 

@@ -14,6 +14,7 @@ from bench.metrics.registry import QUALITY_METRICS
 from bench.report import plots
 from bench.report.aggregate import aggregate, per_run_table
 from bench.report.columns import COLUMNS, eval_hint, quality_kinds
+from bench.report.initial import init_section
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
 from bench.report.markdown import render_report
 from bench.report.protocol import (
@@ -24,6 +25,7 @@ from bench.report.protocol import (
 )
 from bench.report.regression import Change, compare_with, load_previous, regressions_markdown
 from bench.report.spread import spread_notes
+from bench.report.spread_source import load_spread_source, write_protocol
 
 REPORT_KINDS = (*QUALITY_METRICS, "fid-dinov2")  # metric-line kinds with a protocol block in the report
 
@@ -152,10 +154,23 @@ def _info(runs: pd.DataFrame, final: pd.DataFrame, profile: pd.DataFrame) -> dic
     }
 
 
+def _borrowed_spread(path: Path | None, info: dict[str, Any], kinds: list[str], strict: bool, notes: list[str]):
+    """The multi-seed report to take the seed spread from; when not `strict`, a mismatch becomes a note."""
+    if path is None:
+        return None
+    try:
+        return load_spread_source(path, info, kinds)
+    except UserError as exc:
+        if strict:
+            raise
+        notes.append(f"Seed spread not borrowed: {exc}.")
+        return None
+
+
 def build_report(
     paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
     title: str | None = None, commands: list[str] | None = None, notes: list[str] | None = None,
-    against: Path | None = None,
+    against: Path | None = None, spread_from: Path | None = None, spread_strict: bool = True,
 ) -> Report:
     """Gather, check, aggregate, plot and write the report (Markdown + CSV + PNGs) for the runs under `paths`."""
     run_dirs = find_run_dirs(paths)
@@ -173,8 +188,10 @@ def build_report(
     profile, scaling = load_profile_files(profile_paths or [])
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
-    notes += spread_notes(table, [COLUMNS[k].column for k in keys if COLUMNS[k].kind and COLUMNS[k].lower_is_better])
     info = _info(runs, final, profile)
+    kinds = [COLUMNS[k].column for k in keys if COLUMNS[k].kind and COLUMNS[k].lower_is_better]
+    borrowed = _borrowed_spread(spread_from, info, kinds, spread_strict, notes)
+    notes += spread_notes(table, kinds, *((borrowed.table, borrowed.source) if borrowed else ()))
     fid_proto = info["metrics"].get("fid")
     fid_label = fid_proto["metric"] if fid_proto else None
     out_path = Path(out_path)
@@ -184,9 +201,11 @@ def build_report(
     changes = compare_with(table, load_previous(against), keys, against) if against else []
     csv_path = stem.with_suffix(".csv")
     atomic_write_text(csv_path, table.to_csv(index=False))
+    write_protocol(csv_path, info)
     atomic_write_text(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
     title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
-    sections = [regressions_markdown(changes, str(against))] if changes else []
+    sections = [s for s in (init_section(metrics, final),) if s]
+    sections += [regressions_markdown(changes, str(against))] if changes else []
     text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name,
                          notes, sections)
     atomic_write_text(out_path, text)

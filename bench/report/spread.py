@@ -50,7 +50,19 @@ def spread_note(table: pd.DataFrame, column: str, label: str, spread: tuple[floa
             "Neighbours in the ranking: " + "; ".join(pairs) + ".")
 
 
-def spread_notes(table: pd.DataFrame, kinds: list[str]) -> list[str]:
-    """One spread sentence per quality metric of the report, from the report's own training seeds."""
-    return [spread_note(table, kind, kind.upper(), pooled_seed_std(table, kind), "this report's training seeds")
-            for kind in kinds if f"{kind}_mean" in table and table[f"{kind}_mean"].notna().any()]
+def spread_notes(table: pd.DataFrame, kinds: list[str], borrowed: pd.DataFrame | None = None,
+                 borrowed_source: str = "") -> list[str]:
+    """One spread sentence per quality metric: from the report's own training seeds, else from `borrowed`.
+
+    `borrowed` is another report's per-model table of the same protocol (checked by the caller), used
+    only for a metric whose spread this report cannot measure itself (fewer than two seeds).
+    """
+    notes = []
+    for kind in kinds:
+        if f"{kind}_mean" not in table or not table[f"{kind}_mean"].notna().any():
+            continue
+        spread, source = pooled_seed_std(table, kind), "this report's training seeds"
+        if spread is None and borrowed is not None and f"{kind}_std" in borrowed:
+            spread, source = pooled_seed_std(borrowed, kind), borrowed_source
+        notes.append(spread_note(table, kind, kind.upper(), spread, source))
+    return notes

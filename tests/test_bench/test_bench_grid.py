@@ -39,7 +39,8 @@ def test_grid_trains_evaluates_profiles_reports_and_reuses_finished_runs(tmp_pat
     (run_dir,) = (tmp_path / "runs").glob("0*")
     init = [json.loads(x) for x in (run_dir / "metric-fid16_train-random-conv.jsonl").read_text().splitlines()]
     assert [(x["snapshot"], x["kimg"]) for x in init] == [("init", 0), ("snapshot-000000.032.pt", 0.032)]
-    assert f"fid16_train-random-conv {init[0]['value']:.4g} -> {init[1]['value']:.4g}" in text
+    ratio = init[1]["value"] / init[0]["value"]
+    assert f"| conv | fid16_train-random-conv | 1 | {init[0]['value']:.4g} | {init[1]['value']:.4g} | {ratio:.2f} |" in text
     names = {p.name for p in report.plot_paths}
     assert {"t-fid-kimg.png", "t-fid-hours.png", "t-fid-macs.png", "t-speed.png", "t-attention.png"} == names
     profile = json.loads((tmp_path / "reports" / "t-profile.json").read_text())

@@ -6,6 +6,7 @@ import math
 import statistics
 
 import pandas as pd
+import pytest
 
 from bench.report.spread import pooled_seed_std, spread_note, within_noise
 
@@ -57,3 +58,45 @@ def test_compare_report_states_the_seed_spread(tmp_path):
     pooled = math.sqrt(((20 - 21) ** 2 + (22 - 21) ** 2 + (30 - 32) ** 2 + (34 - 32) ** 2) / 2)
     assert f"pooled std over training seeds {pooled:.3g} (2 degrees of freedom" in text
     assert "`ladagan` vs `conv`: 11 (larger than seed noise)" in text
+
+
+def _spread_reports(tmp_path, single_options=None):
+    """A two-seed report (r2.md) and the runs of a one-seed report of the same models, from fabricated runs."""
+    from reportfakes import make_run
+
+    from bench.report.build import build_report
+    from bench.report.columns import parse_metric_list
+
+    two, one = tmp_path / "two", tmp_path / "one"
+    for i, ((model, seed), kid) in enumerate({("ladagan", 0): 20.0, ("ladagan", 1): 22.0,
+                                              ("conv", 0): 30.0, ("conv", 1): 34.0}.items()):
+        make_run(two, i, model, seed, {4: 50.0}, kid)
+    make_run(one, 0, "ladagan", 0, {4: 50.0}, 21.0, options=single_options)
+    make_run(one, 1, "conv", 0, {4: 50.0}, 25.0, options=single_options)
+    build_report([two], parse_metric_list("kid"), tmp_path / "r2.md")
+    return one, tmp_path / "r2.csv", parse_metric_list("kid")
+
+
+def test_single_seed_report_borrows_the_spread_of_a_report_of_the_same_protocol(tmp_path):
+    from bench.report.build import build_report
+
+    one, spread_csv, keys = _spread_reports(tmp_path)
+    text = build_report([one], keys, tmp_path / "r1.md", spread_from=spread_csv).markdown_path.read_text()
+    pooled = math.sqrt(((20 - 21) ** 2 + (22 - 21) ** 2 + (30 - 32) ** 2 + (34 - 32) ** 2) / 2)
+    band = 1.959963984540054 * math.sqrt(2.0) * pooled  # one seed per value in the borrowing report
+    assert f"pooled std over training seeds {pooled:.3g} (2 degrees of freedom, measured in r2.md over training seeds 0,1)" in text
+    assert f"a gap below {band:.3g} can be training noise" in text
+    assert "`ladagan` vs `conv`: 4 (within seed noise)" in text  # 4 < band (6.2)
+
+
+def test_spread_of_another_ema_schedule_is_refused_naming_the_field(tmp_path):
+    from bench.core.errors import UserError
+    from bench.report.build import build_report
+
+    one, spread_csv, keys = _spread_reports(tmp_path, {"ema_halflife_kimg": 10.0, "ema_rampup": 0.05})
+    with pytest.raises(UserError, match=r"another protocol \(ema_halflife_kimg: 10\.0 vs None; ema_rampup: 0\.05 vs None\)"):
+        build_report([one], keys, tmp_path / "r1.md", spread_from=spread_csv)
+    assert not (tmp_path / "r1.md").exists() and not (tmp_path / "r1.csv").exists()
+    # In a grid (not strict) the mismatch becomes a note and the spread stays unmeasured.
+    text = build_report([one], keys, tmp_path / "r1.md", spread_from=spread_csv, spread_strict=False).markdown_path.read_text()
+    assert "Seed spread not borrowed" in text and "not measured at this protocol" in text
