@@ -14,8 +14,8 @@ from bench.metrics.registry import QUALITY_METRICS
 from bench.report import plots
 from bench.report.aggregate import aggregate, per_run_table
 from bench.report.columns import COLUMNS, eval_hint, quality_kinds
-from bench.report.initial import init_section
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
+from bench.report.initial import init_section
 from bench.report.markdown import render_report
 from bench.report.protocol import (
     check_metric_protocol,
