@@ -35,6 +35,10 @@ ABLATION_KIMG, ABLATION_NUM_GEN = 20.0, 250
 # The small-budget EMA protocol (StyleGAN2-ADA's ema_kimg 10 with ema_rampup 0.05): the reference's fixed
 # 0.999 per step leaves G_ema mostly at its initial weights for a few hundred steps (README "Quick benchmark").
 GRID_EMA_HALFLIFE_KIMG, GRID_EMA_RAMPUP = 10.0, 0.05
+# The rest of the small-budget protocol (README "Quick benchmark": chosen by measurement, each a grid option):
+GRID_LR = 1e-3  # Adam rate of G and D; the presets' 2e-4 learns too little in a few hundred steps
+GRID_TINY_BATCH = 16  # tiny presets only: twice the updates per kimg of the presets' 32
+GRID_CPU_AMP = "bf16"  # autocast on CPU only (AMX); on a GPU the grid trains in the presets' precision (fp32)
 SEEDS_REPORT_CSV = "reports/fashion32-seeds.csv"  # the quick protocol at 3 training seeds (its seed spread)
 FEATURES_HELP = "Feature network: 'inception' (real FID/KID); 'random-conv' only for fast tests (marked not comparable)."
 
@@ -83,11 +87,12 @@ def _options(grid: Grid) -> dict[str, tuple[type, object]]:
         "out": (Path, typer.Option(Path(grid.out), "--out", help="Report path; plots, CSV and profile JSON go beside it.")),
         "preset": (str, typer.Option("tiny", "--preset", help="Preset for every model: 'tiny' (CPU) or 'default' (paper size).")),
         "device": (str, typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available).")),
-        "batch": (int, typer.Option(None, "--batch", help="Batch size for every model (default: the presets', equal for tiny).")),
+        "batch": (int, typer.Option(None, "--batch", help=f"Batch size for every model (default: {GRID_TINY_BATCH} with tiny presets, else the presets').")),
+        "amp": (str, typer.Option(None, "--amp", help=f"Mixed precision of every run: off, bf16 or fp16 (default: {GRID_CPU_AMP} on CPU, off on a GPU).")),
         "features": (str, typer.Option("inception", "--features", help=FEATURES_HELP)),
         "profile": (bool, typer.Option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report.")),
         "runs_dir": (Path, typer.Option(None, "--runs-dir", help="Folder for the grid's runs (default runs/<grid>); finished runs there are reused.")),
-        "lr": (float, typer.Option(None, "--lr", help="Adam learning rate of G and D for every run (default: each preset's, 2e-4 for the tiny presets); recorded in each run's options and stated in the report.")),
+        "lr": (str, typer.Option(f"{GRID_LR:g}", "--lr", help=f"Adam learning rate of G and D for every run (default {GRID_LR:g}, the small-budget protocol; 'preset': each preset's own, 2e-4); recorded in each run's options and stated in the report.")),
         "spread_from": (str, typer.Option(None, "--spread-from", help=f"A multi-seed report's .csv of the same protocol whose between-seed spread judges the gaps of a single-seed grid (default: {grid.spread_default or 'none'} when it exists; 'none': do not borrow).")),
         "ema": (str, typer.Option(f"{GRID_EMA_HALFLIFE_KIMG:g},{GRID_EMA_RAMPUP:g}", "--ema", help="G_ema schedule of every run: HALFLIFE_KIMG,RAMPUP (default: StyleGAN2-ADA's 10 kimg with ramp-up 0.05, for small budgets) or 'reference' (the preset's per-step decay, 0.999).")),
     }
@@ -107,13 +112,31 @@ def parse_grid_ema(text: str) -> dict[str, float | None]:
     return {"ema_halflife_kimg": halflife, "ema_rampup": rampup}
 
 
-def grid_lr(lr: float | None) -> dict[str, float]:
-    """--lr as the TrainOptions fields it sets (none when not given: the presets' rates)."""
-    if lr is None:
+def grid_lr(text: str) -> dict[str, float]:
+    """--lr as the TrainOptions fields it sets ('preset': none, the presets' own rates)."""
+    if text.strip().lower() == "preset":
         return {}
+    try:
+        lr = float(text)
+    except ValueError:
+        raise UserError(f"--lr '{text}' is not a number; e.g. --lr 0.001, or --lr preset for each preset's own rate") from None
     if not math.isfinite(lr) or lr <= 0:
         raise UserError(f"--lr must be a positive number (got {lr:g}), e.g. --lr 0.001")
     return {"lr_g": lr, "lr_d": lr}
+
+
+def grid_recipe(given: dict[str, Any], device: str) -> dict[str, Any]:
+    """The TrainOptions fields every cell of a grid sets: EMA schedule, learning rates, precision."""
+    amp = given["amp"] if given["amp"] is not None else (GRID_CPU_AMP if device == "cpu" else "off")
+    return {**parse_grid_ema(given["ema"]), **grid_lr(given["lr"]), "amp": amp}
+
+
+def grid_notes(overrides: dict[str, Any]) -> list[str]:
+    """The report's sentence on the grid's learning rate (not a protocol field, so stated here)."""
+    if "lr_g" not in overrides:
+        return []
+    return [f"Every run trained with Adam learning rate {overrides['lr_g']:g} for G and D (`--lr`; the presets' own "
+            "rates, 2e-4 for the tiny ones, are used with `--lr preset`)."]
 
 
 def grid_spread_source(grid: Grid, given: str | None, out: Path) -> Path | None:
@@ -136,14 +159,14 @@ def _run(grid: Grid, given: dict[str, Any]) -> None:
     from bench.train.resolve import default_device
 
     device = given["device"] or default_device()
+    overrides = grid_recipe(given, device)
+    batch = given["batch"] if given["batch"] is not None or given["preset"] != "tiny" else GRID_TINY_BATCH
     plan = GridPlan(
         name=grid.name, models=list(grid.models), data=given["data"] or DEFAULT_DATASET, total_kimg=given["kimg"],
         seeds=parse_int_list(given["seeds"], "--seeds"), num_gen=given["num_gen"], report=given["out"],
         preset=given["preset"], sample_seeds=parse_int_list(given["sample_seeds"], "--sample-seeds"),
-        features=given["features"], device=device, batch=given["batch"], profile=given["profile"], title=grid.title,
-        runs_root=given["runs_dir"], train_overrides={**parse_grid_ema(given["ema"]), **grid_lr(given["lr"])},
-        notes=[f"Every run trained with Adam learning rate {given['lr']:g} for G and D (set by `--lr`; the presets' own "
-               "rates are in each run's options.json)."] if given["lr"] is not None else [],
+        features=given["features"], device=device, batch=batch, profile=given["profile"], title=grid.title,
+        runs_root=given["runs_dir"], train_overrides=overrides, notes=grid_notes(overrides),
         spread_from=grid_spread_source(grid, given["spread_from"], given["out"]),
         command="ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv[1:3] else "",
     )

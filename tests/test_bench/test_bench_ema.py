@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
-from bench.commands.bench import grid_lr, parse_grid_ema
+from bench.commands.bench import grid_lr, grid_recipe, parse_grid_ema
 
 
 def test_grid_ema_text_becomes_the_train_options_fields():
@@ -25,7 +25,15 @@ def test_bad_grid_ema_is_one_line_and_writes_nothing(tmp_path, capsys, text):
 
 
 def test_grid_lr_sets_both_rates_and_refuses_non_positive(tmp_path, capsys):
-    assert grid_lr(None) == {} and grid_lr(0.001) == {"lr_g": 0.001, "lr_d": 0.001}
-    code = main(["bench", "quick", "--lr", "-1", "--out", str(tmp_path / "r" / "q.md"), "--runs-dir", str(tmp_path / "runs")])
-    assert code == 2 and "--lr must be a positive number (got -1)" in capsys.readouterr().err
-    assert not (tmp_path / "r").exists() and not (tmp_path / "runs").exists()
+    assert grid_lr(" Preset ") == {} and grid_lr("0.001") == {"lr_g": 0.001, "lr_d": 0.001}
+    for text, message in (("-1", "--lr must be a positive number (got -1)"), ("fast", "--lr 'fast' is not a number")):
+        code = main(["bench", "quick", "--lr", text, "--out", str(tmp_path / "r" / "q.md"), "--runs-dir", str(tmp_path / "runs")])
+        assert code == 2 and message in capsys.readouterr().err
+        assert not (tmp_path / "r").exists() and not (tmp_path / "runs").exists()
+
+
+def test_grid_recipe_defaults_to_the_small_budget_protocol_and_bf16_only_on_cpu():
+    given = {"ema": "10,0.05", "lr": "0.001", "amp": None}
+    assert grid_recipe(given, "cpu")["amp"] == "bf16" and grid_recipe(given, "cuda:0")["amp"] == "off"
+    assert grid_recipe({**given, "amp": "off"}, "cpu")["amp"] == "off"
+    assert grid_recipe({**given, "lr": "preset"}, "cpu").keys() == {"ema_halflife_kimg", "ema_rampup", "amp"}
