@@ -138,3 +138,18 @@ def test_train_step_counts_iterations_so_r1_follows_the_interval():
     ctx = _ctx(G, D, r1_interval=3, step=0)
     r1_seen = [train_step(ctx, reals, z, z)["r1"].item() > 0 for _ in range(7)]
     assert r1_seen == [True, False, False, True, False, False, True] and ctx.step == 7
+
+
+def test_profiled_training_flops_count_r1_at_one_kth_of_its_cost():
+    from dataclasses import replace
+
+    from bench.metrics.profile import training_flops_per_image
+    from bench.registry import get_model
+
+    spec = get_model("ladagan")
+    preset = spec.presets["tiny32"]
+    every = training_flops_per_image(spec, preset)
+    without = training_flops_per_image(spec, replace(preset, training=replace(preset.training, r1_gamma=0.0)))
+    lazy = training_flops_per_image(spec, preset, r1_interval=4)
+    assert every > without  # R1's double backward is counted
+    assert lazy == pytest.approx(without + (every - without) / 4, abs=1)  # integer division per image
