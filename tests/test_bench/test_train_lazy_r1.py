@@ -13,6 +13,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from gradcalls import recorded_grad_calls
 from threads import one_torch_thread
 from torch import nn
 
@@ -94,18 +95,8 @@ def _setup(seed: int):
 def test_lazy_r1_gradient_is_k_times_r1_on_its_steps_and_none_between(step):
     G, D, reals, z, fakes = _setup(seed=step)
     adv_grad, r1_grad = _separate_gradients(copy.deepcopy(D), reals, fakes)
-    calls = []
-    original = torch.autograd.grad
-
-    def counting_grad(*args, **kwargs):
-        calls.append(kwargs.get("create_graph"))
-        return original(*args, **kwargs)
-
-    torch.autograd.grad = counting_grad
-    try:
+    with recorded_grad_calls() as calls:
         out = d_step(_ctx(G, D, r1_interval=2, step=step), reals, z)
-    finally:
-        torch.autograd.grad = original
     due = step % 2 == 0
     expected = [a + 2 * r for a, r in zip(adv_grad, r1_grad, strict=True)] if due else adv_grad
     for got, want in zip((p.grad for p in D.parameters()), expected, strict=True):
