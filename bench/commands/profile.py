@@ -20,7 +20,7 @@ from bench.core.files import atomic_write_text
 UNITS_CAPTION = (
     "MACs = multiply-adds of one G forward pass per image (fvcore + attention handles); "
     "FLOPs = 2 x MACs (FlopCounterMode, math attention); train = D step with R1 (and the bCR pass where the "
-    "preset uses bCR) + G step, per real image"
+    "preset uses bCR) + G step, per real image (--r1-interval K > 1: the mean over K iterations, R1 on one)"
 )
 
 
@@ -76,9 +76,10 @@ def _profile_table(rows: list[dict[str, Any]]) -> Table:
         mem_key = "peak_alloc_bytes" if r.get("gen_peak_alloc_bytes") is not None else "peak_rss_bytes"
         speed = r.get("gen_img_per_sec") is not None
         threads = f", {r['cpu_threads']} threads" if speed and r.get("device") == "cpu" else ""
+        lazy_r1 = f" (R1 every {r['r1_interval']} iterations)" if r.get("r1_interval", 1) != 1 else ""
         device = f"{r.get('device', '-')} ({r.get('device_name', '')}{threads}, batch {r.get('batch', '-')}, {r.get('dtype', '')})" if speed else "-"
         table.add_row(
-            r["model"], r["preset"], str(r["resolution"]), f"{r['params_g']:,}", f"{r['params_d']:,}",
+            r["model"], r["preset"] + lazy_r1, str(r["resolution"]), f"{r['params_g']:,}", f"{r['params_d']:,}",
             _giga(r["g_macs_per_image"], "MAC"), _giga(r["g_flops_per_image"], "FLOP"),
             _giga(r["train_flops_per_real_image"], "FLOP"),
             f"{r['gen_img_per_sec']:.1f} ({r['gen_img_per_sec_min']:.1f}-{r['gen_img_per_sec_max']:.1f})" if speed else "-",
@@ -152,6 +153,16 @@ def _model_rows(targets: list, settings: dict[str, Any], roofline: bool) -> tupl
     return rows, peaks
 
 
+def _check_counts(repeats: int, warmup: int, threads: int | None, r1_interval: int) -> None:
+    """Refuse a count option out of range, naming the flag."""
+    if repeats < 1 or warmup < 0:
+        raise UserError("--repeats must be >= 1 and --warmup >= 0")
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads {threads} must be at least 1")
+    if r1_interval < 1:
+        raise UserError(f"--r1-interval {r1_interval} must be at least 1 (1: R1 every iteration, the reference)")
+
+
 def profile_command(
     model: str = typer.Argument(None, help="Registered model name (see `ladabench models`), or 'all'."),
     preset: str = typer.Option(None, "--preset", help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default)."),
@@ -167,6 +178,7 @@ def profile_command(
     tokens: str = typer.Option("64,256,1024,4096", "--tokens", help="Token counts for --attention-scaling (square maps)."),
     dim: int = typer.Option(256, "--dim", help="Width for --attention-scaling."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice); 1 gives steadier CPU timings on a shared machine."),
+    r1_interval: int = typer.Option(1, "--r1-interval", help="Lazy R1 as `train --r1-interval K`: count and time K iterations (R1 on one) per call (default 1: the reference step)."),
     roofline: bool = typer.Option(False, "--roofline", help="Also measure this device's dense fp32 and bf16 matmul rate and report each step as a fraction of it."),
     json_path: Path = typer.Option(None, "--json", help="Also write the rows as JSON (read by `ladabench compare`)."),
     csv_path: Path = typer.Option(None, "--csv", help="Also write the rows as CSV."),
@@ -180,11 +192,8 @@ def profile_command(
     from bench.train.resolve import default_device
 
     device = device or default_device()
-    if repeats < 1 or warmup < 0:
-        raise UserError("--repeats must be >= 1 and --warmup >= 0")
+    _check_counts(repeats, warmup, threads, r1_interval)
     if threads is not None:
-        if threads < 1:
-            raise UserError(f"--threads {threads} must be at least 1")
         torch.set_num_threads(threads)
     if attention_scaling:
         token_counts = tuple(parse_int_list(tokens, "--tokens"))
@@ -201,7 +210,7 @@ def profile_command(
             raise UserError("--roofline compares timed steps with the matmul rate: drop --no-speed")
         targets = _targets(model, preset, res)
         rows, peaks = _model_rows(targets, dict(batch=batch, amp=amp, compile_g=compile_g, device=device, repeats=repeats,
-                                                warmup=warmup, measure_speed=not no_speed), roofline)
+                                                warmup=warmup, measure_speed=not no_speed, r1_interval=r1_interval), roofline)
         console.print(_profile_table(rows))
         payload = {"schema": SCHEMA, "units": UNITS_CAPTION, "rows": rows}
         if peaks is not None:

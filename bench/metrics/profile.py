@@ -4,7 +4,9 @@ Units, stated in every output: `g_macs_per_image` counts multiply-adds of one ge
 (fvcore); `*_flops_*` fields are FLOPs = 2 x MACs (FlopCounterMode). Training cost is one full
 iteration of the suite's training step (D step with R1, then G step, DiffAugment, EMA update) per
 real image shown to D; with the preset's bCR on, the D step's extra pass over the augmented reals
-and fakes (and its backward) is included.
+and fakes (and its backward) is included. With lazy R1 (`r1_interval` K > 1, `train --r1-interval`)
+counts and timings cover K consecutive iterations (one with R1, K-1 without) per real image of them,
+i.e. R1 at 1/K of its cost per iteration; K = 1 (the default) is the reference step.
 """
 
 from __future__ import annotations
@@ -42,36 +44,43 @@ def amp_dtype_for(amp: str) -> torch.dtype | None:
     return AMP_DTYPES[amp]
 
 
-def _step_context(G: nn.Module, D: nn.Module, training: Any, device: str, amp_dtype: torch.dtype | None, compile_g: bool):
+def _step_context(G: nn.Module, D: nn.Module, training: Any, device: str, amp_dtype: torch.dtype | None, compile_g: bool,
+                  r1_interval: int = 1):
     """The training step as `bench.train` builds it (augmentation stream seeded 2, as training's), G compiled on request."""
     aug_gen = torch.Generator(torch.device(device)).manual_seed(2)
-    ctx = make_step_context(G, D, training, torch.device(device).type, amp_dtype, aug_gen)
+    ctx = make_step_context(G, D, training, torch.device(device).type, amp_dtype, aug_gen, r1_interval)
     if compile_g:
         ctx.G = torch.compile(G)
     return ctx
 
 
-def _iteration(ctx: Any, batch: int, z_dim: int, resolution: int, device: str):
-    """A closure running one training iteration on a fixed random real batch."""
+def _iterations(ctx: Any, batch: int, z_dim: int, resolution: int, device: str):
+    """A closure running `ctx.r1_interval` training iterations (one lazy-R1 cycle) on a fixed random real batch."""
     reals = torch.rand(batch, 3, resolution, resolution, device=device) * 2 - 1
     z_d, z_g = torch.randn(batch, z_dim, device=device), torch.randn(batch, z_dim, device=device)
-    return lambda: train_step(ctx, reals, z_d, z_g)
+
+    def cycle() -> None:
+        """Iterations step, step+1, ... of one cycle: R1 on the first only when the interval is above 1."""
+        for _ in range(ctx.r1_interval):
+            train_step(ctx, reals, z_d, z_g)
+
+    return cycle
 
 
 @functools.cache
-def _cached_training_flops(model: str, preset_name: str) -> int:
+def _cached_training_flops(model: str, preset_name: str, r1_interval: int = 1) -> int:
     """`training_flops_per_image` of a registered model's preset, counted once per process (a count, not a timing)."""
     spec = get_model(model)
-    return training_flops_per_image(spec, spec.presets[preset_name])
+    return training_flops_per_image(spec, spec.presets[preset_name], r1_interval=r1_interval)
 
 
-def training_flops_per_image(spec: Any, preset: Any, device: str = "cpu") -> int:
-    """FLOPs (=2 x MACs) of one full training iteration per real image, forward and backward."""
+def training_flops_per_image(spec: Any, preset: Any, device: str = "cpu", r1_interval: int = 1) -> int:
+    """FLOPs (=2 x MACs) of one full training iteration per real image, forward and backward (lazy R1: the cycle's mean)."""
     torch.manual_seed(0)
     G, D = (m.to(device) for m in spec.build_models(preset))
-    ctx = _step_context(G, D, preset.training, device, None, False)
-    total, _ = counted_flops(_iteration(ctx, FLOP_COUNT_BATCH, G.z_dim, preset.resolution, device))
-    return total // FLOP_COUNT_BATCH
+    ctx = _step_context(G, D, preset.training, device, None, False, r1_interval)
+    total, _ = counted_flops(_iterations(ctx, FLOP_COUNT_BATCH, G.z_dim, preset.resolution, device))
+    return total // (FLOP_COUNT_BATCH * r1_interval)
 
 
 def cpu_name() -> str:
@@ -120,7 +129,7 @@ def _inductor_cache_off_tmp() -> None:
 def profile_model(
     model: str, preset_name: str | None = None, resolution: int | None = None, batch: int | None = None,
     amp: str = "off", compile_g: bool = False, device: str = "cpu", repeats: int = 10, warmup: int = 2,
-    measure_speed: bool = True,
+    measure_speed: bool = True, r1_interval: int = 1,
 ) -> dict[str, Any]:
     """One profile row: params, G MACs/image, training FLOPs/real image, generation and training img/s, peak memory."""
     spec = get_model(model)
@@ -135,10 +144,10 @@ def profile_model(
         "params_g": count_params(G), "params_d": count_params(D),
         "g_macs_per_image": g_macs, "g_flops_per_image": 2 * g_macs, "d_macs_per_image": d_macs,
         "g_macs_by_op": g_by_op,
-        "train_flops_per_real_image": _cached_training_flops(spec.name, preset.name),
+        "train_flops_per_real_image": _cached_training_flops(spec.name, preset.name, r1_interval), "r1_interval": r1_interval,
         "units": "MACs = multiply-adds (fvcore, G forward, per image); FLOPs = 2 x MACs (FlopCounterMode, "
                  "math SDPA); train = one D step with R1 (with bCR: plus D on the augmented reals and fakes) + one "
-                 "G step per real image; elementwise ops, "
+                 "G step per real image (r1_interval K > 1: the mean over K iterations, R1 on one); elementwise ops, "
                  "softmax and optimizer updates not counted",
     }
     if not measure_speed:
@@ -163,9 +172,9 @@ def profile_model(
         gen_times = time_calls(generate, device, repeats, warmup)
     G.train()
     row.update({f"gen_{k}": v for k, v in throughput(gen_times, batch).items()}, **gen_mem.as_dict("gen"))
-    ctx = _step_context(G, D, preset.training, device, amp_dtype, compile_g)
-    step = _iteration(ctx, batch, G.z_dim, res, device)
+    ctx = _step_context(G, D, preset.training, device, amp_dtype, compile_g, r1_interval)
+    cycle = _iterations(ctx, batch, G.z_dim, res, device)
     with peak_memory(device) as train_mem:
-        train_times = time_calls(step, device, repeats, warmup)
-    row.update({f"train_{k}": v for k, v in throughput(train_times, batch).items()}, **train_mem.as_dict("train"))
+        train_times = time_calls(cycle, device, repeats, warmup)
+    row.update({f"train_{k}": v for k, v in throughput(train_times, batch * r1_interval).items()}, **train_mem.as_dict("train"))
     return row

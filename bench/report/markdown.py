@@ -89,6 +89,14 @@ def _bcr_text(train: dict[str, Any]) -> str:
     return f" with bCR (cr_weight {train.get('cr_weight'):g}; D sees un-augmented images, G step unaugmented)"
 
 
+def _r1_interval_text(train: dict[str, Any]) -> str:
+    """', lazy R1 every K D steps (weight K x r1_gamma)' when the runs used an R1 interval other than the reference's 1."""
+    interval = _given(train.get("r1_interval"))
+    if interval is None or int(interval) == 1:
+        return ""
+    return f", **lazy R1**: every {int(interval)} D steps with weight {int(interval)} x r1_gamma (reference: every step)"
+
+
 def _given(value: Any) -> Any:
     """None for a missing value (pandas turns a JSON null into NaN)."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
@@ -109,7 +117,7 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
         "metrics from the EMA generator at the final snapshot (final at budget) |",
         f"| dataset | `{train['data']}` at {train['resolution']} px, content + preprocessing hash `{_short(train['data_content_hash'])}` |",
         f"| training | batch {train['batch_size']}, Adam, augmentation `{train['augment']}`{_bcr_text(train)}, "
-        f"precision `{train['amp']}` |",
+        f"precision `{train['amp']}`{_r1_interval_text(train)} |",
         f"| G_ema | start `{_given(train.get('ema_start')) or 'copy'}`, {ema_description(train)} |",
     ]
     for kind, proto in info["metrics"].items():

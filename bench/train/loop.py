@@ -125,7 +125,7 @@ class Trainer(Checkpointing, TickStats):
             for name, stream in GENERATOR_STREAMS.items()
         }
         self.ctx = make_step_context(self.G_plain, self.D, options, self.device.type, AMP_DTYPES[options.amp],
-                                     self.generators["augment"])
+                                     self.generators["augment"], options.r1_interval)
         self.ema, self.opt_g, self.opt_d, self.scaler = self.ctx.ema, self.ctx.opt_g, self.ctx.opt_d, self.ctx.scaler
         load_ema_state_dict(self.ema, initial_ema_state(
             self.G_plain, options.ema_start, lambda: spec.build(preset)[0], derived_seed(seed, EMA_INIT_STREAM)))
@@ -215,6 +215,7 @@ class Trainer(Checkpointing, TickStats):
         z_d = torch.randn(len(indices), self.z_dim, generator=gen_z, device=self.device)
         z_g = torch.randn(len(indices), self.z_dim, generator=gen_z, device=self.device)
         set_ema_decay(self.ema, self.ema_schedule.decay(c.images_seen))
+        self.ctx.step = c.step  # lazy R1 keys on the run's iteration count, which snapshots keep
         stats = train_step(self.ctx, reals, z_d, z_g)
         c.images_seen += batch
         c.step += 1

@@ -21,6 +21,7 @@ AMP_MODES = ("off", "bf16", "fp16")
 EMA_STARTS = ("fresh", "copy")  # G_ema from a freshly initialised G (the authors' TF trainer) or from G itself
 # What runs written before a field existed did: such a file loads with these values (no bCR, G_ema copied from G).
 LEGACY_VALUES = {"bcr": False, "cr_weight": 0.1, "ema_start": "copy"}
+LEGACY_OPTIONS = {"r1_interval": 1}  # the same for fields of the run alone (not of the preset's recipe)
 FROM_PRESET = "preset"  # `default=` marker: the value comes from the preset's training recipe
 
 
@@ -69,6 +70,7 @@ class TrainOptions:
     betas: tuple[float, float] | None = option(FROM_PRESET, Flag("--betas", "Adam betas as B1,B2 (default: the preset's, reference 0.5,0.99)."), recipe=True)
     adam_eps: float | None = option(FROM_PRESET, recipe=True)
     r1_gamma: float | None = option(FROM_PRESET, Flag("--r1-gamma", "R1 weight on mean ||grad of sum(D(aug(x)))||^2 (default: the preset's; reference 1e-4).", float), recipe=True)
+    r1_interval: int = option(1, Flag("--r1-interval", "Lazy R1: the R1 term only on every K-th D step, weighted K x r1_gamma (StyleGAN2's lazy regularisation; a protocol change, off by default: 1 = every step, as the reference).", int), protocol=True)
     ema_decay: float | None = option(FROM_PRESET, Flag("--ema-decay", "G_ema decay per step (default: the preset's; reference 0.999). Unused with --ema-halflife-kimg.", float), recipe=True, protocol=True)
     ema_halflife_kimg: float | None = option(None, Flag("--ema-halflife-kimg", "G_ema half-life in kimg of real images instead of a per-step decay (StyleGAN2-ADA's ema_kimg; a protocol change for small budgets, off by default).", float), protocol=True)
     ema_rampup: float | None = option(None, Flag("--ema-rampup", "With --ema-halflife-kimg: cap the half-life at this fraction of the images seen so far (StyleGAN2-ADA's ema_rampup, e.g. 0.05), so G_ema follows G early on.", float), protocol=True)
@@ -101,7 +103,7 @@ class TrainOptions:
         """Options read back from JSON; a file of an unknown schema or missing fields is a one-line UserError.
 
         Files written before the schema field existed hold the same fields as schema 1 and load as it;
-        fields added since (bCR, the EMA start) load with what those runs did (`LEGACY_VALUES`).
+        fields added since (bCR, the EMA start, the R1 interval) load with what those runs did (`LEGACY_VALUES`).
         """
         schema = stored.get("schema", SCHEMA)
         if schema != SCHEMA:
@@ -124,7 +126,7 @@ _REQUIRED = ("model", "preset", "data")  # a run's identity; other missing field
 
 def _with_legacy_values(stored: dict[str, Any]) -> dict[str, Any]:
     """Stored options with the fields added since they were written set to what their run did (top level and recipe)."""
-    values = {**LEGACY_VALUES, **stored}
+    values = {**LEGACY_VALUES, **LEGACY_OPTIONS, **stored}
     config = values.get("preset_config")
     if isinstance(config, dict) and isinstance(config.get("training"), dict):
         values["preset_config"] = {**config, "training": {**LEGACY_VALUES, **config["training"]}}
@@ -157,9 +159,13 @@ def flag_of(name: str) -> str:
 
 
 def differences(stored: TrainOptions | dict[str, Any], fresh: TrainOptions | dict[str, Any]) -> list[str]:
-    """Human-readable 'key: old -> new' lines for every non-session option that differs."""
-    old_all = stored.to_json() if isinstance(stored, TrainOptions) else stored
-    new_all = fresh.to_json() if isinstance(fresh, TrainOptions) else fresh
+    """Human-readable 'key: old -> new' lines for every non-session option that differs.
+
+    A stored dict written before a field existed reads as what its run did (`LEGACY_VALUES`), so an
+    older run is not told apart from a new one with the same settings.
+    """
+    old_all = stored.to_json() if isinstance(stored, TrainOptions) else _with_legacy_values(stored)
+    new_all = fresh.to_json() if isinstance(fresh, TrainOptions) else _with_legacy_values(fresh)
     return _dict_differences(old_all, new_all, SESSION_KEYS | {"schema"})
 
 

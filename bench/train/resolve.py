@@ -157,6 +157,8 @@ def _check(o: TrainOptions) -> None:
         raise UserError(f"--betas must be two numbers in [0, 1), e.g. 0.5,0.99 (got {o.betas})")
     if not math.isfinite(o.r1_gamma) or o.r1_gamma < 0:
         raise UserError(f"--r1-gamma must be >= 0 (got {o.r1_gamma})")
+    if o.r1_interval < 1:
+        raise UserError(f"--r1-interval must be a whole number >= 1 (1: R1 every D step, as the reference; got {o.r1_interval})")
     if not 0.0 <= o.ema_decay <= 1.0:
         raise UserError(f"--ema-decay must be in [0, 1] (got {o.ema_decay})")
     _positive("ema_halflife_kimg", o.ema_halflife_kimg, allow_none=True)

@@ -2,7 +2,9 @@
 
 Loss: non-saturating logistic (softplus) over every logit D returns. R1: r1_gamma times the batch mean
 of the squared gradient norm of sum(D(x)) with respect to D's real input x, every step, from the same
-forward pass that gives the real logits. Two modes, as the reference's `bcr` switch:
+forward pass that gives the real logits. Lazy R1 (`r1_interval` K > 1, an option off by default):
+StyleGAN2's lazy regularisation, the R1 term with weight K * r1_gamma on the D steps of iterations
+0, K, 2K, ... and no R1 (no double backward) on the others. Two modes, as the reference's `bcr` switch:
 - standard: DiffAugment on every D input, fakes in the G step included; R1 on the augmented reals.
 - bCR (balanced consistency regularisation, Zhao et al. 2020): D sees the un-augmented reals and
   fakes (R1 on the un-augmented reals); their augmented copies, detached, go through D together in
@@ -68,11 +70,17 @@ class StepContext:
     D_pair: nn.Module | None = None  # DiscriminatorPair(D), DDP-wrapped when distributed; None: built from D
     bcr: bool = False  # balanced consistency regularisation instead of augmenting D's inputs
     cr_weight: float = 0.1  # weight of the consistency loss (used only with bcr)
+    r1_interval: int = 1  # lazy R1: R1 (weighted r1_interval x r1_gamma) only on iterations step % r1_interval == 0
+    step: int = 0  # index of the next iteration; `train_step` advances it, the training loop sets it from its counters
 
     def __post_init__(self) -> None:
         """Default the D-step pair to the plain D."""
         if self.D_pair is None:
             self.D_pair = DiscriminatorPair(self.D)
+
+    def r1_due(self) -> bool:
+        """Whether this iteration's D step computes R1 (always with the reference's interval 1, unless r1_gamma is 0)."""
+        return self.r1_gamma > 0 and self.step % self.r1_interval == 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed-precision region for forward passes (a no-op when AMP is off)."""
@@ -82,12 +90,13 @@ class StepContext:
 
 
 def make_step_context(G: nn.Module, D: nn.Module, recipe: Any, device_type: str, amp_dtype: torch.dtype | None,
-                      augment_generator: torch.Generator) -> StepContext:
+                      augment_generator: torch.Generator, r1_interval: int = 1) -> StepContext:
     """The reference recipe around G and D: G_ema, one Adam each, the AMP scaler and DiffAugment.
 
     Training and profiling both build their step with it. `recipe` has lr_g, lr_d, betas, adam_eps,
-    ema_decay, r1_gamma, augment, bcr and cr_weight (a preset's training config, or TrainOptions). Wrapping G or the
-    D pair (torch.compile, DDP) is the caller's: assign `ctx.G` / `ctx.D_pair` afterwards.
+    ema_decay, r1_gamma, augment, bcr and cr_weight (a preset's training config, or TrainOptions); `r1_interval`
+    is the run's lazy-R1 option (1: the reference). Wrapping G or the D pair (torch.compile, DDP) is the
+    caller's: assign `ctx.G` / `ctx.D_pair` afterwards.
     """
     policy = recipe.augment
     return StepContext(
@@ -97,6 +106,7 @@ def make_step_context(G: nn.Module, D: nn.Module, recipe: Any, device_type: str,
         scaler=torch.amp.GradScaler(device_type, enabled=amp_dtype == torch.float16),
         augment=lambda x: diff_augment(x, policy, augment_generator), r1_gamma=recipe.r1_gamma,
         amp_dtype=amp_dtype, device_type=device_type, bcr=bool(recipe.bcr), cr_weight=float(recipe.cr_weight),
+        r1_interval=int(r1_interval),
     )
 
 
@@ -150,15 +160,15 @@ def optimizer_step(ctx: StepContext, optimizer: torch.optim.Optimizer) -> Tensor
 
 
 def _r1_or_zero(ctx: StepContext, real_logits: Tensor, reals_in: Tensor) -> Tensor:
-    """R1 on D's real input, or 0 when r1_gamma is 0 (then no double backward is paid or counted)."""
-    if ctx.r1_gamma > 0:
-        return r1_penalty(real_logits, reals_in, ctx.r1_gamma, ctx.scaler)
+    """R1 on D's real input (weighted r1_interval x r1_gamma), or 0 when not due (no double backward paid or counted)."""
+    if ctx.r1_due():
+        return r1_penalty(real_logits, reals_in, ctx.r1_gamma * ctx.r1_interval, ctx.scaler)
     return torch.zeros((), device=real_logits.device)
 
 
 def _standard_d_terms(ctx: StepContext, reals: Tensor, fakes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(real logits, fake logits, R1, 0): DiffAugment on both D inputs, R1 w.r.t. the augmented reals."""
-    reals_aug = ctx.augment(reals).detach().requires_grad_(ctx.r1_gamma > 0)
+    reals_aug = ctx.augment(reals).detach().requires_grad_(ctx.r1_due())
     fakes_aug = ctx.augment(fakes)
     with ctx.autocast():
         real_logits, fake_logits = ctx.D_pair(reals_aug, fakes_aug)
@@ -173,7 +183,7 @@ def consistency_loss(logits: Tensor, augmented_logits: Tensor) -> Tensor:
 
 def _bcr_d_terms(ctx: StepContext, reals: Tensor, fakes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(real logits, fake logits, R1, consistency) of bCR: D on un-augmented images, copies in one call."""
-    reals_in = reals.detach().requires_grad_(ctx.r1_gamma > 0)
+    reals_in = reals.detach().requires_grad_(ctx.r1_due())
     # Augmented copies (reals drawn first, as the reference) carry no gradient to the images (TF stop_gradient).
     augmented = torch.cat([ctx.augment(reals), ctx.augment(fakes)]).detach()
     with ctx.autocast():
@@ -221,7 +231,8 @@ def g_step(ctx: StepContext, z: Tensor) -> dict[str, Tensor]:
 
 
 def train_step(ctx: StepContext, reals: Tensor, z_d: Tensor, z_g: Tensor) -> dict[str, Tensor]:
-    """One iteration: a D step on (reals, G(z_d)), then a G step on G(z_g) (fresh z for each)."""
+    """One iteration: a D step on (reals, G(z_d)), then a G step on G(z_g) (fresh z for each); advances `ctx.step`."""
     stats = d_step(ctx, reals, z_d)
     stats.update(g_step(ctx, z_g))
+    ctx.step += 1
     return stats

@@ -124,6 +124,7 @@ def test_every_plot_written_and_linked(grid: Path, tmp_path: Path) -> None:
         ({"cr_weight": 0.5}, {}, ["cr_weight"]),
         ({"ema_halflife_kimg": 10.0, "ema_rampup": 0.05}, {}, ["ema_halflife_kimg", "ema_rampup", "10.0", "0.05"]),
         ({"ema_decay": 0.99}, {}, ["ema_decay", "0.999", "0.99"]),
+        ({"r1_interval": 4}, {}, ["r1_interval", "'1'", "'4'"]),  # the grid's runs predate it: R1 every step
     ],
 )
 def test_mixed_protocols_refused_with_fields_named(grid: Path, tmp_path: Path, options, metric_overrides, fields) -> None:
@@ -141,9 +142,11 @@ def test_mixed_protocols_refused_with_fields_named(grid: Path, tmp_path: Path, o
 def test_protocol_block_states_bcr_and_the_ema_start(tmp_path: Path) -> None:
     for seed in (0, 1):
         make_run(tmp_path / "runs", seed, "ladagan", seed, {4: 10.0 + seed}, 5.0,
-                 options={"bcr": True, "cr_weight": 0.1, "ema_start": "fresh", "augment": "color,translation,cutout"})
+                 options={"bcr": True, "cr_weight": 0.1, "ema_start": "fresh", "augment": "color,translation,cutout",
+                          "r1_interval": 4})
     text = build_report([tmp_path / "runs"], KEYS, tmp_path / "cmp.md").markdown_path.read_text()
     assert "augmentation `color,translation,cutout` with bCR (cr_weight 0.1;" in text
+    assert "**lazy R1**: every 4 D steps with weight 4 x r1_gamma" in text
     assert "| G_ema | start `fresh`, " in text
 
 

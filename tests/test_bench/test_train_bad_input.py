@@ -38,9 +38,10 @@ def _refused(argv: list[str], capsys) -> tuple[int, str]:
         (["train", "ladagan", "--preset", "tiny", "--batch", "10001", "--device", "cpu"], 2,
          "--batch 10001 is larger than dataset 'fashion10k' (10000 images); pass a smaller --batch"),
         (["train", "ladagan", *TINY, "--keep-snapshots", "-1"], 2, "--keep-snapshots must be >= 0"),
+        (["train", "ladagan", *TINY, "--r1-interval", "0"], 2, "--r1-interval must be a whole number >= 1"),
     ],
     ids=["unknown-model", "unknown-dataset", "unknown-preset", "unknown-metric", "negative-kimg", "zero-kimg",
-         "zero-minutes", "batch-over-dataset", "negative-keep"],
+         "zero-minutes", "batch-over-dataset", "negative-keep", "zero-r1-interval"],
 )
 def test_bad_training_options_are_refused_before_anything_is_written(tmp_path, capsys, argv, code, message):
     out = tmp_path / "runs"

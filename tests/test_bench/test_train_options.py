@@ -10,7 +10,7 @@ import typer
 
 from bench.cli import app, main
 from bench.core.errors import UserError
-from bench.train.options import SCHEMA, TrainOptions
+from bench.train.options import SCHEMA, TrainOptions, differences
 
 # Fields the resolver derives (from the model, preset, data or process count): no flag sets them.
 DERIVED = {"model_kind", "preset_source", "data_content_hash", "data_count", "resolution", "adam_eps",
@@ -60,3 +60,17 @@ def test_options_written_before_the_schema_field_load_and_unknown_schemas_are_re
         TrainOptions.from_json({**old, "schema": "ladabench.options/9"}, "runs/x/options.json")
     with pytest.raises(UserError, match="lacks model"):
         TrainOptions.from_json({"preset": "tiny32", "data": "fashion10k"})
+
+
+def test_a_stored_dict_from_before_the_r1_interval_and_bcr_differs_only_in_what_changed(capsys):
+    # The grid compares raw options.json dicts: an older run (no r1_interval, no bCR fields) must read
+    # as what it did (R1 every step, no bCR), not as "null -> 1".
+    assert main(["train", "ladagan", "--preset", "tiny", "--kimg", "2", "--dry-run"]) == 0
+    stored = json.loads(capsys.readouterr().out)
+    options = TrainOptions.from_json(stored)
+    old = {k: v for k, v in stored.items() if k not in ("r1_interval", "bcr", "cr_weight")}
+    old["preset_config"] = {**stored["preset_config"], "training": {
+        k: v for k, v in stored["preset_config"]["training"].items() if k not in ("bcr", "cr_weight")}}
+    assert options.r1_interval == 1 and options.bcr is False
+    assert differences(old, options) == []
+    assert differences(old, options.replace(r1_interval=4)) == ["r1_interval: 1 -> 4"]

@@ -138,9 +138,10 @@ def test_runs_from_before_the_recipe_options_resume_as_they_were_trained(tmp_pat
     options = json.loads((run / "options.json").read_text())
     for key in ("bcr", "cr_weight", "ema_start"):
         del options[key], options["preset_config"]["training"][key]
+    del options["r1_interval"]  # a run option, not part of the preset's recipe
     (run / "options.json").write_text(json.dumps(options))
     capsys.readouterr()
     assert main(["train", "--resume", str(run)]) == 0
     resumed = json.loads((run / "options.json").read_text())
-    assert (resumed["bcr"], resumed["ema_start"]) == (False, "copy")
+    assert (resumed["bcr"], resumed["ema_start"], resumed["r1_interval"]) == (False, "copy", 1)
     assert [s["images_seen"] for s in _stats(run)] == [8, 16]

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from emacheck import SmallG, follow_ema
+from gradcalls import recorded_grad_calls
 from threads import one_torch_thread
 from torch import nn
 
@@ -149,18 +150,8 @@ def test_r1_off_skips_the_penalty_and_its_double_backward():
     D_before = copy.deepcopy(D)
     reals = torch.rand(4, 3, 32, 32) * 2 - 1
     z = torch.randn(4, G.z_dim)
-    calls = []
-    original = torch.autograd.grad
-
-    def counting_grad(*args, **kwargs):
-        calls.append(kwargs.get("create_graph"))
-        return original(*args, **kwargs)
-
-    torch.autograd.grad = counting_grad
-    try:
+    with recorded_grad_calls() as calls:
         out = d_step(_ctx(G, D, seed=7, r1_gamma=0.0), reals, z)
-    finally:
-        torch.autograd.grad = original
     assert calls == []
     assert out["r1"].item() == 0.0
     gen = torch.Generator().manual_seed(7)
