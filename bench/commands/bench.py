@@ -26,12 +26,13 @@ bench_app = typer.Typer(
 
 QUICK_MODELS = ("ladagan", "conv", "transgan", "ladagan-dot")
 ABLATION_MODELS = ("ladagan", "ladagan-dot", "ladagan-nosln", "ladagan-mlpres", "ladagan-nor1", "ladagan-convd", "conv", "transgan")
-# Defaults sized for the quick grid to finish in 30 min on an idle 2-core CPU from an empty cache: the
-# tiny32 models train at about 76/80/43/42 img/s (ladagan/conv/transgan/ladagan-dot, batch 32; before
-# fused Adam), i.e. about 66 s per kimg for all four; evaluation (N=250 at initialisation and at the
-# budget, plus the reference) about 2,250 Inception forwards at 6-8 img/s; profiling about 2 min.
+# Defaults sized for the quick grid to finish in 30 min on an idle 2-core CPU from an empty cache: at
+# batch 16 in bf16 the tiny32 models train at about 79/119/39/40 img/s (ladagan/conv/transgan/ladagan-dot,
+# `ladabench profile M --preset tiny --res 32 --batch 16 --amp bf16 --threads 2`), i.e. about 72 s per kimg
+# for all four; evaluation (N=250 at initialisation and at the budget, plus the reference) about 2,250
+# Inception forwards at about 10 img/s; profiling about 1 min.
 QUICK_KIMG, QUICK_NUM_GEN = 16.0, 250
-ABLATION_KIMG, ABLATION_NUM_GEN = 20.0, 250
+ABLATION_KIMG, ABLATION_NUM_GEN = QUICK_KIMG, QUICK_NUM_GEN  # the quick protocol, so the two grids share runs
 # The small-budget EMA protocol (StyleGAN2-ADA's ema_kimg 10 with ema_rampup 0.05): the reference's fixed
 # 0.999 per step leaves G_ema mostly at its initial weights for a few hundred steps (README "Quick benchmark").
 GRID_EMA_HALFLIFE_KIMG, GRID_EMA_RAMPUP = 10.0, 0.05
@@ -64,6 +65,7 @@ class Grid:
     title: str
     doc: str
     spread_default: str | None = None  # a multi-seed report of the same protocol, used when it exists
+    runs_default: str | None = None  # runs folder when --runs-dir is not given (default runs/<name>)
 
 
 GRIDS = (
@@ -71,8 +73,9 @@ GRIDS = (
          "LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md "
          "(37.5 min measured on an idle 2-core CPU).", SEEDS_REPORT_CSV),
     Grid("ablations", ABLATION_MODELS, ABLATION_KIMG, ABLATION_NUM_GEN, "reports/ablations.md", "ladabench ablations",
-         "LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md.",
-         SEEDS_REPORT_CSV),
+         "LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md. "
+         "Same protocol and runs folder as the quick grid: the models they share are trained once.",
+         SEEDS_REPORT_CSV, "runs/quick"),
 )
 
 
@@ -91,7 +94,7 @@ def _options(grid: Grid) -> dict[str, tuple[type, object]]:
         "amp": (str, typer.Option(None, "--amp", help=f"Mixed precision of every run: off, bf16 or fp16 (default: {GRID_CPU_AMP} on CPU, off on a GPU).")),
         "features": (str, typer.Option("inception", "--features", help=FEATURES_HELP)),
         "profile": (bool, typer.Option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report.")),
-        "runs_dir": (Path, typer.Option(None, "--runs-dir", help="Folder for the grid's runs (default runs/<grid>); finished runs there are reused.")),
+        "runs_dir": (Path, typer.Option(None, "--runs-dir", help=f"Folder for the grid's runs (default {grid.runs_default or 'runs/' + grid.name}); finished runs there with the same options are reused.")),
         "lr": (str, typer.Option(f"{GRID_LR:g}", "--lr", help=f"Adam learning rate of G and D for every run (default {GRID_LR:g}, the small-budget protocol; 'preset': each preset's own, 2e-4); recorded in each run's options and stated in the report.")),
         "spread_from": (str, typer.Option(None, "--spread-from", help=f"A multi-seed report's .csv of the same protocol whose between-seed spread judges the gaps of a single-seed grid (default: {grid.spread_default or 'none'} when it exists; 'none': do not borrow).")),
         "ema": (str, typer.Option(f"{GRID_EMA_HALFLIFE_KIMG:g},{GRID_EMA_RAMPUP:g}", "--ema", help="G_ema schedule of every run: HALFLIFE_KIMG,RAMPUP (default: StyleGAN2-ADA's 10 kimg with ramp-up 0.05, for small budgets) or 'reference' (the preset's per-step decay, 0.999).")),
@@ -166,7 +169,7 @@ def _run(grid: Grid, given: dict[str, Any]) -> None:
         seeds=parse_int_list(given["seeds"], "--seeds"), num_gen=given["num_gen"], report=given["out"],
         preset=given["preset"], sample_seeds=parse_int_list(given["sample_seeds"], "--sample-seeds"),
         features=given["features"], device=device, batch=batch, profile=given["profile"], title=grid.title,
-        runs_root=given["runs_dir"], train_overrides=overrides, notes=grid_notes(overrides),
+        runs_root=given["runs_dir"] or (Path(grid.runs_default) if grid.runs_default else None), train_overrides=overrides, notes=grid_notes(overrides),
         spread_from=grid_spread_source(grid, given["spread_from"], given["out"]),
         command="ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv[1:3] else "",
     )
