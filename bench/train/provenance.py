@@ -14,6 +14,9 @@ from typing import Any
 import torch
 
 
+OUTPUT_PATHS = ("reports",)  # tracked folders of generated files, left out of `git_dirty`
+
+
 def _git(*args: str) -> str | None:
     """Output of a git command in this source tree, or None when git or the repository is absent."""
     repo = Path(__file__).resolve().parents[2]
@@ -40,7 +43,8 @@ def environment_info(device: str, extra: dict[str, Any] | None = None) -> dict[s
     """
     cuda = torch.device(device).type == "cuda"
     sha = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # Generated reports are outputs, not code: regenerating one must not mark the next run's code dirty.
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", *(f":(exclude){p}" for p in OUTPUT_PATHS))
     return {
         "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
