@@ -95,7 +95,7 @@ def _options(grid: Grid) -> dict[str, tuple[type, object]]:
         "features": (str, typer.Option("inception", "--features", help=FEATURES_HELP)),
         "profile": (bool, typer.Option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report.")),
         "runs_dir": (Path, typer.Option(None, "--runs-dir", help=f"Folder for the grid's runs (default {grid.runs_default or 'runs/' + grid.name}); finished runs there with the same options are reused.")),
-        "lr": (str, typer.Option(f"{GRID_LR:g}", "--lr", help=f"Adam learning rate of G and D for every run (default {GRID_LR:g}, the small-budget protocol; 'preset': each preset's own, 2e-4); recorded in each run's options and stated in the report.")),
+        "lr": (str, typer.Option(None, "--lr", help=f"Adam learning rate of G and D for every run (default: {GRID_LR:g} with tiny presets, the small-budget protocol, else each preset's own; 'preset': each preset's own, 2e-4 for the tiny ones); recorded in each run's options and stated in the report.")),
         "spread_from": (str, typer.Option(None, "--spread-from", help=f"A multi-seed report's .csv of the same protocol whose between-seed spread judges the gaps of a single-seed grid (default: {grid.spread_default or 'none'} when it exists; 'none': do not borrow).")),
         "ema": (str, typer.Option(f"{GRID_EMA_HALFLIFE_KIMG:g},{GRID_EMA_RAMPUP:g}", "--ema", help="G_ema schedule of every run: HALFLIFE_KIMG,RAMPUP (default: StyleGAN2-ADA's 10 kimg with ramp-up 0.05, for small budgets) or 'reference' (the preset's per-step decay, 0.999).")),
     }
@@ -129,9 +129,10 @@ def grid_lr(text: str) -> dict[str, float]:
 
 
 def grid_recipe(given: dict[str, Any], device: str) -> dict[str, Any]:
-    """The TrainOptions fields every cell of a grid sets: EMA schedule, learning rates, precision."""
+    """The TrainOptions fields every cell of a grid sets: EMA schedule, learning rates (tiny: 1e-3), precision (CPU: bf16)."""
     amp = given["amp"] if given["amp"] is not None else (GRID_CPU_AMP if device == "cpu" else "off")
-    return {**parse_grid_ema(given["ema"]), **grid_lr(given["lr"]), "amp": amp}
+    lr = given["lr"] if given["lr"] is not None else (f"{GRID_LR:g}" if given.get("preset", "tiny") == "tiny" else "preset")
+    return {**parse_grid_ema(given["ema"]), **grid_lr(lr), "amp": amp}
 
 
 def grid_notes(overrides: dict[str, Any]) -> list[str]:
