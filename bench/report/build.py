@@ -58,9 +58,28 @@ def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
 
 
 def _environment(runs: pd.DataFrame) -> dict[str, Any]:
-    """Versions and hardware of the runs (first run's; differing versions are named in a note)."""
+    """Versions and hardware of the runs (the first run's; `environment_note` names fields that differ)."""
     first = runs.iloc[0]
     return {k: first.get(k) for k in ("device_name", "cpu_threads", "python", "torch", "clean_fid", "git_sha", "git_dirty")}
+
+
+ENV_NOTE_FIELDS = ("cpu_threads", "device_name", "torch", "clean_fid", "python", "git_sha", "git_dirty")
+
+
+def environment_note(runs: pd.DataFrame) -> str | None:
+    """A note naming each environment field that differs between the runs (speed columns then mix conditions)."""
+    parts = []
+    for name in ENV_NOTE_FIELDS:
+        if name not in runs:
+            continue
+        groups = runs.groupby(runs[name].map(str), sort=True)["run"].apply(list)
+        if len(groups) > 1:
+            parts.append(f"{name}: " + "; ".join(f"{value} ({', '.join(f'`{r}`' for r in names)})"
+                                                 for value, names in groups.items()))
+    if not parts:
+        return None
+    return ("**The runs differ in their environment** (the protocol above is the same; speed, memory and time "
+            "columns compare only between runs alike): " + " | ".join(parts) + ".")
 
 
 def _profile_env(profile: pd.DataFrame) -> str | None:
@@ -189,6 +208,7 @@ def build_report(
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)
     info = _info(runs, final, profile)
+    notes += [n for n in (environment_note(runs),) if n]
     kinds = [COLUMNS[k].column for k in keys if COLUMNS[k].kind and COLUMNS[k].lower_is_better]
     borrowed = _borrowed_spread(spread_from, info, kinds, spread_strict, notes)
     notes += spread_notes(table, kinds, *((borrowed.table, borrowed.source) if borrowed else ()))
@@ -204,7 +224,7 @@ def build_report(
     write_protocol(csv_path, info)
     atomic_write_text(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
     title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
-    sections = [s for s in (init_section(metrics, final),) if s]
+    sections = [s for s in (init_section(metrics, final, list(table["model"])),) if s]
     sections += [regressions_markdown(changes, str(against))] if changes else []
     text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name,
                          notes, sections)

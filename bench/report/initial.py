@@ -12,8 +12,8 @@ import pandas as pd
 from bench.metrics.evaluate import INIT_SNAPSHOT
 
 
-def init_vs_final(metrics: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame:
-    """Per model and metric: runs, mean value at initialisation, at the budget, and mean ratio budget/init."""
+def init_vs_final(metrics: pd.DataFrame, final: pd.DataFrame, models: list[str] | None = None) -> pd.DataFrame:
+    """Per model (in `models` order) and metric: runs, mean value at init, at the budget, and mean ratio budget/init."""
     if metrics.empty or final.empty or "snapshot" not in metrics:
         return pd.DataFrame()
     init = metrics[metrics["snapshot"] == INIT_SNAPSHOT].sort_values("timestamp", na_position="first")
@@ -23,16 +23,16 @@ def init_vs_final(metrics: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame:
     if paired.empty:
         return pd.DataFrame()
     paired["ratio"] = paired["value"] / paired["value_init"]
-    order = {m: i for i, m in enumerate(dict.fromkeys(final["model"]))}
+    order = {m: i for i, m in enumerate(dict.fromkeys([*(models or []), *final["model"]]))}
     table = paired.groupby(["model", "metric", "kind"], as_index=False).agg(
         runs=("run", "count"), at_init=("value_init", "mean"), at_budget=("value", "mean"), ratio=("ratio", "mean"))
     table["order"] = table["model"].map(order)
     return table.sort_values(["order", "kind"], ascending=[True, False]).drop(columns="order").reset_index(drop=True)
 
 
-def init_section(metrics: pd.DataFrame, final: pd.DataFrame) -> str | None:
+def init_section(metrics: pd.DataFrame, final: pd.DataFrame, models: list[str] | None = None) -> str | None:
     """The Markdown section with the init-vs-budget table, or None when no run was evaluated at initialisation."""
-    table = init_vs_final(metrics, final)
+    table = init_vs_final(metrics, final, models)
     if table.empty:
         return None
     lines = ["## From initialisation to the budget", "",

@@ -100,3 +100,21 @@ def test_spread_of_another_ema_schedule_is_refused_naming_the_field(tmp_path):
     # In a grid (not strict) the mismatch becomes a note and the spread stays unmeasured.
     text = build_report([one], keys, tmp_path / "r1.md", spread_from=spread_csv, spread_strict=False).markdown_path.read_text()
     assert "Seed spread not borrowed" in text and "not measured at this protocol" in text
+
+
+def test_runs_trained_with_different_thread_counts_are_named_in_a_note(tmp_path):
+    import json
+
+    from reportfakes import make_run
+
+    from bench.report.build import build_report
+    from bench.report.columns import parse_metric_list
+
+    first = make_run(tmp_path / "runs", 0, "ladagan", 0, {4: 50.0}, 20.0)
+    second = make_run(tmp_path / "runs", 1, "conv", 0, {4: 50.0}, 30.0)
+    keys = parse_metric_list("kid,imgs-per-sec")
+    assert "differ in their environment" not in build_report([tmp_path / "runs"], keys, tmp_path / "a.md").markdown_path.read_text()
+    env = json.loads((second / "env.json").read_text())
+    (second / "env.json").write_text(json.dumps({**env, "cpu_threads": 1}))
+    text = build_report([tmp_path / "runs"], keys, tmp_path / "b.md").markdown_path.read_text()
+    assert f"cpu_threads: 1 (`{second.name}`); 2 (`{first.name}`)" in text
