@@ -13,7 +13,9 @@ from bench.commands.common import (
     DINOV2_HELP,
     FEATURES_HELP,
     INCEPTION_HELP,
+    checked_device,
     parse_int_list,
+    require_positive,
 )
 from bench.core.console import console
 from bench.core.errors import UserError
@@ -93,14 +95,15 @@ def eval_command(
     """FID/KID/precision-recall of a run's EMA generator (clean-fid, real Inception), appended to metric-<name>.jsonl."""
     # start-up: the metrics layer is imported only when needed (see bench.commands.common)
     from bench.metrics.evaluate import evaluate_snapshot
-    from bench.train.resolve import default_device
 
     if ci_groups < 0 or ci_groups == 1:
         raise UserError(f"--ci-groups {ci_groups} cannot give an interval; pass 0 (none) or at least 2 (default {CI_GROUPS})")
+    require_positive("--batch", batch)
+    device = checked_device(device)
     run_dir = resolve_run_dir(run)
     snapshot_path = resolve_snapshot(run_dir, snapshot)
     rows = evaluate_snapshot(
-        run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device or default_device(),
+        run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device,
         num_gen=num_gen, seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, inception=inception,
         batch_size=batch, log=lambda msg: console.print(escape(msg)), ci_groups=ci_groups, dinov2=dinov2,
     )

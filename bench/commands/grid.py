@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.commands.costs import count_missing_costs
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_json
+from bench.core.paths import require_writable_file, require_writable_folder
 from bench.core.progress import LoggedProgress
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
@@ -194,6 +195,8 @@ def check_plan(plan: GridPlan) -> Any:
         raise UserError(f"--num-gen {plan.num_gen} must be at least 2")
     if plan.report.suffix != ".md":
         raise UserError(f"--out {plan.report} must end in .md (plots and CSV go beside it)")
+    require_writable_file(plan.report, "--out")
+    require_writable_folder(plan.runs_dir, "--runs-dir")
     if plan.features == "inception":
         locate_inception()
     return load_dataset(plan.data)  # prepares the cache now, with its own progress bar, before the grid's

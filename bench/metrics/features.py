@@ -136,6 +136,8 @@ def image_features(
     """Features (N, D) float32 of uint8 images (N, H, W, 3) through clean-fid's resize + `get_batch_features`."""
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"expected uint8 images (N, H, W, 3), got {images.dtype} {images.shape}")
+    if batch_size < 1:  # range() would yield no batch, and empty features could reach the reference cache
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     chunks = []
     with progress_bar(description, len(images), show_progress) as advance:
         for start in range(0, len(images), batch_size):
