@@ -9,7 +9,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.common import DEVICE_HELP, FEATURES_HELP, INCEPTION_HELP, checked_device, require_positive
+from bench.commands.common import (
+    DEVICE_HELP,
+    FEATURES_HELP,
+    INCEPTION_HELP,
+    checked_device,
+    require_positive,
+)
 from bench.core.console import console
 from bench.core.errors import UserError, WriteError
 from bench.data import DEFAULT_DATASET, load_dataset

@@ -171,7 +171,9 @@ def _checked_settings(device: str | None, repeats: int, warmup: int, threads: in
 
 def _token_counts(text: str, dim: int) -> tuple[int, ...]:
     """--tokens as square token counts for a width that splits into the benchmark's attention heads."""
-    from bench.metrics.attention_scaling import SCALING_HEADS  # start-up: torch (see bench.commands.common)
+    from bench.metrics.attention_scaling import (
+        SCALING_HEADS,  # start-up: torch (see bench.commands.common)
+    )
 
     counts = tuple(parse_int_list(text, "--tokens", "64,256,1024"))
     if not counts:

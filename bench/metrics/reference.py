@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from rich.markup import escape
 
-from bench.core.files import atomic_write_bytes
 from bench.core.errors import WriteError
+from bench.core.files import atomic_write_bytes
 from bench.core.paths import cache_root
 from bench.metrics.features import (
     RESIZE_MODE,
