@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from clicheck import TINY, subprocess_env
 from threads import one_torch_thread
 
 from bench.cli import main
@@ -24,9 +25,6 @@ from bench.core.rundir import RunDir
 from bench.train.lock import RunLock, RunLockedError
 from bench.train.snapshots import load_generator, prune
 from bench.train.state import SnapshotError, UnsafeSnapshotError, load_snapshot, save_snapshot
-
-REPO = Path(__file__).resolve().parents[2]
-TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]
 
 
 @pytest.fixture(autouse=True)
@@ -45,11 +43,6 @@ def _only_run(out: Path) -> Path:
 def _stats(run: Path) -> list[dict]:
     """stats.jsonl of a run, one dict per tick."""
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
-
-
-def _subprocess_env() -> dict[str, str]:
-    """Environment for a CLI subprocess: one thread, this test session's cache, the repo importable."""
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
 
 
 def _wait_for(predicate, proc: subprocess.Popen, timeout_s: float = 90.0) -> None:
@@ -73,7 +66,7 @@ def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a
     out = tmp_path / "killed"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.cli", "train", *args, "--out", str(out)],
-        env=_subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
         def past_first_snapshot() -> bool:
@@ -110,23 +103,6 @@ def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a
         assert torch.equal(tensor, b["G_ema"][name]), f"G_ema.{name} differs after SIGKILL + resume"
     losses = lambda r: [(s["images_seen"], s["loss_d"], s["loss_g"]) for s in _stats(r)]  # noqa: E731
     assert losses(full) == losses(run)
-
-
-@pytest.fixture(scope="module")
-def stopped_run(tmp_path_factory) -> Path:
-    """A run stopped at 16 of 32 images (one snapshot, snapshot-000000.016.pt), copied fresh for each test."""
-    out = tmp_path_factory.mktemp("stopped")
-    with one_torch_thread():
-        assert main(["train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016", "--seed", "2", "--out", str(out)]) == 0
-    return _only_run(out)
-
-
-@pytest.fixture
-def run_copy(stopped_run, tmp_path) -> Path:
-    """A private copy of the stopped run."""
-    import shutil
-
-    return Path(shutil.copytree(stopped_run, tmp_path / stopped_run.name))
 
 
 def test_truncated_newest_snapshot_is_detected_set_aside_and_the_previous_one_used(run_copy, capsys):

@@ -1,0 +1,52 @@
+"""Shared checks of the CLI's failure rule: one error line, nothing changed on disk; a tiny stopped run to try it on."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from threads import one_torch_thread
+
+from bench.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a CLI subprocess: one thread, this test session's cache, this checkout importable."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200", **extra}
+
+
+def error_lines(err: str) -> list[str]:
+    """The non-empty stderr lines, minus the data-reading progress line a first use of the dataset prints."""
+    return [ln for ln in err.splitlines() if ln.strip() and "reading fashion10k" not in ln]
+
+
+def one_error_line(capsys) -> str:
+    """The single line the command wrote to stderr (failing on a traceback or several lines)."""
+    err = capsys.readouterr().err
+    lines = error_lines(err)
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def fingerprint(folder: Path, skip: tuple[str, ...] = ("log.txt",)) -> dict[str, tuple[str, int]]:
+    """Every file below `folder` (names in `skip` aside) with its sha256 and mtime in ns: equal means unchanged."""
+    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name not in skip}
+
+
+def train_stopped_run(out: Path) -> Path:
+    """A tiny run stopped at 16 of 32 images (one snapshot, snapshot-000000.016.pt); returns its folder."""
+    with one_torch_thread():
+        assert main(["train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016", "--seed", "2", "--out", str(out)]) == 0
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return run
+
+
+def copy_run(run: Path, into: Path) -> Path:
+    """A private copy of a run folder under `into`."""
+    return Path(shutil.copytree(run, into / run.name))
