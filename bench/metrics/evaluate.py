@@ -104,7 +104,7 @@ def evaluate_generator(
         num_ref = min(metric.num_gen, int(dataset.count))
         if num_ref not in references:
             ref = load_or_compute_reference(dataset, num_ref, extractor, device, batch_size, metric.split, show_progress)
-            log(f"reference features {dataset.name} n={ref.count}: {ref.cache_state} ({ref.cache_path})")
+            log(f"reference features {dataset.name} n={ref.count}: {ref.cache_state}" + (f" ({ref.cache_path})" if ref.cache_path else ""))
             references[num_ref] = ref
         ref = references[num_ref]
         features = functools.partial(memo.get, count=metric.num_gen)

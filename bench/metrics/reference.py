@@ -139,6 +139,6 @@ def load_or_compute_reference(
     except WriteError as exc:  # a read-only or full cache: the numbers are right, only not kept
         reason = getattr(exc.__cause__, "strerror", None) or "not writable"
         console.print(f"[yellow]warning:[/] reference features not cached: cannot write in {escape(str(path.parent))} "
-                      f"({reason}); set $LADABENCH_CACHE to a writable folder to keep them")
+                      f"({reason}); set $LADABENCH_CACHE to a writable folder to keep them", soft_wrap=True)
         stats.cache_path = None
     return stats

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from threads import one_torch_thread
 
 from bench.cli import main
@@ -50,3 +54,27 @@ def train_stopped_run(out: Path) -> Path:
 def copy_run(run: Path, into: Path) -> Path:
     """A private copy of a run folder under `into`."""
     return Path(shutil.copytree(run, into / run.name))
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[list[str]]:
+    """A command prefix under which `folder` is read-only, for a CLI subprocess started inside the block.
+
+    Root ignores file modes, so for root the prefix runs the command in a private mount namespace with
+    a read-only bind mount of the folder (gone with the process); anyone else gets `chmod a-w` for the block.
+    """
+    folder = Path(folder)
+    if os.geteuid() == 0:
+        prefix = ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(folder)]
+        if shutil.which("unshare") is None or subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+            pytest.skip("running as root without mount namespaces: no way to make a folder read-only")
+        yield prefix
+        return
+    modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+    for path, mode in modes.items():
+        path.chmod(mode & ~0o222)
+    try:
+        yield []
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
