@@ -133,7 +133,7 @@ def run_training(plan: GridPlan, model: str, seed: int, dataset: Any, progress: 
 
 def metric_names(plan: GridPlan) -> list[str]:
     """The full metric names (`fid500_train`, ...) this grid evaluates."""
-    features = None if plan.features == REAL_FEATURES else plan.features
+    features = locate_inception().metric_suffix if plan.features == REAL_FEATURES else plan.features
     return [m.name for m in resolve_metric_names(plan.metrics, plan.num_gen, default_num_gen(plan.device), features=features)]
 
 

@@ -170,11 +170,11 @@ def _evaluate_and_record(
 ) -> list[dict[str, Any]]:
     """Compute the metrics of one generator of a run, add `record` (which generator) to each line, append them."""
     run_dir = Path(run_dir)
-    names = resolve_metric_names(
-        metrics, num_gen, default_num_gen(device),
-        features=None if features == REAL_FEATURES else features,
-    )
+    expected_suffix = None if features == REAL_FEATURES else features
+    names = resolve_metric_names(metrics, num_gen, default_num_gen(device), features=expected_suffix)  # fail fast
     extractor = load_feature_extractor(features, device=device, inception=inception, dinov2=dinov2)
+    if extractor.metric_suffix != expected_suffix:  # Inception weights of unknown sha256: names say so
+        names = resolve_metric_names(metrics, num_gen, default_num_gen(device), features=extractor.metric_suffix)
     generator.eval()
     dataset = load_dataset(options.data, options.data_root)
     started = time.perf_counter()

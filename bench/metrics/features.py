@@ -95,7 +95,8 @@ def load_feature_extractor(
         module = _InceptionFeatures(net).eval()
         return FeatureExtractor(
             name=REAL_FEATURES, fn=module, weights_sha256=weights.sha256,
-            description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=True,
+            description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=weights.comparable,
+            metric_suffix=weights.metric_suffix,
         )
     if features == DINOV2_FEATURES:
         return load_dinov2(device=device, weights=dinov2)
@@ -104,6 +105,7 @@ def load_feature_extractor(
         return FeatureExtractor(
             name=features, fn=module, weights_sha256="random-conv-seed0-v1",
             description="seeded random 3-layer conv net, 64-d (tests only; NOT comparable)", comparable=False,
+            metric_suffix=features,
         )
     known = ", ".join((REAL_FEATURES, DINOV2_FEATURES, *TEST_FEATURES))
     raise UserError(f"feature extractor '{features}' is unknown; known: {known} (only 'inception' gives real FID)")
