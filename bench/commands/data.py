@@ -18,6 +18,7 @@ from bench.commands.common import (
 )
 from bench.core.console import console
 from bench.core.errors import UserError, WriteError
+from bench.core.interrupt import interrupt_with
 from bench.data import DEFAULT_DATASET, load_dataset
 from bench.data.grid import save_grid
 from bench.data.registry import ENTRIES, status_rows
@@ -63,7 +64,9 @@ def prepare_command(
     strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable image file instead of skipping it."),
 ) -> None:
     """Decode a dataset once into the cache (no-op when already prepared) and summarise it."""
-    ds = load_dataset(name, data_root=data_root, strict=strict)
+    with interrupt_with(f"interrupted; the dataset cache was not written (nothing partial is left); "
+                        f"rerun `ladabench data prepare {name}` to prepare it"):
+        ds = load_dataset(name, data_root=data_root, strict=strict)
     console.print(_summary_table(ds, f"prepared {ds.name}"))
 
 

@@ -19,6 +19,7 @@ from bench.commands.common import (
 )
 from bench.core.console import console
 from bench.core.errors import UserError
+from bench.core.interrupt import interrupt_with
 from bench.core.rundir import RunDir
 from bench.metrics.ci import CI_GROUPS
 
@@ -102,11 +103,14 @@ def eval_command(
     device = checked_device(device)
     run_dir = resolve_run_dir(run)
     snapshot_path = resolve_snapshot(run_dir, snapshot)
-    rows = evaluate_snapshot(
-        run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device,
-        num_gen=num_gen, seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, inception=inception,
-        batch_size=batch, log=lambda msg: console.print(escape(msg)), ci_groups=ci_groups, dinov2=dinov2,
-    )
+    stopped = (f"interrupted; no partial metric line or cache file was written (each is written whole); "
+               f"rerun the same command to evaluate {run_dir}")
+    with interrupt_with(stopped):
+        rows = evaluate_snapshot(
+            run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device,
+            num_gen=num_gen, seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, inception=inception,
+            batch_size=batch, log=lambda msg: console.print(escape(msg)), ci_groups=ci_groups, dinov2=dinov2,
+        )
     console.print(_results_table(rows, f"{run_dir.name} / {rows[0]['snapshot']}"))
     for row in rows:
         console.print(f"appended to {escape(str(run_dir / ('metric-' + row['metric'] + '.jsonl')))}")

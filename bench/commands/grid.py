@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.commands.costs import count_missing_costs
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_json
+from bench.core.interrupt import Interrupted
 from bench.core.paths import require_writable_file, require_writable_folder
 from bench.core.progress import LoggedProgress
 from bench.core.rundir import RunDir
@@ -123,6 +124,8 @@ def run_training(plan: GridPlan, model: str, seed: int, dataset: Any, progress: 
         try:
             run = train(options, resume=resume, dataset=dataset, console=Console(file=log, width=120),
                         on_tick=lambda stats: progress.update(task, total=budget, completed=stats["images_seen"]))
+        except Interrupted:  # stopped by Ctrl-C/SIGTERM after a snapshot: not a failure of the run
+            raise
         except UserError as exc:
             raise UserError(f"training {model} seed {seed} failed: {exc} (log {log_path})") from exc
     if run.images_seen() < budget:

@@ -7,7 +7,9 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,23 @@ def read_only(folder: Path) -> Iterator[list[str]]:
     finally:
         for path, mode in modes.items():
             path.chmod(mode)
+
+
+def start_cli(args: list[str], out: Path, **env: str) -> subprocess.Popen:
+    """A real `python -m bench.cli ARGS` subprocess; its stdout and stderr go to files in `out` (read them any time)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "stdout.txt", "w") as stdout, open(out / "stderr.txt", "w") as stderr:
+        return subprocess.Popen([sys.executable, "-m", "bench.cli", *args], env=subprocess_env(**env),
+                                stdout=stdout, stderr=stderr, text=True)
+
+
+def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    """Poll until `predicate()` holds; fail (killing the process) if it ends first or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"the command ended (rc {proc.returncode}) before the test could interrupt it")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the command made no progress in time")
+        time.sleep(0.05)
