@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,22 @@ def test_a_torn_final_metric_line_is_skipped_but_a_torn_middle_line_is_not(tmp_p
     path.write_text('{"metric": "fid1\n{"metric": "fid10_train", "value": 3.0}\n')
     with pytest.raises(Exception, match=r"line 1: not a JSON line"):
         RunDir(tmp_path).metric_lines()
+
+
+@pytest.mark.parametrize(("field", "value", "problem"), [
+    ("total_kimg", "abc", "field 'total_kimg' is \"abc\", not a number"),
+    ("batch_size", -3, "field 'batch_size' is -3; it must be positive"),
+    ("betas", 5, "field 'betas' is 5, not a list of numbers"),
+    ("deterministic", "yes", "field 'deterministic' is \"yes\", not true or false"),
+])
+@pytest.mark.parametrize("command", ["resume", "eval", "compare"])
+def test_a_wrong_typed_stored_option_is_one_line_naming_file_and_field(run_copy, tmp_path, capsys, field, value, problem, command):
+    options = json.loads((run_copy / "options.json").read_text())
+    _malformed(run_copy, "options.json", json.dumps({**options, field: value}))
+    before = fingerprint(run_copy, skip=())
+    argv = {"resume": ["train", "--resume", str(run_copy)],
+            "eval": ["eval", str(run_copy), "--metrics", "fid10_train", "--features", "random-conv"],
+            "compare": ["compare", str(run_copy), "--out", str(tmp_path / "reports" / "r.md")]}[command]
+    assert main(argv) == 2
+    assert one_error_line(capsys) == f"error: {run_copy / 'options.json'}: {problem}; restore the file or start the run again"
+    assert fingerprint(run_copy, skip=()) == before and not (tmp_path / "reports").exists()
