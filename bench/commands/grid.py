@@ -33,7 +33,7 @@ from bench.metrics.evaluate import (
     evaluate_initial,
     evaluate_snapshot,
 )
-from bench.metrics.features import REAL_FEATURES
+from bench.metrics.features import metric_suffix
 from bench.metrics.names import resolve_metric_names
 from bench.metrics.profile import SCHEMA, profile_model
 from bench.metrics.weights import locate_inception
@@ -136,7 +136,7 @@ def run_training(plan: GridPlan, model: str, seed: int, dataset: Any, progress: 
 
 def metric_names(plan: GridPlan) -> list[str]:
     """The full metric names (`fid500_train`, ...) this grid evaluates."""
-    features = locate_inception().metric_suffix if plan.features == REAL_FEATURES else plan.features
+    features = metric_suffix(plan.features)
     return [m.name for m in resolve_metric_names(plan.metrics, plan.num_gen, default_num_gen(plan.device), features=features)]
 
 

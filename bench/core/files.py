@@ -46,7 +46,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise WriteError(f"cannot write {path} ({exc.strerror or exc}); pass a writable location or free space") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():  # False also when the folder could not be made (then there is no temporary file)
+            tmp.unlink()
     _fsync_folder(path.parent)
 
 

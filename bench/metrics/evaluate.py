@@ -31,6 +31,7 @@ from bench.metrics.features import (
     RESIZE_MODE,
     FeatureExtractor,
     load_feature_extractor,
+    metric_suffix,
     resize_description,
 )
 from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_features
@@ -170,11 +171,9 @@ def _evaluate_and_record(
 ) -> list[dict[str, Any]]:
     """Compute the metrics of one generator of a run, add `record` (which generator) to each line, append them."""
     run_dir = Path(run_dir)
-    expected_suffix = None if features == REAL_FEATURES else features
-    names = resolve_metric_names(metrics, num_gen, default_num_gen(device), features=expected_suffix)  # fail fast
+    # Names first (a typo fails before a network loads); the suffix marks non-comparable features.
+    names = resolve_metric_names(metrics, num_gen, default_num_gen(device), features=metric_suffix(features, inception))
     extractor = load_feature_extractor(features, device=device, inception=inception, dinov2=dinov2)
-    if extractor.metric_suffix != expected_suffix:  # Inception weights of unknown sha256: names say so
-        names = resolve_metric_names(metrics, num_gen, default_num_gen(device), features=extractor.metric_suffix)
     generator.eval()
     dataset = load_dataset(options.data, options.data_root)
     started = time.perf_counter()

@@ -38,7 +38,7 @@ from bench.metrics.weights import locate_inception
 
 __all__ = [  # the extractor protocol, re-exported for the modules that load features from here
     "DINOV2_FEATURES", "INCEPTION_SIZE", "REAL_FEATURES", "RESIZE_DESCRIPTION", "RESIZE_MODE", "TEST_FEATURES",
-    "FeatureExtractor", "image_features", "load_feature_extractor", "resize_batch", "resize_description",
+    "FeatureExtractor", "image_features", "load_feature_extractor", "metric_suffix", "resize_batch", "resize_description",
 ]
 
 class _InceptionFeatures(nn.Module):
@@ -81,6 +81,11 @@ def _seeded(build: Callable[[], nn.Module], seed: int = 0) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
+
+
+def metric_suffix(features: str, inception: str | None = None) -> str | None:
+    """What metric names of these features end with (as the loaded extractor's `metric_suffix`), without loading it."""
+    return locate_inception(inception).metric_suffix if features == REAL_FEATURES else features
 
 
 def load_feature_extractor(

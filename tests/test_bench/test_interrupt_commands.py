@@ -1,12 +1,15 @@
-"""Ctrl-C / SIGTERM during `eval` and `bench`: one line, exit 130, nothing partial; the grid then continues from where it stopped."""
+"""Ctrl-C / SIGTERM during `eval`, `bench` and `data prepare`: one line, exit 130, nothing partial; a grid then continues."""
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 from clicheck import error_lines, fingerprint, start_cli, wait_until
+from PIL import Image
 from threads import one_torch_thread
 
 from bench.cli import main
@@ -66,3 +69,23 @@ def test_a_stopped_bench_says_how_to_continue_and_the_same_command_finishes_it(t
     assert f"resumed from {snapshot.name} at {images} images" in (stopped.path / "log.txt").read_text()
     assert len(RunDir.children(runs)) == 4 and all(run.images_seen() == 64 for run in RunDir.children(runs))
     assert report.is_file()
+
+
+@pytest.mark.slow
+def test_a_stopped_data_prepare_leaves_no_cache_file(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    noise = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(folder / "img00000.png")
+    for i in range(1, 4000):  # the same file under many names: a folder that takes seconds to decode
+        os.link(folder / "img00000.png", folder / f"img{i:05d}.png")
+    name, cache = f"folder:{folder}@32", tmp_path / "cache"
+    proc = start_cli(["data", "prepare", name], tmp_path / "io", LADABENCH_CACHE=str(cache))
+    wait_until(lambda: "decoding" in _stderr(tmp_path / "io"), proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    err = _stderr(tmp_path / "io")
+    assert "Traceback" not in err
+    assert error_lines(err)[-1] == (f"interrupted; the dataset cache was not written (nothing partial is left); "
+                                    f"rerun `ladabench data prepare {name}` to prepare it")
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
