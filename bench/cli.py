@@ -8,6 +8,9 @@ import typer
 
 from bench.commands import bench, compare, data, doctor, evaluate, importer, models, profile, train
 from bench.core.console import exit_code_of
+from bench.core.interrupt import interrupt_with
+
+INTERRUPTED = "interrupted; nothing partial was written (every file is written whole); rerun the command to finish"
 
 app = typer.Typer(
     name="ladabench",
@@ -36,7 +39,12 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app; a UserError becomes a message and an exit code."""
-    return exit_code_of(lambda: app(args=argv, prog_name="ladabench"))
+    def run() -> None:
+        """The app, with a clean line on Ctrl-C (train, eval, bench and data prepare install their own)."""
+        with interrupt_with(INTERRUPTED):
+            app(args=argv, prog_name="ladabench")
+
+    return exit_code_of(run)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from rich.markup import escape
 from bench.commands.common import parse_int_list
 from bench.core.console import console
 from bench.core.errors import UserError
+from bench.core.interrupt import Interrupted, interrupt_with
 from bench.data import DEFAULT_DATASET
 
 bench_app = typer.Typer(
@@ -155,6 +156,13 @@ def grid_spread_source(grid: Grid, given: str | None, out: Path) -> Path | None:
     return path
 
 
+def _continue_line(name: str, command: str) -> str:
+    """What a stopped grid prints: how to continue it (the same command: done work is reused)."""
+    again = f"rerun `{command}`" if command else f"rerun `ladabench bench {name}` with the same options"
+    return (f"interrupted; to continue, {again}: finished runs and evaluations are reused and an unfinished run "
+            "resumes from its last snapshot (nothing partial was written)")
+
+
 def _run(grid: Grid, given: dict[str, Any]) -> None:
     """Build the plan from the options, run the grid, print the table and where the report went."""
     # start-up: torch, pandas and the metrics are imported only when running a grid (see bench.commands.common)
@@ -179,7 +187,12 @@ def _run(grid: Grid, given: dict[str, Any]) -> None:
         f"each, preset {plan.preset}, {device}; FID/KID with {plan.num_gen} generated images per sample seed "
         f"{plan.sample_seeds}"
     )
-    report = run_grid(plan, console)
+    stopped = _continue_line(grid.name, plan.command)
+    with interrupt_with(stopped):
+        try:
+            report = run_grid(plan, console)
+        except Interrupted:  # a run stopped on the signal after writing its snapshot
+            raise Interrupted(stopped) from None
     for table in report_tables(report):
         console.print(table)
     for note in report.notes:

@@ -25,9 +25,25 @@ DINOV2_HELP = (
 )
 
 
-def parse_int_list(text: str, option: str) -> list[int]:
-    """`0,1,2` -> [0, 1, 2], or a UserError naming the option."""
+def parse_int_list(text: str, option: str, example: str = "0,1,2") -> list[int]:
+    """`0,1,2` -> [0, 1, 2], or a UserError naming the option (and an example of a good value)."""
     try:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise UserError(f"{option} '{text}' must be comma-separated integers, e.g. {option} 0,1,2") from None
+        raise UserError(f"{option} '{text}' must be comma-separated integers, e.g. {option} {example}") from None
+
+
+def require_positive(option: str, value: int | None) -> None:
+    """A UserError unless a count option (a batch, a width, a resolution) is at least 1; None is 'not given'."""
+    if value is not None and value < 1:
+        raise UserError(f"{option} must be a positive whole number (got {value})")
+
+
+def checked_device(device: str | None) -> str:
+    """The --device value checked against this machine (default: cuda when available, else cpu)."""
+    # start-up: the resolver imports torch (see the module docstring)
+    from bench.train.resolve import check_device, default_device
+
+    device = device or default_device()
+    check_device(device)
+    return device

@@ -33,7 +33,7 @@ def compare_command(
     """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
     # start-up: pandas and seaborn are imported only when comparing (see bench.commands.common)
     from bench.commands.costs import count_missing_costs
-    from bench.report.build import build_report
+    from bench.report.build import build_report, checked_runs
     from bench.report.tables import report_tables
 
     keys = parse_metric_list(metric)
@@ -50,6 +50,7 @@ def compare_command(
          *([f"--spread-from {shlex.quote(str(spread_from))}"] if spread_from else []), "--out", shlex.quote(str(out))]
     )
     with console.status("gathering runs and rendering the report ..."):
+        checked_runs(paths, keys, [])  # bad runs fail here, before the counts file below is written
         profile_paths = count_missing_costs(paths, list(profile or []), keys, out.with_name(f"{out.stem}-counts.json"))
         report = build_report(paths, keys, out, profile_paths=profile_paths, title=title, commands=[command],
                               against=against, spread_from=spread_from)

@@ -9,9 +9,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.common import DEVICE_HELP, FEATURES_HELP, INCEPTION_HELP
+from bench.commands.common import (
+    DEVICE_HELP,
+    FEATURES_HELP,
+    INCEPTION_HELP,
+    checked_device,
+    require_positive,
+)
 from bench.core.console import console
-from bench.core.errors import UserError
+from bench.core.errors import UserError, WriteError
+from bench.core.interrupt import interrupt_with
 from bench.data import DEFAULT_DATASET, load_dataset
 from bench.data.grid import save_grid
 from bench.data.registry import ENTRIES, status_rows
@@ -57,7 +64,9 @@ def prepare_command(
     strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable image file instead of skipping it."),
 ) -> None:
     """Decode a dataset once into the cache (no-op when already prepared) and summarise it."""
-    ds = load_dataset(name, data_root=data_root, strict=strict)
+    with interrupt_with(f"interrupted; the dataset cache was not written (nothing partial is left); "
+                        f"rerun `ladabench data prepare {name}` to prepare it"):
+        ds = load_dataset(name, data_root=data_root, strict=strict)
     console.print(_summary_table(ds, f"prepared {ds.name}"))
 
 
@@ -71,8 +80,12 @@ def info_command(
     """Show count, resolution, content hash, cache path, source and preprocessing; write a sample grid."""
     ds = load_dataset(name, data_root=data_root)
     table = _summary_table(ds, f"dataset {ds.name}")
-    grid_path = save_grid(ds.images, grid or ds.cache_path.with_suffix(".grid.png"))
-    table.add_row("sample grid", str(grid_path))
+    try:
+        table.add_row("sample grid", str(save_grid(ds.images, grid or ds.cache_path.with_suffix(".grid.png"))))
+    except WriteError:
+        if grid is not None:  # the path the user asked for: an error; the default beside a read-only cache: a note
+            raise
+        table.add_row("sample grid", "not written (the cache folder is read-only); pass --grid PATH")
     if speed:
         # start-up: torch is imported only when needed (see bench.commands.common)
         from bench.data.loader import measure_loader_img_per_sec
@@ -112,18 +125,19 @@ def stats_command(
     # start-up: the metrics layer is imported only when needed (see bench.commands.common)
     from bench.metrics.features import load_feature_extractor
     from bench.metrics.reference import load_or_compute_reference
-    from bench.train.resolve import default_device
 
     if num_ref < 2:
         raise UserError(f"--num-ref {num_ref} is too small; FID needs at least 2 reference images")
+    require_positive("--batch", batch)
+    device = checked_device(device)
     dataset = load_dataset(name, data_root=data_root)
-    extractor = load_feature_extractor(features, device=device or default_device(), inception=inception)
-    ref = load_or_compute_reference(dataset, num_ref, extractor, device or default_device(), batch)
+    extractor = load_feature_extractor(features, device=device, inception=inception)
+    ref = load_or_compute_reference(dataset, num_ref, extractor, device, batch)
     table = Table(title=escape(f"reference statistics {dataset.name}"), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for field, value in (
-        ("status", "reused cached features" if ref.cache_hit else "computed and cached"),
+        ("status", ref.cache_state),
         ("images", f"{ref.count:,} of {dataset.count:,} ({ref.meta['selection']})"),
         ("content hash", dataset.content_hash),
         ("features", f"{extractor.description}, sha256 {extractor.weights_sha256}"),

@@ -13,7 +13,7 @@ from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.paths import CACHE_ENV, cache_root, is_writable
 from bench.data.registry import status_rows
-from bench.metrics.weights import locate_inception
+from bench.metrics.weights import INCEPTION_SHA256_ENV, locate_inception
 
 OK, WARN, BAD = "[green]ok[/]", "[yellow]warn[/]", "[red]missing[/]"
 
@@ -48,6 +48,9 @@ def weights_rows() -> list[tuple[str, str, str]]:
         w = locate_inception()
     except UserError as exc:
         return [("FID Inception weights", BAD, str(exc))]
+    if not w.comparable:
+        return [("FID Inception weights", WARN, f"{w.path}: sha256 {w.sha256[:12]}... is not a known FID network; its "
+                 f"results are marked not comparable (pin it with ${INCEPTION_SHA256_ENV} if it is the real one)")]
     return [("FID Inception weights", OK, f"{w.flavour}, sha256 {w.sha256[:12]}... verified, {w.path}")]
 
 

@@ -13,10 +13,13 @@ from bench.commands.common import (
     DINOV2_HELP,
     FEATURES_HELP,
     INCEPTION_HELP,
+    checked_device,
     parse_int_list,
+    require_positive,
 )
 from bench.core.console import console
 from bench.core.errors import UserError
+from bench.core.interrupt import interrupt_with
 from bench.core.rundir import RunDir
 from bench.metrics.ci import CI_GROUPS
 
@@ -93,17 +96,21 @@ def eval_command(
     """FID/KID/precision-recall of a run's EMA generator (clean-fid, real Inception), appended to metric-<name>.jsonl."""
     # start-up: the metrics layer is imported only when needed (see bench.commands.common)
     from bench.metrics.evaluate import evaluate_snapshot
-    from bench.train.resolve import default_device
 
     if ci_groups < 0 or ci_groups == 1:
         raise UserError(f"--ci-groups {ci_groups} cannot give an interval; pass 0 (none) or at least 2 (default {CI_GROUPS})")
+    require_positive("--batch", batch)
+    device = checked_device(device)
     run_dir = resolve_run_dir(run)
     snapshot_path = resolve_snapshot(run_dir, snapshot)
-    rows = evaluate_snapshot(
-        run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device or default_device(),
-        num_gen=num_gen, seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, inception=inception,
-        batch_size=batch, log=lambda msg: console.print(escape(msg)), ci_groups=ci_groups, dinov2=dinov2,
-    )
+    stopped = (f"interrupted; no partial metric line or cache file was written (each is written whole); "
+               f"rerun the same command to evaluate {run_dir}")
+    with interrupt_with(stopped):
+        rows = evaluate_snapshot(
+            run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device,
+            num_gen=num_gen, seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, inception=inception,
+            batch_size=batch, log=lambda msg: console.print(escape(msg)), ci_groups=ci_groups, dinov2=dinov2,
+        )
     console.print(_results_table(rows, f"{run_dir.name} / {rows[0]['snapshot']}"))
     for row in rows:
         console.print(f"appended to {escape(str(run_dir / ('metric-' + row['metric'] + '.jsonl')))}")

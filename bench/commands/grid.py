@@ -21,6 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.commands.costs import count_missing_costs
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_json
+from bench.core.interrupt import Interrupted
+from bench.core.paths import require_writable_file, require_writable_folder
 from bench.core.progress import LoggedProgress
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
@@ -31,7 +33,7 @@ from bench.metrics.evaluate import (
     evaluate_initial,
     evaluate_snapshot,
 )
-from bench.metrics.features import REAL_FEATURES
+from bench.metrics.features import metric_suffix
 from bench.metrics.names import resolve_metric_names
 from bench.metrics.profile import SCHEMA, profile_model
 from bench.metrics.weights import locate_inception
@@ -122,6 +124,8 @@ def run_training(plan: GridPlan, model: str, seed: int, dataset: Any, progress: 
         try:
             run = train(options, resume=resume, dataset=dataset, console=Console(file=log, width=120),
                         on_tick=lambda stats: progress.update(task, total=budget, completed=stats["images_seen"]))
+        except Interrupted:  # stopped by Ctrl-C/SIGTERM after a snapshot: not a failure of the run
+            raise
         except UserError as exc:
             raise UserError(f"training {model} seed {seed} failed: {exc} (log {log_path})") from exc
     if run.images_seen() < budget:
@@ -132,7 +136,7 @@ def run_training(plan: GridPlan, model: str, seed: int, dataset: Any, progress: 
 
 def metric_names(plan: GridPlan) -> list[str]:
     """The full metric names (`fid500_train`, ...) this grid evaluates."""
-    features = None if plan.features == REAL_FEATURES else plan.features
+    features = metric_suffix(plan.features)
     return [m.name for m in resolve_metric_names(plan.metrics, plan.num_gen, default_num_gen(plan.device), features=features)]
 
 
@@ -194,6 +198,8 @@ def check_plan(plan: GridPlan) -> Any:
         raise UserError(f"--num-gen {plan.num_gen} must be at least 2")
     if plan.report.suffix != ".md":
         raise UserError(f"--out {plan.report} must end in .md (plots and CSV go beside it)")
+    require_writable_file(plan.report, "--out")
+    require_writable_folder(plan.runs_dir, "--runs-dir")
     if plan.features == "inception":
         locate_inception()
     return load_dataset(plan.data)  # prepares the cache now, with its own progress bar, before the grid's

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.common import DEVICE_HELP, parse_int_list
+from bench.commands.common import DEVICE_HELP, checked_device, parse_int_list, require_positive
 from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_text
+from bench.core.paths import require_writable_file
 
 UNITS_CAPTION = (
     "MACs = multiply-adds of one G forward pass per image (fvcore + attention handles); "
@@ -129,7 +131,7 @@ def _targets(model: str, preset: str | None, res: int | None) -> list[tuple[str,
     for name in names:
         for p in presets:
             if p in (None, "default", "tiny"):
-                resolution = res or 64  # the authors' headline resolution when none is given
+                resolution = 64 if res is None else res  # the authors' headline resolution when none is given
                 targets.append((name, None if p in (None, "default") else "tiny", resolution))
             else:
                 targets.append((name, p, res))
@@ -153,14 +155,35 @@ def _model_rows(targets: list, settings: dict[str, Any], roofline: bool) -> tupl
     return rows, peaks
 
 
-def _check_counts(repeats: int, warmup: int, threads: int | None, r1_interval: int) -> None:
-    """Refuse a count option out of range, naming the flag."""
+def _checked_settings(device: str | None, repeats: int, warmup: int, threads: int | None, r1_interval: int,
+                      counts: dict[str, int | None]) -> str:
+    """The checked device; a UserError naming the flag for a repeat, warm-up, thread, interval or count out of range."""
     if repeats < 1 or warmup < 0:
         raise UserError("--repeats must be >= 1 and --warmup >= 0")
     if threads is not None and threads < 1:
         raise UserError(f"--threads {threads} must be at least 1")
     if r1_interval < 1:
         raise UserError(f"--r1-interval {r1_interval} must be at least 1 (1: R1 every iteration, the reference)")
+    for option, value in counts.items():
+        require_positive(option, value)
+    return checked_device(device)
+
+
+def _token_counts(text: str, dim: int) -> tuple[int, ...]:
+    """--tokens as square token counts for a width that splits into the benchmark's attention heads."""
+    from bench.metrics.attention_scaling import (
+        SCALING_HEADS,  # start-up: torch (see bench.commands.common)
+    )
+
+    counts = tuple(parse_int_list(text, "--tokens", "64,256,1024"))
+    if not counts:
+        raise UserError("--tokens needs at least one token count, e.g. --tokens 64,256,1024")
+    for count in counts:
+        if count < 1 or math.isqrt(count) ** 2 != count:
+            raise UserError(f"--tokens {count} is not a positive square number (tokens form a square map, e.g. 64, 256, 1024)")
+    if dim % SCALING_HEADS:
+        raise UserError(f"--dim {dim} does not split into {SCALING_HEADS} attention heads; pass a multiple of {SCALING_HEADS}, e.g. 256")
+    return counts
 
 
 def profile_command(
@@ -189,17 +212,15 @@ def profile_command(
 
     from bench.metrics.attention_scaling import attention_scaling as run_scaling
     from bench.metrics.profile import SCHEMA
-    from bench.train.resolve import default_device
 
-    device = device or default_device()
-    _check_counts(repeats, warmup, threads, r1_interval)
+    device = _checked_settings(device, repeats, warmup, threads, r1_interval, {"--res": res, "--batch": batch, "--dim": dim})
+    for option, path in (("--json", json_path), ("--csv", csv_path)):
+        if path is not None:
+            require_writable_file(path, option)
     if threads is not None:
         torch.set_num_threads(threads)
     if attention_scaling:
-        token_counts = tuple(parse_int_list(tokens, "--tokens"))
-        for count in token_counts:
-            if int(count**0.5) ** 2 != count:
-                raise UserError(f"--tokens {count} is not a square number (tokens form a square map, e.g. 64, 256, 1024)")
+        token_counts = _token_counts(tokens, dim)
         rows = run_scaling(token_counts, dim=dim, device=device, repeats=repeats, warmup=warmup)
         console.print(_scaling_table(rows))
         payload: dict[str, Any] = {"schema": "ladabench.attention-scaling/1", "rows": rows}

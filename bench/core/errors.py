@@ -14,3 +14,7 @@ class MissingDataError(UserError):
     """A dataset (or file it needs) is not where we looked; the message says where and how to get it."""
 
     exit_code = 3
+
+
+class WriteError(UserError):
+    """A file could not be written (unwritable folder, read-only or full disk); the message names the path."""

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench.core.errors import UserError
+from bench.core.errors import UserError, WriteError
 
 PARTIAL_WRITE_GLOB = ".*.tmp-*"  # temporary names of `atomic_write_bytes`; a killed writer may leave one
 
@@ -34,17 +34,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     mode a plain `open()` gives (0666 less the umask, 0644 usually): reports stay readable by others.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path} ({exc.strerror or exc}); pass a writable location or free space") from exc
     finally:
-        if tmp.exists():
+        if tmp.exists():  # False also when the folder could not be made (then there is no temporary file)
             tmp.unlink()
     _fsync_folder(path.parent)
 

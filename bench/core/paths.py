@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench.core.errors import UserError
+
 CACHE_ENV = "LADABENCH_CACHE"
 
 
@@ -35,3 +37,29 @@ def is_writable(path: Path) -> bool:
         return True
     except OSError:
         return False
+
+
+def require_writable_folder(folder: Path, option: str) -> None:
+    """A UserError unless files can be created in `folder` (tried with a probe file; nothing is left behind).
+
+    Checked before long work (training a grid, profiling) so that a bad output path fails at once;
+    folders the probe had to create are removed again.
+    """
+    folder = Path(folder).expanduser().absolute()
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        if not is_writable(folder):
+            existing = next(p for p in (folder, *folder.parents) if p.exists())
+            what = "is not a folder" if not existing.is_dir() else "is not writable"
+            raise UserError(f"{option}: {existing} {what}; pass a path in a writable folder")
+    finally:
+        for created in missing:  # deepest first
+            if created.is_dir():
+                created.rmdir()
+
+
+def require_writable_file(path: Path, option: str) -> None:
+    """A UserError unless `path` can be written as a file: not a folder, in a writable folder."""
+    if Path(path).expanduser().is_dir():
+        raise UserError(f"{option} {path} is a folder; pass a file path")
+    require_writable_folder(Path(path).expanduser().parent, option)

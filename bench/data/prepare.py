@@ -21,7 +21,7 @@ from numpy.lib.format import open_memmap
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from bench.core.console import err_console
-from bench.core.errors import UserError
+from bench.core.errors import UserError, WriteError
 from bench.core.paths import CACHE_ENV, cache_dir
 from bench.core.progress import LoggedProgress
 from bench.data.hashing import DATA_FORMAT_VERSION, content_hash, files_fingerprint
@@ -57,7 +57,13 @@ def load_source(source: Source, strict: bool = False) -> PreparedDataset:
     digest, fingerprint = source_hash(source)
     npy_path, meta_path = cache_paths(source, digest)
     if not (npy_path.is_file() and meta_path.is_file()):
-        _prepare(source, digest, fingerprint, npy_path, meta_path, strict)
+        try:
+            _prepare(source, digest, fingerprint, npy_path, meta_path, strict)
+        except OSError as exc:
+            if not str(exc.filename or "").startswith(str(npy_path.parent)):
+                raise
+            raise WriteError(f"cannot prepare {source.name} into the cache folder {npy_path.parent} ({exc.strerror}); "
+                             f"set ${CACHE_ENV} to a writable folder") from exc
     # Named as requested: identical content reached through another name shares the cache file.
     return open_prepared(npy_path, meta_path, name=source.name)
 

@@ -23,6 +23,7 @@ from bench.metrics.speed import peak_memory, time_calls
 from ladagan.attention import DotAttention, LadaAttention
 
 DEFAULT_TOKENS = (64, 256, 1024, 4096)
+SCALING_HEADS = 4  # attention heads of the benchmarked layers (--dim must be a multiple)
 GRID_WINDOW = 16  # the TransGAN-style baseline's window side (baselines/transgan.py)
 LAYERS = ("lada", "dot", "grid")
 
@@ -62,7 +63,7 @@ def _passes(layer: nn.Module, x: torch.Tensor) -> tuple[Callable[[], None], Call
 
 
 def attention_scaling(
-    tokens: tuple[int, ...] = DEFAULT_TOKENS, dim: int = 256, heads: int = 4, batch: int = 1,
+    tokens: tuple[int, ...] = DEFAULT_TOKENS, dim: int = 256, heads: int = SCALING_HEADS, batch: int = 1,
     device: str = "cpu", repeats: int = 10, warmup: int = 2, layers: tuple[str, ...] = LAYERS,
 ) -> list[dict[str, Any]]:
     """One row per (layer, token count): MACs/image, forward and forward+backward time, peak memory."""

@@ -97,5 +97,5 @@ def load_dinov2(device: str = "cpu", weights: str | os.PathLike | None = None) -
     return FeatureExtractor(
         name=DINOV2_FEATURES, fn=module, weights_sha256=digest,
         description=f"DINOv2 ViT-L/14 class token at {DINOV2_SIZE} px ({path.name})", comparable=True,
-        input_size=DINOV2_SIZE,
+        input_size=DINOV2_SIZE, metric_suffix=DINOV2_FEATURES,
     )

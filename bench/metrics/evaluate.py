@@ -31,6 +31,7 @@ from bench.metrics.features import (
     RESIZE_MODE,
     FeatureExtractor,
     load_feature_extractor,
+    metric_suffix,
     resize_description,
 )
 from bench.metrics.generate import LATENT_RULE, QUANTISE_RULE, generated_features
@@ -104,8 +105,7 @@ def evaluate_generator(
         num_ref = min(metric.num_gen, int(dataset.count))
         if num_ref not in references:
             ref = load_or_compute_reference(dataset, num_ref, extractor, device, batch_size, metric.split, show_progress)
-            state = "reused cached" if ref.cache_hit else "computed and cached"
-            log(f"reference features {dataset.name} n={ref.count}: {state} ({ref.cache_path})")
+            log(f"reference features {dataset.name} n={ref.count}: {ref.cache_state}" + (f" ({ref.cache_path})" if ref.cache_path else ""))
             references[num_ref] = ref
         ref = references[num_ref]
         features = functools.partial(memo.get, count=metric.num_gen)
@@ -171,10 +171,8 @@ def _evaluate_and_record(
 ) -> list[dict[str, Any]]:
     """Compute the metrics of one generator of a run, add `record` (which generator) to each line, append them."""
     run_dir = Path(run_dir)
-    names = resolve_metric_names(
-        metrics, num_gen, default_num_gen(device),
-        features=None if features == REAL_FEATURES else features,
-    )
+    # Names first (a typo fails before a network loads); the suffix marks non-comparable features.
+    names = resolve_metric_names(metrics, num_gen, default_num_gen(device), features=metric_suffix(features, inception))
     extractor = load_feature_extractor(features, device=device, inception=inception, dinov2=dinov2)
     generator.eval()
     dataset = load_dataset(options.data, options.data_root)

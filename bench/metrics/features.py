@@ -38,7 +38,7 @@ from bench.metrics.weights import locate_inception
 
 __all__ = [  # the extractor protocol, re-exported for the modules that load features from here
     "DINOV2_FEATURES", "INCEPTION_SIZE", "REAL_FEATURES", "RESIZE_DESCRIPTION", "RESIZE_MODE", "TEST_FEATURES",
-    "FeatureExtractor", "image_features", "load_feature_extractor", "resize_batch", "resize_description",
+    "FeatureExtractor", "image_features", "load_feature_extractor", "metric_suffix", "resize_batch", "resize_description",
 ]
 
 class _InceptionFeatures(nn.Module):
@@ -83,6 +83,11 @@ def _seeded(build: Callable[[], nn.Module], seed: int = 0) -> nn.Module:
         return build()
 
 
+def metric_suffix(features: str, inception: str | None = None) -> str | None:
+    """What metric names of these features end with (as the loaded extractor's `metric_suffix`), without loading it."""
+    return locate_inception(inception).metric_suffix if features == REAL_FEATURES else features
+
+
 def load_feature_extractor(
     features: str = REAL_FEATURES, device: str = "cpu", inception: str | None = None, dinov2: str | None = None,
 ) -> FeatureExtractor:
@@ -95,7 +100,8 @@ def load_feature_extractor(
         module = _InceptionFeatures(net).eval()
         return FeatureExtractor(
             name=REAL_FEATURES, fn=module, weights_sha256=weights.sha256,
-            description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=True,
+            description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=weights.comparable,
+            metric_suffix=weights.metric_suffix,
         )
     if features == DINOV2_FEATURES:
         return load_dinov2(device=device, weights=dinov2)
@@ -104,6 +110,7 @@ def load_feature_extractor(
         return FeatureExtractor(
             name=features, fn=module, weights_sha256="random-conv-seed0-v1",
             description="seeded random 3-layer conv net, 64-d (tests only; NOT comparable)", comparable=False,
+            metric_suffix=features,
         )
     known = ", ".join((REAL_FEATURES, DINOV2_FEATURES, *TEST_FEATURES))
     raise UserError(f"feature extractor '{features}' is unknown; known: {known} (only 'inception' gives real FID)")
@@ -136,6 +143,8 @@ def image_features(
     """Features (N, D) float32 of uint8 images (N, H, W, 3) through clean-fid's resize + `get_batch_features`."""
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"expected uint8 images (N, H, W, 3), got {images.dtype} {images.shape}")
+    if batch_size < 1:  # range() would yield no batch, and empty features could reach the reference cache
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     chunks = []
     with progress_bar(description, len(images), show_progress) as advance:
         for start in range(0, len(images), batch_size):

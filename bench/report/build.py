@@ -186,12 +186,12 @@ def _borrowed_spread(path: Path | None, info: dict[str, Any], kinds: list[str], 
         return None
 
 
-def build_report(
-    paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
-    title: str | None = None, commands: list[str] | None = None, notes: list[str] | None = None,
-    against: Path | None = None, spread_from: Path | None = None, spread_strict: bool = True,
-) -> Report:
-    """Gather, check, aggregate, plot and write the report (Markdown + CSV + PNGs) for the runs under `paths`."""
+def checked_runs(paths: list[Path], keys: list[str], notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(complete runs, their metric rows, final rows) under `paths`, checked for one protocol; writes nothing.
+
+    Raises a UserError for no runs, unreadable run files, no complete run or mixed protocols; `notes`
+    gains what the report says about runs left out.
+    """
     run_dirs = find_run_dirs(paths)
     if not run_dirs:
         raise UserError(
@@ -199,11 +199,20 @@ def build_report(
             "(`ladabench train ladagan`) or run `ladabench bench quick`, then compare"
         )
     runs, metrics = gather_runs(run_dirs)
-    notes = list(notes or [])
     runs = _complete_runs(runs, notes)
     check_training_protocol(runs)
     metrics = metrics[metrics["run"].isin(runs["run"])] if not metrics.empty else metrics
-    final = _checked_final(metrics, runs, keys, notes)
+    return runs, metrics, _checked_final(metrics, runs, keys, notes)
+
+
+def build_report(
+    paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
+    title: str | None = None, commands: list[str] | None = None, notes: list[str] | None = None,
+    against: Path | None = None, spread_from: Path | None = None, spread_strict: bool = True,
+) -> Report:
+    """Gather, check, aggregate, plot and write the report (Markdown + CSV + PNGs) for the runs under `paths`."""
+    notes = list(notes or [])
+    runs, metrics, final = checked_runs(paths, keys, notes)
     profile, scaling = load_profile_files(profile_paths or [])
     per_run = per_run_table(runs, final, profile)
     table = aggregate(per_run, keys)

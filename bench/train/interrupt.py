@@ -12,17 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from bench.core.errors import UserError
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process ended by SIGINT
-
-
-class Interrupted(UserError):
-    """Training stopped on a signal after writing a snapshot; the message says how to resume."""
-
-    exit_code = INTERRUPTED_EXIT_CODE
-    label = None  # the message itself starts with "interrupted at"
+from bench.core.interrupt import STOP_SIGNALS
 
 
 class StopRequest:

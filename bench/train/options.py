@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
+from bench.train.stored import check_stored
 
 SCHEMA = "ladabench.options/1"
 AMP_MODES = ("off", "bf16", "fp16")
@@ -114,6 +116,7 @@ class TrainOptions:
         if missing:
             raise UserError(f"{where} lacks {', '.join(missing)}; it was not written by `ladabench train`")
         values = {name: value for name, value in _with_legacy_values(stored).items() if name in known}
+        check_stored(values, typing.get_type_hints(cls), where)
         return cls(**_typed(values))
 
     def replace(self, **changes: Any) -> TrainOptions:

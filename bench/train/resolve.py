@@ -119,7 +119,7 @@ def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
         raise UserError(f"{flag_of(name)} must be a positive number (got {value})")
 
 
-def _check_device(device: str) -> None:
+def check_device(device: str) -> None:
     """Validate a --device value against this machine."""
     try:
         parsed = torch.device(device)
@@ -176,4 +176,4 @@ def _check(o: TrainOptions) -> None:
     if o.amp not in AMP_MODES:
         raise UserError(f"--amp '{o.amp}' is unknown; use one of {', '.join(AMP_MODES)}")
     _positive("eval_kimg", o.eval_kimg, allow_none=True)
-    _check_device(o.device)
+    check_device(o.device)

@@ -17,11 +17,12 @@ import torch
 from rich.console import Console
 from rich.markup import escape
 
+from bench.core.interrupt import Interrupted
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.registry import get_model
 from bench.train import distributed
-from bench.train.interrupt import Interrupted, stop_on_signals
+from bench.train.interrupt import stop_on_signals
 from bench.train.lock import RunLock
 from bench.train.loop import INTERRUPTED, OnSnapshot, OnTick, Trainer, TrainResult
 from bench.train.options import TrainOptions

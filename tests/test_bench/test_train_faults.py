@@ -1,4 +1,4 @@
-"""Faults: SIGKILL mid-run then resume, damaged snapshots, hostile snapshots, one writer per run, keep-last-K.
+"""Faults (SIGKILL + resume: test_train_kill_resume.py): damaged snapshots, hostile snapshots, one writer per run, keep-last-K.
 
 Runs use the tiny LadaGAN preset at batch 8 on the embedded dataset, on CPU with one thread.
 """
@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,108 +23,12 @@ from bench.train.lock import RunLock, RunLockedError
 from bench.train.snapshots import load_generator, prune
 from bench.train.state import SnapshotError, UnsafeSnapshotError, load_snapshot, save_snapshot
 
-REPO = Path(__file__).resolve().parents[2]
-TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]
-
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """One intra-op thread, as the subprocesses (OMP_NUM_THREADS=1): same kernels, bitwise-comparable runs."""
     with one_torch_thread():
         yield
-
-
-def _only_run(out: Path) -> Path:
-    """The single run folder under `out`."""
-    (run,) = [p for p in out.iterdir() if p.is_dir()]
-    return run
-
-
-def _stats(run: Path) -> list[dict]:
-    """stats.jsonl of a run, one dict per tick."""
-    return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
-
-
-def _subprocess_env() -> dict[str, str]:
-    """Environment for a CLI subprocess: one thread, this test session's cache, the repo importable."""
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-
-
-def _wait_for(predicate, proc: subprocess.Popen, timeout_s: float = 90.0) -> None:
-    """Poll until `predicate()` holds; fail early (with its output) if the process ends first."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if proc.poll() is not None:
-            pytest.fail(f"training ended (rc {proc.returncode}) before the test could interrupt it: {proc.stdout.read()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("training subprocess made no progress in time")
-        time.sleep(0.05)
-
-
-@pytest.mark.slow
-def test_sigkill_mid_run_then_resume_ends_bitwise_equal_and_a_live_run_refuses_a_second_writer(tmp_path, capsys):
-    args = [*TINY, "--kimg", "0.064", "--seed", "5", "--deterministic", "--snapshot-kimg", "0.016"]
-    assert main(["train", *args, "--out", str(tmp_path / "full")]) == 0
-    full = _only_run(tmp_path / "full")
-
-    out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "train", *args, "--out", str(out)],
-        env=_subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        def past_first_snapshot() -> bool:
-            """A snapshot exists and training has gone on past it."""
-            runs = list(out.glob("0*")) if out.exists() else []
-            stats = runs[0] / "stats.jsonl" if runs else None
-            return bool(runs and RunDir(runs[0]).snapshots() and stats.exists() and len(stats.read_text().splitlines()) >= 3)
-
-        _wait_for(past_first_snapshot, proc)
-        os.kill(proc.pid, signal.SIGSTOP)  # frozen at an arbitrary point of the run, lock still held
-        run = _only_run(out)
-        capsys.readouterr()
-        assert main(["train", "--resume", str(run)]) == 2  # a second writer is refused while it lives
-        err = capsys.readouterr().err.replace("\n", "")
-        assert f"is being trained by pid {proc.pid}" in err and "only one process may write a run" in err
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
-    killed_at = load_snapshot(RunDir(run).snapshots()[-1])["images_seen"]  # the finished snapshot survived the kill
-    assert 16 <= killed_at < 64
-
-    assert main(["train", "--resume", str(run)]) == 0
-    log = (run / "log.txt").read_text()
-    assert f"took over a stale lock from pid {proc.pid}" in log and "no longer running" in log
-    assert f"resumed from snapshot-000000.{killed_at:03d}.pt at {killed_at} images" in log
-    assert not (run / LOCK_NAME).exists()  # released on normal exit
-    a, b = load_snapshot(RunDir(full).snapshots()[-1]), load_snapshot(RunDir(run).snapshots()[-1])
-    assert a["images_seen"] == b["images_seen"] == 64
-    for name, tensor in a["G_ema"].items():
-        assert torch.equal(tensor, b["G_ema"][name]), f"G_ema.{name} differs after SIGKILL + resume"
-    losses = lambda r: [(s["images_seen"], s["loss_d"], s["loss_g"]) for s in _stats(r)]  # noqa: E731
-    assert losses(full) == losses(run)
-
-
-@pytest.fixture(scope="module")
-def stopped_run(tmp_path_factory) -> Path:
-    """A run stopped at 16 of 32 images (one snapshot, snapshot-000000.016.pt), copied fresh for each test."""
-    out = tmp_path_factory.mktemp("stopped")
-    with one_torch_thread():
-        assert main(["train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016", "--seed", "2", "--out", str(out)]) == 0
-    return _only_run(out)
-
-
-@pytest.fixture
-def run_copy(stopped_run, tmp_path) -> Path:
-    """A private copy of the stopped run."""
-    import shutil
-
-    return Path(shutil.copytree(stopped_run, tmp_path / stopped_run.name))
 
 
 def test_truncated_newest_snapshot_is_detected_set_aside_and_the_previous_one_used(run_copy, capsys):

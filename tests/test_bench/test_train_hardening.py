@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import shutil
+import json
 from pathlib import Path
 
 import pytest
+from clicheck import TINY, fingerprint, one_error_line
 from threads import one_torch_thread
 
 from bench.cli import main
 from bench.core.rundir import RunDir
 from bench.registry import get_model
 from bench.train.state import load_snapshot, save_snapshot
-
-TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]
 
 
 @pytest.fixture(autouse=True)
@@ -24,56 +22,26 @@ def _one_thread():
         yield
 
 
-@pytest.fixture(scope="module")
-def stopped_run(tmp_path_factory) -> Path:
-    """A run stopped at 16 of 32 images: one snapshot, snapshot-000000.016.pt."""
-    out = tmp_path_factory.mktemp("stopped")
-    with one_torch_thread():
-        assert main(["train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016", "--seed", "2", "--out", str(out)]) == 0
-    (run,) = [p for p in out.iterdir() if p.is_dir()]
-    return run
-
-
-@pytest.fixture
-def run_copy(stopped_run, tmp_path) -> Path:
-    """A private copy of the stopped run."""
-    return Path(shutil.copytree(stopped_run, tmp_path / stopped_run.name))
-
-
-def _fingerprint(run: Path) -> dict[str, tuple[str, int]]:
-    """Every file of the run (log.txt aside) with its sha256 and mtime in ns: equal fingerprints mean nothing changed."""
-    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(run.iterdir()) if p.name != "log.txt"}
-
-
-def _one_error_line(capsys) -> str:
-    """The single line the command wrote to stderr (failing on a traceback or several lines)."""
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip() and "reading fashion10k" not in ln]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
 def test_a_snapshot_of_another_model_is_refused_before_anything_is_rewritten(run_copy, capsys):
     good = load_snapshot(run_copy / "snapshot-000000.016.pt")
     spec = get_model("ladagan-dot")  # another architecture: its G has other weight names/shapes
     other_g, _ = spec.build_models(spec.presets["tiny32"])
     save_snapshot(run_copy / "snapshot-000001.pt", {**good, "G": other_g.state_dict(),
                                                     "options": {**good["options"], "model": "ladagan-dot"}})
-    before = _fingerprint(run_copy)
+    before = fingerprint(run_copy)
     code = main(["train", "--resume", str(run_copy), "--kimg", "0.064", "--force"])
     assert code == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert line.startswith("error: snapshot ") and "snapshot-000001.pt does not fit ladagan preset tiny32" in line
     assert "trained as ladagan-dot" in line
-    assert _fingerprint(run_copy) == before  # options.json (budget), snapshots, stats: unchanged; no lock, no temp file
+    assert fingerprint(run_copy) == before  # options.json (budget), snapshots, stats: unchanged; no lock, no temp file
 
 
 def test_a_zero_byte_snapshot_is_set_aside_on_resume_and_named_by_eval(run_copy, capsys):
     empty = run_copy / "snapshot-000001.pt"
     empty.write_bytes(b"")
     assert main(["eval", str(run_copy)]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert line == f"error: snapshot {empty} is truncated or unreadable (EOFError)"
     assert empty.exists()  # eval only reads: a training process may own the run
 
@@ -99,7 +67,7 @@ def test_a_budget_below_one_image_is_refused_and_no_run_folder_is_made(tmp_path,
     given = {"--kimg": "0.016", flag: value}
     args = ["train", *TINY, *[x for pair in given.items() for x in pair], "--out", str(tmp_path / "runs")]
     assert main(args) == 2
-    assert _one_error_line(capsys) == f"error: {flag} {value} is less than one image (budgets count images: kimg x 1000); pass at least 0.001"
+    assert one_error_line(capsys) == f"error: {flag} {value} is less than one image (budgets count images: kimg x 1000); pass at least 0.001"
     assert not (tmp_path / "runs").exists()
 
 
@@ -111,12 +79,12 @@ def test_a_path_with_rich_markup_is_printed_verbatim_in_progress_summary_and_err
     assert f"run directory: {run}" in captured and f"run: {run}" in captured
     missing = tmp_path / "runs[/x]" / "[red]gone[/red]"
     assert main(["eval", str(missing)]) == 2
-    assert str(missing) in _one_error_line(capsys)
+    assert str(missing) in one_error_line(capsys)
 
 
 def test_metric_grammar_in_an_error_keeps_its_brackets(stopped_run, capsys):
     assert main(["eval", str(stopped_run), "--metrics", "fidx_train"]) == 2
-    assert "write <kind><N>[k]_<split>, e.g. fid10k_train" in _one_error_line(capsys)  # rich dropped "[k]" before
+    assert "write <kind><N>[k]_<split>, e.g. fid10k_train" in one_error_line(capsys)  # rich dropped "[k]" before
 
 
 def _malformed(run: Path, name: str, text: str) -> None:
@@ -139,17 +107,17 @@ def test_a_malformed_run_file_is_one_line_naming_the_file_and_line_in_compare(ru
     _malformed(run_copy, name, text)
     report = tmp_path / "reports" / "r.md"
     assert main(["compare", str(run_copy), "--out", str(report), "--metric", "fid,kid"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert line.startswith(f"error: {run_copy / name.split(',')[0]}") and expected in line
     assert not (tmp_path / "reports").exists()
 
 
 def test_a_malformed_options_file_stops_resume_before_anything_is_written(run_copy, capsys):
     _malformed(run_copy, "options.json", '{"model": "ladagan",\n')
-    before = _fingerprint(run_copy)
+    before = fingerprint(run_copy)
     assert main(["train", "--resume", str(run_copy)]) == 2
-    assert "options.json, line 2: not valid JSON" in _one_error_line(capsys)
-    assert _fingerprint(run_copy) == before
+    assert "options.json, line 2: not valid JSON" in one_error_line(capsys)
+    assert fingerprint(run_copy) == before
 
 
 def test_a_torn_final_metric_line_is_skipped_but_a_torn_middle_line_is_not(tmp_path):
@@ -159,3 +127,22 @@ def test_a_torn_final_metric_line_is_skipped_but_a_torn_middle_line_is_not(tmp_p
     path.write_text('{"metric": "fid1\n{"metric": "fid10_train", "value": 3.0}\n')
     with pytest.raises(Exception, match=r"line 1: not a JSON line"):
         RunDir(tmp_path).metric_lines()
+
+
+@pytest.mark.parametrize(("field", "value", "problem"), [
+    ("total_kimg", "abc", "field 'total_kimg' is \"abc\", not a number"),
+    ("batch_size", -3, "field 'batch_size' is -3; it must be positive"),
+    ("betas", 5, "field 'betas' is 5, not a list of numbers"),
+    ("deterministic", "yes", "field 'deterministic' is \"yes\", not true or false"),
+])
+@pytest.mark.parametrize("command", ["resume", "eval", "compare"])
+def test_a_wrong_typed_stored_option_is_one_line_naming_file_and_field(run_copy, tmp_path, capsys, field, value, problem, command):
+    options = json.loads((run_copy / "options.json").read_text())
+    _malformed(run_copy, "options.json", json.dumps({**options, field: value}))
+    before = fingerprint(run_copy, skip=())
+    argv = {"resume": ["train", "--resume", str(run_copy)],
+            "eval": ["eval", str(run_copy), "--metrics", "fid10_train", "--features", "random-conv"],
+            "compare": ["compare", str(run_copy), "--out", str(tmp_path / "reports" / "r.md")]}[command]
+    assert main(argv) == 2
+    assert one_error_line(capsys) == f"error: {run_copy / 'options.json'}: {problem}; restore the file or start the run again"
+    assert fingerprint(run_copy, skip=()) == before and not (tmp_path / "reports").exists()

