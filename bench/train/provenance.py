@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-
 OUTPUT_PATHS = ("reports",)  # tracked folders of generated files, left out of `git_dirty`
 
 
