@@ -137,7 +137,7 @@ def stats_command(
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for field, value in (
-        ("status", ref.cache_state),
+        ("status", "reused cached features" if ref.cache_hit else ref.cache_state),
         ("images", f"{ref.count:,} of {dataset.count:,} ({ref.meta['selection']})"),
         ("content hash", dataset.content_hash),
         ("features", f"{extractor.description}, sha256 {extractor.weights_sha256}"),

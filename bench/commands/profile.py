@@ -180,7 +180,7 @@ def _token_counts(text: str, dim: int) -> tuple[int, ...]:
         raise UserError("--tokens needs at least one token count, e.g. --tokens 64,256,1024")
     for count in counts:
         if count < 1 or math.isqrt(count) ** 2 != count:
-            raise UserError(f"--tokens {count} is not a positive square number (tokens form a square map, e.g. 64, 256, 1024)")
+            raise UserError(f"--tokens {count} is not a square number >= 1 (tokens form a square map, e.g. 64, 256, 1024)")
     if dim % SCALING_HEADS:
         raise UserError(f"--dim {dim} does not split into {SCALING_HEADS} attention heads; pass a multiple of {SCALING_HEADS}, e.g. 256")
     return counts

