@@ -118,3 +118,17 @@ def test_runs_trained_with_different_thread_counts_are_named_in_a_note(tmp_path)
     (second / "env.json").write_text(json.dumps({**env, "cpu_threads": 1}))
     text = build_report([tmp_path / "runs"], keys, tmp_path / "b.md").markdown_path.read_text()
     assert f"cpu_threads: 1 (`{second.name}`); 2 (`{first.name}`)" in text
+
+
+def test_missing_or_single_seed_spread_source_is_one_line_and_writes_nothing(tmp_path):
+    from bench.core.errors import UserError
+    from bench.report.build import build_report
+
+    one, spread_csv, keys = _spread_reports(tmp_path)
+    with pytest.raises(UserError, match=r"--spread-from .*none\.csv does not exist; pass the \.csv of a multi-seed report"):
+        build_report([one], keys, tmp_path / "r1.md", spread_from=tmp_path / "none.csv")
+    # A one-seed report of the same protocol has no spread to lend.
+    build_report([one], keys, tmp_path / "single.md")
+    with pytest.raises(UserError, match="has no model with two or more training seeds"):
+        build_report([one], keys, tmp_path / "r1.md", spread_from=tmp_path / "single.csv")
+    assert not (tmp_path / "r1.md").exists() and not (tmp_path / "r1.csv").exists()
