@@ -72,7 +72,7 @@ class Grid:
 GRIDS = (
     Grid("quick", QUICK_MODELS, QUICK_KIMG, QUICK_NUM_GEN, "reports/quick.md", "ladabench quick benchmark",
          "LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md "
-         "(37.5 min measured on an idle 2-core CPU).", SEEDS_REPORT_CSV),
+         "(23.5 min measured from an empty cache on an idle 2-core CPU).", SEEDS_REPORT_CSV),
     Grid("ablations", ABLATION_MODELS, ABLATION_KIMG, ABLATION_NUM_GEN, "reports/ablations.md", "ladabench ablations",
          "LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md. "
          "Same protocol and runs folder as the quick grid: the models they share are trained once.",

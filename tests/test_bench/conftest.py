@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from clicheck import copy_run, train_stopped_run
+from threads import one_torch_thread
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +19,10 @@ def stopped_run(tmp_path_factory) -> Path:
 def run_copy(stopped_run, tmp_path) -> Path:
     """A private copy of the stopped run."""
     return copy_run(stopped_run, tmp_path)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch intra-op thread for the test (as subprocesses with OMP_NUM_THREADS=1); modules opt in with pytestmark."""
+    with one_torch_thread():
+        yield

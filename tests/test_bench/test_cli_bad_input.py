@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from clicheck import fingerprint, one_error_line
 from reportfakes import make_run
-from threads import one_torch_thread
 
 from bench.cli import main
 
@@ -13,11 +12,7 @@ RC = ["--features", "random-conv"]  # a fast test network: these commands fail b
 SCALING = ["profile", "--attention-scaling", "--repeats", "1", "--warmup", "0"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread (the machine is shared)."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread (see threads.py)
 
 
 @pytest.mark.parametrize(("args", "message"), [

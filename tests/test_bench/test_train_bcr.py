@@ -12,7 +12,6 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from threads import one_torch_thread
 from torch import nn
 
 from bench.train.augment import diff_augment
@@ -23,11 +22,7 @@ POLICY = "color,translation,cutout"
 SIZE, BATCH = 8, 3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Every test here on one torch thread (see threads.py)."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread (see threads.py)
 
 
 class SmallD(nn.Module):

@@ -5,16 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 from emacheck import SmallG, follow_ema
-from threads import one_torch_thread
 
 from bench.train.ema_start import initial_ema_state
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Every test here on one torch thread (see threads.py)."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread (see threads.py)
 
 
 def test_copy_starts_at_g_and_follows_the_formula():

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from threads import one_torch_thread
 
 from bench.cli import main
 from bench.core.rundir import LOCK_FILE as LOCK_NAME
@@ -23,12 +22,7 @@ from bench.train.lock import RunLock, RunLockedError
 from bench.train.snapshots import load_generator, prune
 from bench.train.state import SnapshotError, UnsafeSnapshotError, load_snapshot, save_snapshot
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread, as the subprocesses (OMP_NUM_THREADS=1): same kernels, bitwise-comparable runs."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread, as the subprocesses: same kernels, bitwise-comparable runs
 
 
 def test_truncated_newest_snapshot_is_detected_set_aside_and_the_previous_one_used(run_copy, capsys):

@@ -7,19 +7,13 @@ from pathlib import Path
 
 import pytest
 from clicheck import TINY, fingerprint, one_error_line
-from threads import one_torch_thread
 
 from bench.cli import main
 from bench.core.rundir import RunDir
 from bench.registry import get_model
 from bench.train.state import load_snapshot, save_snapshot
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread (the machine is shared)."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread (see threads.py)
 
 
 def test_a_snapshot_of_another_model_is_refused_before_anything_is_rewritten(run_copy, capsys):

@@ -14,7 +14,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from gradcalls import recorded_grad_calls
-from threads import one_torch_thread
 from torch import nn
 
 from bench.train.ema import make_ema
@@ -23,11 +22,7 @@ from bench.train.step import StepContext, d_step, train_step
 GAMMA, BATCH, PIXELS = 0.3, 3, 8
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Every test here on one torch thread (see threads.py)."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread (see threads.py)
 
 
 class TinyD(nn.Module):

@@ -9,19 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from threads import one_torch_thread
 
 import ladagan
 from bench.cli import main
 from bench.core.rundir import RunDir
 from bench.train.state import load_snapshot
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Every test here on one torch thread (see threads.py)."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread (see threads.py)
 
 
 TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]

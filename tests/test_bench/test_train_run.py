@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from threads import one_torch_thread
 
 import bench.train.loop as loop
 from bench.cli import main
@@ -19,12 +18,7 @@ from bench.core.rundir import RunDir
 from bench.train.snapshots import load_generator
 from bench.train.state import load_snapshot
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Every test here on one torch thread (see threads.py)."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread (see threads.py)
 
 
 TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu"]

@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from emacheck import SmallG, follow_ema
 from gradcalls import recorded_grad_calls
-from threads import one_torch_thread
 from torch import nn
 
 import ladagan
@@ -17,12 +16,7 @@ from bench.train.augment import diff_augment
 from bench.train.ema import ema_state_dict, load_ema_state_dict, make_ema
 from bench.train.step import StepContext, d_step, g_step, r1_penalty
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Every test here on one torch thread (see threads.py)."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread (see threads.py)
 
 
 class QuadraticD(nn.Module):
