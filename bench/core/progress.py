@@ -18,6 +18,9 @@ from rich.progress import Progress, Task, TaskID
 
 LINE_INTERVAL_ENV = "LADABENCH_PROGRESS_SECONDS"
 DEFAULT_LINE_INTERVAL_S = 30.0
+# rich estimates speed (hence ETA) from the updates of the last 30 s by default; a training tick of a slow
+# model or a grid step takes minutes, which left the ETA unknown ('?') for the whole run.
+SPEED_WINDOW_S = 3600.0
 
 LineFormat = Callable[[Task], str]
 
@@ -47,10 +50,12 @@ def default_line(task: Task) -> str:
 class LoggedProgress(Progress):
     """rich's Progress, which in a non-terminal console prints plain lines instead of a live bar."""
 
-    def __init__(self, *columns, console: Console, line: LineFormat = default_line, transient: bool = False):
-        """`line` renders one task as text for the plain-line mode (the columns serve the terminal)."""
+    def __init__(self, *columns, console: Console, line: LineFormat = default_line, transient: bool = False,
+                 get_time: Callable[[], float] | None = None):
+        """`line` renders one task as text for the plain-line mode (the columns serve the terminal); `get_time` is the clock."""
         self.plain = not console.is_terminal
-        super().__init__(*columns, console=console, transient=transient, disable=self.plain)
+        super().__init__(*columns, console=console, transient=transient, disable=self.plain,
+                         speed_estimate_period=SPEED_WINDOW_S, get_time=get_time)
         self.line = line
         self.interval_s = float(os.environ.get(LINE_INTERVAL_ENV, DEFAULT_LINE_INTERVAL_S))
         self._printed: dict[TaskID, tuple[float, tuple[str, bool]]] = {}  # task -> (time, (description, finished)) of its last line

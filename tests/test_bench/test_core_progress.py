@@ -44,6 +44,19 @@ def test_without_a_terminal_a_line_per_interval(monkeypatch: pytest.MonkeyPatch)
     assert [re.search(r"features: (\d+)/100", line)[1] for line in _lines(out)] == ["0", "10", "20", "30"]
 
 
+def test_eta_is_known_when_updates_are_minutes_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LINE_INTERVAL_ENV, "0")
+    now = [0.0]
+    out = io.StringIO()
+    with LoggedProgress(TextColumn("{task.description}"), console=Console(file=out), get_time=lambda: now[0]) as progress:
+        task = progress.add_task("grid", total=10)
+        for step in range(1, 4):  # a step every 5 min, ten times rich's default speed window
+            now[0] = 300.0 * step
+            progress.advance(task)
+    # 3 of 10 steps in 900 s: 7 steps left at 300 s each
+    assert _lines(out)[-1].endswith("grid: 3/10 (30%), elapsed 0:15:00, ETA 0:35:00")
+
+
 def test_in_a_terminal_no_plain_lines() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=100)
