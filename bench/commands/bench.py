@@ -27,11 +27,10 @@ bench_app = typer.Typer(
 
 QUICK_MODELS = ("ladagan", "conv", "transgan", "ladagan-dot")
 ABLATION_MODELS = ("ladagan", "ladagan-dot", "ladagan-nosln", "ladagan-mlpres", "ladagan-nor1", "ladagan-convd", "conv", "transgan")
-# Defaults sized for the quick grid to finish in 30 min on an idle 2-core CPU from an empty cache: at
-# batch 16 in bf16 the tiny32 models train at about 79/119/39/40 img/s (ladagan/conv/transgan/ladagan-dot,
-# `ladabench profile M --preset tiny --res 32 --batch 16 --amp bf16 --threads 2`), i.e. about 72 s per kimg
-# for all four; evaluation (N=250 at initialisation and at the budget, plus the reference) about 2,250
-# Inception forwards at about 10 img/s; profiling about 1 min.
+# Defaults sized for the quick grid to finish in 30 min on an idle 2-core CPU from an empty cache (1,666 s
+# measured): at batch 16 in fp32 the tiny32 models train at about 61/69/38/36 img/s (ladagan/conv/transgan/
+# ladagan-dot, the runs' own stats), i.e. about 88 s per kimg for all four; evaluation (N=250 at
+# initialisation and at the budget, plus the reference) about 2,250 Inception forwards in 4 min.
 QUICK_KIMG, QUICK_NUM_GEN = 16.0, 250
 ABLATION_KIMG, ABLATION_NUM_GEN = QUICK_KIMG, QUICK_NUM_GEN  # the quick protocol, so the two grids share runs
 # The small-budget EMA protocol (StyleGAN2-ADA's ema_kimg 10 with ema_rampup 0.05): the reference's fixed
@@ -75,7 +74,7 @@ class Grid:
 GRIDS = (
     Grid("quick", QUICK_MODELS, QUICK_KIMG, QUICK_NUM_GEN, "reports/quick.md", "ladabench quick benchmark",
          "LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md "
-         "(23.5 min measured from an empty cache on an idle 2-core CPU).", SEEDS_REPORT_CSV),
+         "(27.8 min measured from an empty cache on an idle 2-core CPU).", SEEDS_REPORT_CSV),
     Grid("ablations", ABLATION_MODELS, ABLATION_KIMG, ABLATION_NUM_GEN, "reports/ablations.md", "ladabench ablations",
          "LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md. "
          "Same protocol and runs folder as the quick grid: the models they share are trained once.",

@@ -108,6 +108,11 @@ def ema_description(train: dict[str, Any]) -> str:
     return EmaSchedule(float(train.get("ema_decay") or 0.0), halflife, rampup).describe()
 
 
+def _precision_text(amp: Any) -> str:
+    """The training precision in words, with the `--amp` value that selects it."""
+    return "fp32 (`--amp off`)" if amp == "off" else f"{amp} autocast (`--amp {amp}`)"
+
+
 def protocol_lines(info: dict[str, Any]) -> list[str]:
     """The protocol block: budget, data + preprocessing hash, metric protocol, weights hash, device, versions."""
     train = info["training"]
@@ -117,7 +122,7 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
         "metrics from the EMA generator at the final snapshot (final at budget) |",
         f"| dataset | `{train['data']}` at {train['resolution']} px, content + preprocessing hash `{_short(train['data_content_hash'])}` |",
         f"| training | batch {train['batch_size']}, Adam, augmentation `{train['augment']}`{_bcr_text(train)}, "
-        f"precision `{train['amp']}`{_r1_interval_text(train)} |",
+        f"precision {_precision_text(train['amp'])}{_r1_interval_text(train)} |",
         f"| G_ema | start `{_given(train.get('ema_start')) or 'copy'}`, {ema_description(train)} |",
     ]
     for kind, proto in info["metrics"].items():

@@ -35,6 +35,7 @@ def test_grid_trains_evaluates_profiles_reports_and_reuses_finished_runs(tmp_pat
     assert "fid16_train-random-conv" in text and "not comparable" in text
     assert "ladabench bench quick --kimg 0.032" in text
     assert ", half-life 10 kimg, ramp-up 0.05 x images seen |" in text
+    assert "precision fp32 (`--amp off`) |" in text  # the protocol's precision, in words and as the option
     assert "pipeline check" not in text  # the half-life schedule leaves no initial weights in G_ema
     (run_dir,) = (tmp_path / "runs").glob("0*")
     init = [json.loads(x) for x in (run_dir / "metric-fid16_train-random-conv.jsonl").read_text().splitlines()]
