@@ -229,7 +229,9 @@ def run_grid(plan: GridPlan, console: Console):
     columns = (TextColumn("[bold]{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     run_dirs: list[Path] = []
     with LoggedProgress(*columns, console=console) as progress:
-        overall = progress.add_task(f"{plan.name}: {len(cells)} runs", total=jobs)
+        # No ETA for the whole grid: its steps (training minutes, evaluation one, profiling seconds) differ too
+        # much for a rate (it said 1:12 with 4 min left); each training run's own line carries one.
+        overall = progress.add_task(f"{plan.name}: {len(cells)} runs", total=jobs, eta=False)
         current = progress.add_task("", total=1, visible=False)
         for model, seed in cells:
             progress.reset(current, description=f"train {model} s{seed} (img)", total=round(plan.total_kimg * 1000), visible=True)

@@ -39,12 +39,13 @@ def timing(task: Task) -> str:
 
 
 def default_line(task: Task) -> str:
-    """'description: done/total (pct%), elapsed H:MM:SS, ETA H:MM:SS'."""
+    """'description: done/total (pct%), elapsed H:MM:SS, ETA H:MM:SS' (no ETA for a task added with eta=False)."""
     if task.total:
         done = f"{task.completed:g}/{task.total:g} ({100.0 * task.completed / task.total:.0f}%)"
     else:
         done = f"{task.completed:g}"
-    return f"{task.description}: {done}, {timing(task)}"
+    clock = timing(task) if task.fields.get("eta", True) else f"elapsed {_clock(task.elapsed)}"
+    return f"{task.description}: {done}, {clock}"
 
 
 class LoggedProgress(Progress):

@@ -57,6 +57,18 @@ def test_eta_is_known_when_updates_are_minutes_apart(monkeypatch: pytest.MonkeyP
     assert _lines(out)[-1].endswith("grid: 3/10 (30%), elapsed 0:15:00, ETA 0:35:00")
 
 
+def test_a_task_added_without_eta_prints_only_elapsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LINE_INTERVAL_ENV, "0")
+    now = [0.0]
+    out = io.StringIO()
+    with LoggedProgress(TextColumn("{task.description}"), console=Console(file=out), get_time=lambda: now[0]) as progress:
+        task = progress.add_task("grid", total=4, eta=False)
+        for step in (1, 2):
+            now[0] = 60.0 * step
+            progress.advance(task)
+    assert _lines(out)[-1].endswith("grid: 2/4 (50%), elapsed 0:02:00")
+
+
 def test_in_a_terminal_no_plain_lines() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=100)
