@@ -39,8 +39,8 @@ GRID_EMA_HALFLIFE_KIMG, GRID_EMA_RAMPUP = 10.0, 0.05
 # The rest of the small-budget protocol (README "Quick benchmark": chosen by measurement, each a grid option):
 GRID_LR = 1e-3  # Adam rate of G and D; the presets' 2e-4 learns too little in a few hundred steps
 GRID_TINY_BATCH = 16  # tiny presets only: twice the updates per kimg of the presets' 32
-# Precision: fp32, the authors'. bf16 autocast is 1.3-1.9x faster on AMX but at equal budget it moved FID by
-# -27/-34 (LadaGAN) and +6/+10 (conv) over two training seeds, beyond seed noise for LadaGAN (README), so it
+# Precision: fp32, the authors'. bf16 autocast is 1.1-1.8x faster on AMX but was not shown to score like fp32 at
+# equal budget (3 seeds x 4 models: means moved by -21..+4 FID, seed spread halved; README "Precision"), so it
 # stays an option (`--amp bf16`), recorded in each run's options and refused as a spread source for fp32 grids.
 GRID_AMP = "off"
 SEEDS_REPORT_CSV = "reports/fashion32-seeds.csv"  # the quick protocol at 3 training seeds (its seed spread)
