@@ -62,11 +62,28 @@ def bench(session: nox.Session) -> None:
     args = list(session.posargs)
     if _option_value(args, "--repeats") is None:
         args += ["--repeats", "3"]  # paper-size presets train slowly on a CPU; three timed repeats give a median
-    session.run("ladabench", "profile", "all", "--preset", "default,tiny", "--roofline", *args,
-                "--json", "reports/profile.json", "--csv", "reports/profile.csv")
+    session.run(
+        "ladabench",
+        "profile",
+        "all",
+        "--preset",
+        "default,tiny",
+        "--roofline",
+        *args,
+        "--json",
+        "reports/profile.json",
+        "--csv",
+        "reports/profile.csv",
+    )
     device = _option_value(args, "--device")
-    session.run("ladabench", "profile", "--attention-scaling", *(["--device", device] if device else []),
-                "--json", "reports/attention-scaling.json")
+    session.run(
+        "ladabench",
+        "profile",
+        "--attention-scaling",
+        *(["--device", device] if device else []),
+        "--json",
+        "reports/attention-scaling.json",
+    )
 
 
 @nox.session

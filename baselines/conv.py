@@ -78,7 +78,9 @@ class ConvGenerator(nn.Module):
         super().__init__()
         n_up = int(math.log2(cfg.img_size // 4))
         if len(cfg.g_channels) != n_up or 4 * 2**n_up != cfg.img_size:
-            raise ValueError(f"{cfg.img_size} px needs {n_up} G widths (4x4 doubled {n_up} times), got {cfg.g_channels}")
+            raise ValueError(
+                f"{cfg.img_size} px needs {n_up} G widths (4x4 doubled {n_up} times), got {cfg.g_channels}"
+            )
         self.z_dim, self.img_size = cfg.z_dim, cfg.img_size
         self.c0 = cfg.g_channels[0]
         self.fc = nn.Linear(cfg.z_dim, 16 * self.c0)
@@ -98,7 +100,10 @@ class ConvDiscriminator(nn.Module):
     def __init__(self, cfg: ConvGANConfig):
         super().__init__()
         widths = (3, *cfg.d_channels)
-        blocks = [DiscBlock(a, b, down=True, first=(i == 0)) for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True))]
+        blocks = [
+            DiscBlock(a, b, down=True, first=(i == 0))
+            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True))
+        ]
         blocks += [DiscBlock(widths[-1], widths[-1], down=False) for _ in range(cfg.d_extra_blocks)]
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(widths[-1], 1)
@@ -125,20 +130,27 @@ def _d_widths(res: int, widths: tuple[int, ...]) -> tuple[int, ...]:
 
 PRESETS: dict[str, BaselinePreset] = {
     "cifar10": BaselinePreset(
-        "cifar10", 32, ConvGANConfig(32, g_channels=(256, 256, 256), d_channels=(128, 128)),
+        "cifar10",
+        32,
+        ConvGANConfig(32, g_channels=(256, 256, 256), d_channels=(128, 128)),
         source=_SOURCE + "widths of SNGAN-ResNet-32 (G 256, D 128)",
     ),
     "celeba64": BaselinePreset(
-        "celeba64", 64, ConvGANConfig(64, g_channels=(512, 256, 128, 64), d_channels=(64, 128, 256)),
+        "celeba64",
+        64,
+        ConvGANConfig(64, g_channels=(512, 256, 128, 64), d_channels=(64, 128, 256)),
         source=_SOURCE + "halving widths per up-block, D doubling to 256 at 8x8",
     ),
     "ffhq128": BaselinePreset(
-        "ffhq128", 128, ConvGANConfig(128, g_channels=(512, 512, 256, 128, 64), d_channels=(64, 128, 256, 512)),
+        "ffhq128",
+        128,
+        ConvGANConfig(128, g_channels=(512, 512, 256, 128, 64), d_channels=(64, 128, 256, 512)),
         training=ladagan_recipe("ffhq128"),
         source=_SOURCE + "one more block per side than 64 px; LadaGAN's ffhq128 recipe",
     ),
     "bedroom256": BaselinePreset(
-        "bedroom256", 256,
+        "bedroom256",
+        256,
         ConvGANConfig(256, g_channels=(512, 512, 256, 128, 64, 32), d_channels=(32, 64, 128, 256, 512)),
         source=_SOURCE + "one more block per side than 128 px",
     ),
@@ -146,7 +158,8 @@ PRESETS: dict[str, BaselinePreset] = {
 for _res in (32, 64, 128, 256):
     _n_up = int(math.log2(_res // 4))
     PRESETS[f"tiny{_res}"] = BaselinePreset(
-        f"tiny{_res}", _res,
+        f"tiny{_res}",
+        _res,
         ConvGANConfig(_res, g_channels=(64,) * _n_up, d_channels=_d_widths(_res, (32, 64))),
         training=_TINY_TRAINING,
         source=_SOURCE + "small widths for CPU smoke runs and the quick benchmark",

@@ -83,11 +83,15 @@ class TransGANGenerator(nn.Module):
         self.z_dim, self.img_size, self.dims = cfg.z_dim, cfg.img_size, cfg.g_dims
         self.fc = nn.Linear(cfg.z_dim, 64 * cfg.g_dims[0])
         sides = [8 * 2**i for i in range(n_stages)]
-        self.pos = nn.ParameterList(nn.Parameter(torch.zeros(1, s * s, d)) for s, d in zip(sides, cfg.g_dims, strict=True))
+        self.pos = nn.ParameterList(
+            nn.Parameter(torch.zeros(1, s * s, d)) for s, d in zip(sides, cfg.g_dims, strict=True)
+        )
         for p in self.pos:
             nn.init.trunc_normal_(p, std=0.02)
         self.stages = nn.ModuleList(
-            nn.Sequential(*(TransformerBlock(d, h, s, cfg.window, cfg.mlp_ratio, math_only=False) for _ in range(depth)))
+            nn.Sequential(
+                *(TransformerBlock(d, h, s, cfg.window, cfg.mlp_ratio, math_only=False) for _ in range(depth))
+            )
             for s, d, depth, h in zip(sides, cfg.g_dims, cfg.g_depths, cfg.g_heads, strict=True)
         )
         # After a pixel shuffle a stage has prev/4 channels; project only where the next width differs.
@@ -121,7 +125,9 @@ class TransGANDiscriminator(nn.Module):
         nn.init.trunc_normal_(self.pos, std=0.02)
         self.sides = [side // 2**i for i in range(n_stages)]
         self.stages = nn.ModuleList(
-            nn.Sequential(*(TransformerBlock(d, cfg.d_heads, s, cfg.window, cfg.mlp_ratio, math_only=True) for _ in range(depth)))
+            nn.Sequential(
+                *(TransformerBlock(d, cfg.d_heads, s, cfg.window, cfg.mlp_ratio, math_only=True) for _ in range(depth))
+            )
             for s, d, depth in zip(self.sides, cfg.d_dims, cfg.d_depths, strict=True)
         )
         self.merge = nn.ModuleList(nn.Linear(4 * a, b) for a, b in zip(cfg.d_dims[:-1], cfg.d_dims[1:], strict=True))
@@ -156,26 +162,53 @@ def build(preset: BaselinePreset) -> tuple[TransGANGenerator, TransGANDiscrimina
 _SOURCE = "our choice: TransGAN layout (Jiang et al. 2021) slimmed, grid attention with 16x16 windows; "
 PRESETS: dict[str, BaselinePreset] = {
     "cifar10": BaselinePreset(
-        "cifar10", 32, TransGANConfig(32),
-        source=_SOURCE + "G widths of TransGAN-CIFAR (1024, 256, 64), depths (1, 2, 2) (TransGAN: 5, 4, 2) so G is about LadaGAN-sized",
+        "cifar10",
+        32,
+        TransGANConfig(32),
+        source=_SOURCE
+        + "G widths of TransGAN-CIFAR (1024, 256, 64), depths (1, 2, 2) (TransGAN: 5, 4, 2) so G is about LadaGAN-sized",
     ),
     "celeba64": BaselinePreset(
-        "celeba64", 64,
-        TransGANConfig(64, g_dims=(1024, 256, 64, 32), g_depths=(1, 2, 2, 1), g_heads=(4, 4, 4, 2),
-                       d_patch=2, d_dims=(96, 192, 384), d_depths=(1, 2, 2)),
+        "celeba64",
+        64,
+        TransGANConfig(
+            64,
+            g_dims=(1024, 256, 64, 32),
+            g_depths=(1, 2, 2, 1),
+            g_heads=(4, 4, 4, 2),
+            d_patch=2,
+            d_dims=(96, 192, 384),
+            d_depths=(1, 2, 2),
+        ),
         source=_SOURCE + "a fourth G stage at 64x64 (4096 tokens in 16 windows)",
     ),
     "ffhq128": BaselinePreset(
-        "ffhq128", 128,
-        TransGANConfig(128, g_dims=(1024, 256, 128, 64, 32), g_depths=(1, 2, 2, 1, 1), g_heads=(4, 4, 4, 2, 2),
-                       d_patch=4, d_dims=(96, 192, 384), d_depths=(1, 2, 2)),
+        "ffhq128",
+        128,
+        TransGANConfig(
+            128,
+            g_dims=(1024, 256, 128, 64, 32),
+            g_depths=(1, 2, 2, 1, 1),
+            g_heads=(4, 4, 4, 2, 2),
+            d_patch=4,
+            d_dims=(96, 192, 384),
+            d_depths=(1, 2, 2),
+        ),
         training=ladagan_recipe("ffhq128"),
         source=_SOURCE + "five G stages; D patch 4; LadaGAN's ffhq128 recipe",
     ),
     "bedroom256": BaselinePreset(
-        "bedroom256", 256,
-        TransGANConfig(256, g_dims=(1024, 256, 128, 64, 32, 16), g_depths=(1, 2, 2, 1, 1, 1),
-                       g_heads=(4, 4, 4, 2, 2, 1), d_patch=4, d_dims=(48, 96, 192, 384), d_depths=(1, 1, 2, 2)),
+        "bedroom256",
+        256,
+        TransGANConfig(
+            256,
+            g_dims=(1024, 256, 128, 64, 32, 16),
+            g_depths=(1, 2, 2, 1, 1, 1),
+            g_heads=(4, 4, 4, 2, 2, 1),
+            d_patch=4,
+            d_dims=(48, 96, 192, 384),
+            d_depths=(1, 1, 2, 2),
+        ),
         source=_SOURCE + "six G stages; D patch 4",
     ),
 }
@@ -184,10 +217,18 @@ for _res in (32, 64, 128, 256):
     _n = int(math.log2(_res // 8)) + 1
     _patch, _d_dims = _TINY_D[_res]
     PRESETS[f"tiny{_res}"] = BaselinePreset(
-        f"tiny{_res}", _res,
+        f"tiny{_res}",
+        _res,
         TransGANConfig(
-            _res, g_dims=(128, 64, 32, 32, 32, 32)[:_n], g_depths=(1,) * _n, g_heads=(2,) * _n,
-            d_patch=_patch, d_dims=_d_dims, d_depths=(1,) * len(_d_dims), d_heads=2, mlp_ratio=2,
+            _res,
+            g_dims=(128, 64, 32, 32, 32, 32)[:_n],
+            g_depths=(1,) * _n,
+            g_heads=(2,) * _n,
+            d_patch=_patch,
+            d_dims=_d_dims,
+            d_depths=(1,) * len(_d_dims),
+            d_heads=2,
+            mlp_ratio=2,
         ),
         training=TrainingConfig(batch_size=32),
         source=_SOURCE + "small widths for CPU smoke runs and the quick benchmark",

@@ -39,6 +39,7 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app; a UserError becomes a message and an exit code."""
+
     def run() -> None:
         """The app, with a clean line on Ctrl-C (train, eval, bench and data prepare install their own)."""
         with interrupt_with(INTERRUPTED):

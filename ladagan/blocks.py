@@ -59,8 +59,15 @@ class GeneratorBlock(nn.Module):
     """SMLadaformer: x + attn(SLN(x, z)), then MLP(SLN(., z)) with no residual around the MLP."""
 
     def __init__(
-        self, dim: int, heads: int, mlp_dim: int, z_dim: int, attention: str = "lada",
-        sln: bool = True, mlp_residual: bool = False, eps: float = 1e-6,
+        self,
+        dim: int,
+        heads: int,
+        mlp_dim: int,
+        z_dim: int,
+        attention: str = "lada",
+        sln: bool = True,
+        mlp_residual: bool = False,
+        eps: float = 1e-6,
     ) -> None:
         super().__init__()
         self.norm1 = SelfModulatedLayerNorm(dim, z_dim, eps) if sln else AffineLayerNorm(dim, eps=eps)

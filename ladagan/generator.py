@@ -34,8 +34,9 @@ class Generator(nn.Module):
         _validate(cfg)
         self.z_dim, self.img_size = cfg.z_dim, cfg.img_size
         d8, d16, d32 = cfg.dims
-        block = dict(z_dim=cfg.z_dim, attention=cfg.attention, sln=cfg.sln,
-                     mlp_residual=cfg.mlp_residual, eps=cfg.ln_eps)
+        block = dict(
+            z_dim=cfg.z_dim, attention=cfg.attention, sln=cfg.sln, mlp_residual=cfg.mlp_residual, eps=cfg.ln_eps
+        )
         self.init = nn.Linear(cfg.z_dim, 64 * d8, bias=False)
         self.pos_8 = PositionalEmbedding(64, d8)
         self.block_8 = GeneratorBlock(d8, cfg.heads[0], cfg.mlp_dims[0], **block)

@@ -96,8 +96,10 @@ class Preset:
 
 def authors_config(dataset: str, commit: str) -> str:
     """Provenance of a preset taken from one of the authors' released per-dataset configs."""
-    return (f"authors' config {dataset}/config.json (milmor/LadaGAN demo.ipynb saved output @ {commit}); "
-            "defaults it does not set from tensorflow/config.py @ eb3ed9c")
+    return (
+        f"authors' config {dataset}/config.json (milmor/LadaGAN demo.ipynb saved output @ {commit}); "
+        "defaults it does not set from tensorflow/config.py @ eb3ed9c"
+    )
 
 
 # D encoder widths per resolution: the encoder must end at 16x16, so len(enc_dims) = log2(img/16) + 1.
@@ -147,7 +149,10 @@ for _res in (32, 64, 128, 256):
         name=f"tiny{_res}",
         resolution=_res,
         generator=GeneratorConfig(
-            img_size=_res, dims=(128, 64, 32), heads=(2, 2, 2), mlp_dims=(128, 128, 128),
+            img_size=_res,
+            dims=(128, 64, 32),
+            heads=(2, 2, 2),
+            mlp_dims=(128, 128, 128),
             dec_dims=_TINY_DEC[_res],
         ),
         discriminator=DiscriminatorConfig(

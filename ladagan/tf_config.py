@@ -7,8 +7,18 @@ from typing import Any
 from ladagan.presets import DiscriminatorConfig, GeneratorConfig
 
 # The keys that fix the architecture; the rest of the file is the training recipe.
-ARCHITECTURE_KEYS = ("img_size", "noise_dim", "g_dim", "g_heads", "g_mlp", "dec_dim",
-                     "d_enc_dim", "d_out_dim", "d_heads", "d_mlp")
+ARCHITECTURE_KEYS = (
+    "img_size",
+    "noise_dim",
+    "g_dim",
+    "g_heads",
+    "g_mlp",
+    "dec_dim",
+    "d_enc_dim",
+    "d_out_dim",
+    "d_heads",
+    "d_mlp",
+)
 
 
 class ConfigError(ValueError):
@@ -43,12 +53,19 @@ def architecture_from_config(conf: dict[str, Any]) -> tuple[GeneratorConfig, Dis
     dec = conf["dec_dim"]
     dec_dims = None if dec is False or dec is None else _ints(conf, "dec_dim")
     generator = GeneratorConfig(
-        img_size=res, z_dim=_int(conf, "noise_dim"), dims=_ints(conf, "g_dim", 3),
-        heads=_ints(conf, "g_heads", 3), mlp_dims=_ints(conf, "g_mlp", 3), dec_dims=dec_dims,
+        img_size=res,
+        z_dim=_int(conf, "noise_dim"),
+        dims=_ints(conf, "g_dim", 3),
+        heads=_ints(conf, "g_heads", 3),
+        mlp_dims=_ints(conf, "g_mlp", 3),
+        dec_dims=dec_dims,
     )
     discriminator = DiscriminatorConfig(
-        img_size=res, enc_dims=_ints(conf, "d_enc_dim"), out_dims=_ints(conf, "d_out_dim", 2),
-        heads=_int(conf, "d_heads"), mlp_dim=_int(conf, "d_mlp"),
+        img_size=res,
+        enc_dims=_ints(conf, "d_enc_dim"),
+        out_dims=_ints(conf, "d_out_dim", 2),
+        heads=_int(conf, "d_heads"),
+        mlp_dim=_int(conf, "d_mlp"),
     )
     return generator, discriminator
 

@@ -29,8 +29,12 @@ _PARAMS = {
     "dense_nobias": {"weight": ("kernel", "dense")},
     "conv": {"weight": ("kernel", "conv"), "bias": ("bias", "as_is")},
     "conv_nobias": {"weight": ("kernel", "conv")},
-    "batchnorm": {"weight": ("gamma", "as_is"), "bias": ("beta", "as_is"),
-                  "running_mean": ("moving_mean", "as_is"), "running_var": ("moving_variance", "as_is")},
+    "batchnorm": {
+        "weight": ("gamma", "as_is"),
+        "bias": ("beta", "as_is"),
+        "running_mean": ("moving_mean", "as_is"),
+        "running_var": ("moving_variance", "as_is"),
+    },
     "layernorm": {"weight": ("gamma", "as_is"), "bias": ("beta", "as_is")},
     "embedding": {"weight": ("embeddings", "as_is")},
 }
@@ -79,10 +83,14 @@ class Layer:
 def _dense_block(ours: str, theirs: str, sln: bool) -> list[Layer]:
     """A Ladaformer block: norms, Lada attention and the two-layer MLP."""
     norm = [("hidden", "h", "dense"), ("gamma", "gamma", "dense"), ("beta", "beta", "dense")]
-    layers = [Layer(f"{ours}.attn.{a}", f"{theirs}/attn/{b}", "dense")
-              for a, b in (("q", "wq"), ("k", "wk"), ("v", "wv"), ("score", "q_attn"), ("out", "to_out"))]
-    layers += [Layer(f"{ours}.mlp.0", f"{theirs}/mlp/layer_with_weights-0", "dense"),
-               Layer(f"{ours}.mlp.2", f"{theirs}/mlp/layer_with_weights-1", "dense")]
+    layers = [
+        Layer(f"{ours}.attn.{a}", f"{theirs}/attn/{b}", "dense")
+        for a, b in (("q", "wq"), ("k", "wk"), ("v", "wv"), ("score", "q_attn"), ("out", "to_out"))
+    ]
+    layers += [
+        Layer(f"{ours}.mlp.0", f"{theirs}/mlp/layer_with_weights-0", "dense"),
+        Layer(f"{ours}.mlp.2", f"{theirs}/mlp/layer_with_weights-1", "dense"),
+    ]
     for n in ("norm1", "norm2"):
         if sln:  # SMLayerNormalization: its LayerNormalization has no variables
             layers += [Layer(f"{ours}.{n}.{a}", f"{theirs}/{n}/{b}", k) for a, b, k in norm]
@@ -97,10 +105,16 @@ def generator_layers(cfg: GeneratorConfig) -> list[Layer]:
     for side in (8, 16, 32):
         layers.append(Layer(f"pos_{side}", f"pos_emb_{side}/position_embedding", "embedding"))
         layers += _dense_block(f"block_{side}", f"block_{side}", sln=True)
-    layers += [Layer("conv_8", "conv_8", "conv"), Layer("conv_16", "conv_16", "conv"), Layer("to_rgb", "ch_conv", "conv")]
+    layers += [
+        Layer("conv_8", "conv_8", "conv"),
+        Layer("conv_16", "conv_16", "conv"),
+        Layer("to_rgb", "ch_conv", "conv"),
+    ]
     for i, _ in enumerate(cfg.dec_dims or ()):  # each stage: upsample, conv, BatchNorm, LeakyReLU
-        layers += [Layer(f"decoder.{i}.1", f"dec/layer_with_weights-{2 * i}", "conv"),
-                   Layer(f"decoder.{i}.2", f"dec/layer_with_weights-{2 * i + 1}", "batchnorm")]
+        layers += [
+            Layer(f"decoder.{i}.1", f"dec/layer_with_weights-{2 * i}", "conv"),
+            Layer(f"decoder.{i}.2", f"dec/layer_with_weights-{2 * i + 1}", "batchnorm"),
+        ]
     return layers
 
 
@@ -109,20 +123,27 @@ def discriminator_layers(cfg: DiscriminatorConfig) -> list[Layer]:
     layers = [Layer("stem.0", "inp_conv/layer_with_weights-0", "conv_nobias")]
     for i in range(len(cfg.enc_dims) - 1):
         enc = f"encoder/{i}"
-        layers += [Layer(f"encoder.{i}.main.1", f"{enc}/main/layer_with_weights-0", "conv_nobias"),
-                   Layer(f"encoder.{i}.main.2", f"{enc}/main/layer_with_weights-1", "batchnorm"),
-                   Layer(f"encoder.{i}.main.4", f"{enc}/main/layer_with_weights-2", "conv_nobias"),
-                   Layer(f"encoder.{i}.main.5", f"{enc}/main/layer_with_weights-3", "batchnorm"),
-                   Layer(f"encoder.{i}.direct.1", f"{enc}/direct/layer_with_weights-0", "conv_nobias"),
-                   Layer(f"encoder.{i}.direct.2", f"{enc}/direct/layer_with_weights-1", "batchnorm")]
+        layers += [
+            Layer(f"encoder.{i}.main.1", f"{enc}/main/layer_with_weights-0", "conv_nobias"),
+            Layer(f"encoder.{i}.main.2", f"{enc}/main/layer_with_weights-1", "batchnorm"),
+            Layer(f"encoder.{i}.main.4", f"{enc}/main/layer_with_weights-2", "conv_nobias"),
+            Layer(f"encoder.{i}.main.5", f"{enc}/main/layer_with_weights-3", "batchnorm"),
+            Layer(f"encoder.{i}.direct.1", f"{enc}/direct/layer_with_weights-0", "conv_nobias"),
+            Layer(f"encoder.{i}.direct.2", f"{enc}/direct/layer_with_weights-1", "batchnorm"),
+        ]
     layers.append(Layer("pos_16", "pos_emb_8/position_embedding", "embedding"))
     layers += _dense_block("block_16", "block_8", sln=False)
-    layers += [Layer("conv_8", "conv_4", "conv"), Layer("logits.0", "down_4/layer_with_weights-0", "conv_nobias"),
-               Layer("logits.2", "down_4/layer_with_weights-1", "conv_nobias")]
+    layers += [
+        Layer("conv_8", "conv_4", "conv"),
+        Layer("logits.0", "down_4/layer_with_weights-0", "conv_nobias"),
+        Layer("logits.2", "down_4/layer_with_weights-1", "conv_nobias"),
+    ]
     return layers
 
 
-def _gather(variables: dict[str, np.ndarray], network: str, layers: list[Layer]) -> tuple[dict[str, np.ndarray], list[str]]:
+def _gather(
+    variables: dict[str, np.ndarray], network: str, layers: list[Layer]
+) -> tuple[dict[str, np.ndarray], list[str]]:
     """Our parameter name -> torch-layout array for every mapped variable, plus the names found missing."""
     out, missing = {}, []
     for layer in layers:
@@ -160,21 +181,29 @@ def _unused(variables: dict[str, np.ndarray], network: str, layers: list[Layer])
     return [f"unexpected {key}" for key in sorted(variables) if key.startswith(f"{network}/") and key not in taken]
 
 
-def convert_generator(variables: dict[str, np.ndarray], network: str, cfg: GeneratorConfig, model: nn.Module) -> dict[str, torch.Tensor]:
+def convert_generator(
+    variables: dict[str, np.ndarray], network: str, cfg: GeneratorConfig, model: nn.Module
+) -> dict[str, torch.Tensor]:
     """A state dict for our generator `model` from the variables under `network/` ('generator' or 'ema_generator')."""
     if cfg.attention != "lada" or not cfg.sln or cfg.mlp_residual:
-        raise ConversionError(network, ["the authors' checkpoints hold the reference generator; this config is an ablation"])
+        raise ConversionError(
+            network, ["the authors' checkpoints hold the reference generator; this config is an ablation"]
+        )
     layers = generator_layers(cfg)
     state, missing = _gather(variables, network, layers)
     _permute_generator(state, cfg)
     return _state_dict(model, state, missing, _unused(variables, network, layers), network)
 
 
-def convert_discriminator(variables: dict[str, np.ndarray], cfg: DiscriminatorConfig, model: nn.Module) -> dict[str, torch.Tensor]:
+def convert_discriminator(
+    variables: dict[str, np.ndarray], cfg: DiscriminatorConfig, model: nn.Module
+) -> dict[str, torch.Tensor]:
     """A state dict for our discriminator `model` from the variables under `discriminator/`."""
     network = NETWORKS["D"]
     if cfg.attention != "lada" or not cfg.transformer:
-        raise ConversionError(network, ["the authors' checkpoints hold the reference discriminator; this config is an ablation"])
+        raise ConversionError(
+            network, ["the authors' checkpoints hold the reference discriminator; this config is an ablation"]
+        )
     layers = discriminator_layers(cfg)
     state, missing = _gather(variables, network, layers)
     _permute_discriminator(state)
@@ -182,18 +211,27 @@ def convert_discriminator(variables: dict[str, np.ndarray], cfg: DiscriminatorCo
 
 
 def _state_dict(
-    model: nn.Module, state: dict[str, np.ndarray], missing: list[str], unexpected: list[str], network: str,
+    model: nn.Module,
+    state: dict[str, np.ndarray],
+    missing: list[str],
+    unexpected: list[str],
+    network: str,
 ) -> dict[str, torch.Tensor]:
     """`model`'s state dict with the converted arrays in it, or a ConversionError listing every mismatch.
 
     Shape mismatches come first (they say most about which architecture the checkpoint holds).
     """
     result = model.state_dict()
-    problems = [f"{key} is {tuple(value.shape)} in the checkpoint but {tuple(result[key].shape)} here"
-                for key, value in state.items() if tuple(value.shape) != tuple(result[key].shape)]
+    problems = [
+        f"{key} is {tuple(value.shape)} in the checkpoint but {tuple(result[key].shape)} here"
+        for key, value in state.items()
+        if tuple(value.shape) != tuple(result[key].shape)
+    ]
     problems += missing + unexpected
     if not problems:  # every variable was found: any parameter still unfilled is a gap in the layer table
-        problems = [f"no variable fills {key}" for key in result if key not in state and not key.endswith("num_batches_tracked")]
+        problems = [
+            f"no variable fills {key}" for key in result if key not in state and not key.endswith("num_batches_tracked")
+        ]
     if problems:
         raise ConversionError(network, problems)
     for key, value in state.items():

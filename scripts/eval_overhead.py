@@ -28,8 +28,10 @@ spec = get_model("ladagan")
 G, _ = spec.build(spec.preset("tiny", 32))
 G.eval()
 extractor = load_feature_extractor()
-resized = [resize_batch(generate_uint8(G, 0, args.batch, start=s, batch_size=args.batch))
-           for s in range(0, args.images, args.batch)]
+resized = [
+    resize_batch(generate_uint8(G, 0, args.batch, start=s, batch_size=args.batch))
+    for s in range(0, args.images, args.batch)
+]
 
 
 def pipeline() -> None:

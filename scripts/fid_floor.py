@@ -28,11 +28,13 @@ def main() -> None:
     dataset = load_dataset(args.data)
     extractor = load_feature_extractor("inception")
     reference = load_or_compute_reference(dataset, args.num, extractor, show_progress=False)
-    others = np.setdiff1d(np.arange(dataset.count), reference_indices(dataset.count, args.num))[:args.num]
+    others = np.setdiff1d(np.arange(dataset.count), reference_indices(dataset.count, args.num))[: args.num]
     features = image_features(np.asarray(dataset.images[others]), extractor, show_progress=False)
     kid = kid_subset_values(features, reference.features, subset_size=min(args.num, 1000)).mean() * KID_SCALE
-    print(f"{args.data}: {args.num} real training images outside the reference vs the {args.num}-image reference: "
-          f"FID {fid_from_features(features, reference):.1f}, KID x10^3 {kid:.2f}")
+    print(
+        f"{args.data}: {args.num} real training images outside the reference vs the {args.num}-image reference: "
+        f"FID {fid_from_features(features, reference):.1f}, KID x10^3 {kid:.2f}"
+    )
 
 
 if __name__ == "__main__":

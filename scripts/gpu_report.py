@@ -67,8 +67,12 @@ def run_gpu_tests(dry_run: bool) -> dict[str, Any]:
     start = time.monotonic()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.strip()]
-    return {"command": " ".join(["python", *cmd[1:]]), "returncode": done.returncode, "summary": lines[-1] if lines else "",
-            "seconds": round(time.monotonic() - start, 1)}
+    return {
+        "command": " ".join(["python", *cmd[1:]]),
+        "returncode": done.returncode,
+        "summary": lines[-1] if lines else "",
+        "seconds": round(time.monotonic() - start, 1),
+    }
 
 
 def run_profiles(device: str, dry_run: bool, budget_s: float, peaks: dict[str, Any]) -> tuple[list, list]:
@@ -96,22 +100,50 @@ def run_profiles(device: str, dry_run: bool, budget_s: float, peaks: dict[str, A
 def run_training(device: str, dry_run: bool, out_dir: Path) -> dict[str, Any]:
     """`ladabench train ladagan --preset cifar10` for a few kimg in bf16 with compile; its stats lines summarised."""
     preset, kimg, extra = ("tiny", "0.064", ["--no-compile"]) if dry_run else ("cifar10", "5", ["--compile"])
-    cmd = [sys.executable, "-m", "bench.cli", "train", "ladagan", "--preset", preset, "--data", "fashion10k",
-           "--amp", "bf16", *extra, "--kimg", kimg, "--tick-kimg", str(float(kimg) / 4), "--device", device,
-           "--out", str(out_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "train",
+        "ladagan",
+        "--preset",
+        preset,
+        "--data",
+        "fashion10k",
+        "--amp",
+        "bf16",
+        *extra,
+        "--kimg",
+        kimg,
+        "--tick-kimg",
+        str(float(kimg) / 4),
+        "--device",
+        device,
+        "--out",
+        str(out_dir),
+    ]
     start = time.monotonic()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     shown = [*cmd[3:-1], "RUNS"]  # the run folder is temporary
-    result: dict[str, Any] = {"command": " ".join(["ladabench", *shown]), "returncode": done.returncode,
-                              "seconds": round(time.monotonic() - start, 1)}
+    result: dict[str, Any] = {
+        "command": " ".join(["ladabench", *shown]),
+        "returncode": done.returncode,
+        "seconds": round(time.monotonic() - start, 1),
+    }
     runs = sorted(p for p in out_dir.iterdir() if p.is_dir())
     if done.returncode != 0 or not runs:
         result["error"] = (done.stderr or done.stdout)[-2000:]
         return result
     ticks = [json.loads(line) for line in (runs[-1] / "stats.jsonl").read_text().splitlines() if line.strip()]
-    result.update(ticks=len(ticks), images_seen=ticks[-1]["images_seen"], wall_s=ticks[-1]["wall_s"],
-                  img_per_sec_by_tick=[t["img_per_sec"] for t in ticks], loss_d=ticks[-1]["loss_d"],
-                  loss_g=ticks[-1]["loss_g"], peak_mem_bytes=ticks[-1]["peak_mem_bytes"])
+    result.update(
+        ticks=len(ticks),
+        images_seen=ticks[-1]["images_seen"],
+        wall_s=ticks[-1]["wall_s"],
+        img_per_sec_by_tick=[t["img_per_sec"] for t in ticks],
+        loss_d=ticks[-1]["loss_d"],
+        loss_g=ticks[-1]["loss_g"],
+        peak_mem_bytes=ticks[-1]["peak_mem_bytes"],
+    )
     return result
 
 
@@ -122,8 +154,11 @@ def _mib(value: Any) -> str:
 
 def profile_table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown lines: one row per profiled configuration."""
-    lines = ["| model | preset | batch | bf16 | compile | train img/s (min-max) | gen img/s | peak alloc MiB | "
-             "peak reserved MiB | train TFLOP/s | % of matmul peak | profile s |", "|" + "---|" * 12]
+    lines = [
+        "| model | preset | batch | bf16 | compile | train img/s (min-max) | gen img/s | peak alloc MiB | "
+        "peak reserved MiB | train TFLOP/s | % of matmul peak | profile s |",
+        "|" + "---|" * 12,
+    ]
     for r in rows:
         tflops = r.get("train_flops_per_sec")
         tflops_text = "-" if tflops is None else f"{tflops / 1e12:.3g}"
@@ -133,23 +168,29 @@ def profile_table(rows: list[dict[str, Any]]) -> list[str]:
             f"{r['train_img_per_sec']:.1f} ({r['train_img_per_sec_min']:.1f}-{r['train_img_per_sec_max']:.1f}) | "
             f"{r['gen_img_per_sec']:.1f} | {_mib(r.get('train_peak_alloc_bytes'))} | {_mib(r.get('train_peak_reserved_bytes'))} | "
             f"{tflops_text} | {peak_text} | "
-            f"{r['profile_wall_s']} |")
+            f"{r['profile_wall_s']} |"
+        )
     return lines
 
 
 def speedups(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown lines: per model/preset, bf16 and compile speed-ups over fp32 eager, from the rows above."""
     by_key = {(r["model"], r["preset"], step_dtype(r) == "bf16", r["compile_g"]): r["train_img_per_sec"] for r in rows}
-    lines = ["| model | preset | bf16 / fp32 (eager) | bf16+compile / fp32 eager | compile / eager (bf16) |", "|---|---|---:|---:|---:|"]
+    lines = [
+        "| model | preset | bf16 / fp32 (eager) | bf16+compile / fp32 eager | compile / eager (bf16) |",
+        "|---|---|---:|---:|---:|",
+    ]
     for model, preset in dict.fromkeys((r["model"], r["preset"]) for r in rows):
         base = by_key.get((model, preset, False, False))
 
         def ratio(top, bottom):
             return "-" if top is None or bottom is None else f"{top / bottom:.2f}x"
 
-        lines.append(f"| {model} | {preset} | {ratio(by_key.get((model, preset, True, False)), base)} | "
-                     f"{ratio(by_key.get((model, preset, True, True)), base)} | "
-                     f"{ratio(by_key.get((model, preset, True, True)), by_key.get((model, preset, True, False)))} |")
+        lines.append(
+            f"| {model} | {preset} | {ratio(by_key.get((model, preset, True, False)), base)} | "
+            f"{ratio(by_key.get((model, preset, True, True)), base)} | "
+            f"{ratio(by_key.get((model, preset, True, True)), by_key.get((model, preset, True, False)))} |"
+        )
     return lines
 
 
@@ -159,32 +200,58 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"# ladabench GPU check: {env['device_name']}", ""]
     if report["dry_run"]:
         lines += ["**Dry run on CPU at toy sizes: these figures check the script, they measure nothing.**", ""]
-    lines += [f"Generated by `nox -s gpu` (`python scripts/gpu_report.py`) on {env['date_utc']} UTC in {report['total_s']:.0f} s; "
-              f"torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}.", "",
-              f"- `{tests['command']}`: {tests['summary']} (exit {tests['returncode']}, {tests['seconds']} s)",
-              f"- Measured dense matmul rate ({peaks['matmul_size']}^2, best of {peaks['matmul_repeats']}): fp32 "
-              f"{peaks['matmul_fp32_flops_per_sec'] / 1e12:.2f} TFLOP/s (TF32 {peaks['tf32_matmul']}), bf16 "
-              f"{peaks['matmul_bf16_flops_per_sec'] / 1e12:.2f} TFLOP/s", "",
-              "## Training step per model (CUDA events; FLOPs counted, elementwise work not; % of the measured matmul rate of the step's dtype)", "",
-              *profile_table(report["profiles"]), "", "## Speed-ups", "", *speedups(report["profiles"]), ""]
+    lines += [
+        f"Generated by `nox -s gpu` (`python scripts/gpu_report.py`) on {env['date_utc']} UTC in {report['total_s']:.0f} s; "
+        f"torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}.",
+        "",
+        f"- `{tests['command']}`: {tests['summary']} (exit {tests['returncode']}, {tests['seconds']} s)",
+        f"- Measured dense matmul rate ({peaks['matmul_size']}^2, best of {peaks['matmul_repeats']}): fp32 "
+        f"{peaks['matmul_fp32_flops_per_sec'] / 1e12:.2f} TFLOP/s (TF32 {peaks['tf32_matmul']}), bf16 "
+        f"{peaks['matmul_bf16_flops_per_sec'] / 1e12:.2f} TFLOP/s",
+        "",
+        "## Training step per model (CUDA events; FLOPs counted, elementwise work not; % of the measured matmul rate of the step's dtype)",
+        "",
+        *profile_table(report["profiles"]),
+        "",
+        "## Speed-ups",
+        "",
+        *speedups(report["profiles"]),
+        "",
+    ]
     if report["skipped"]:
-        lines += ["Not profiled: " + "; ".join(f"{s['model']} {s['preset']} bf16={s['bf16']} compile={s['compile']} ({s['reason']})"
-                                                for s in report["skipped"]), ""]
-    lines += ["## Short training run", "", f"`{train['command']}`: exit {train['returncode']}, {train['seconds']} s "
-              "(start-up and compilation included)."]
+        lines += [
+            "Not profiled: "
+            + "; ".join(
+                f"{s['model']} {s['preset']} bf16={s['bf16']} compile={s['compile']} ({s['reason']})"
+                for s in report["skipped"]
+            ),
+            "",
+        ]
+    lines += [
+        "## Short training run",
+        "",
+        f"`{train['command']}`: exit {train['returncode']}, {train['seconds']} s (start-up and compilation included).",
+    ]
     if "ticks" in train:
-        lines += [f"{train['images_seen']} images in {train['wall_s']} s of training; img/s per tick "
-                  f"{', '.join(f'{v:.0f}' for v in train['img_per_sec_by_tick'])}; last loss D {train['loss_d']:.3f}, "
-                  f"G {train['loss_g']:.3f}; peak memory {_mib(train['peak_mem_bytes'])} MiB."]
+        lines += [
+            f"{train['images_seen']} images in {train['wall_s']} s of training; img/s per tick "
+            f"{', '.join(f'{v:.0f}' for v in train['img_per_sec_by_tick'])}; last loss D {train['loss_d']:.3f}, "
+            f"G {train['loss_g']:.3f}; peak memory {_mib(train['peak_mem_bytes'])} MiB."
+        ]
     return "\n".join(lines) + "\n"
 
 
 def environment(device: str) -> dict[str, Any]:
     """Device name and the versions the figures depend on."""
     cuda = torch.device(device).type == "cuda"
-    return {"device": device, "device_name": torch.cuda.get_device_name(torch.device(device)) if cuda else "cpu",
-            "torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if cuda else None,
-            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    return {
+        "device": device,
+        "device_name": torch.cuda.get_device_name(torch.device(device)) if cuda else "cpu",
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     device = args.device or ("cpu" if args.dry_run else "cuda")
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        print("no CUDA device here: run on a GPU machine, or pass --dry-run to check the stages on a CPU", file=sys.stderr)
+        print(
+            "no CUDA device here: run on a GPU machine, or pass --dry-run to check the stages on a CPU", file=sys.stderr
+        )
         return 2
     started = time.monotonic()
     report: dict[str, Any] = {"schema": SCHEMA, "dry_run": args.dry_run, "environment": environment(device)}

@@ -27,19 +27,47 @@ import numpy as np
 # Authors' config.json keys (tensorflow/config.py); widths far below theirs so the files stay small.
 FIXTURES = {
     "micro64": {  # patch mode: the last depth_to_space feeds the RGB conv
-        "img_size": 64, "noise_dim": 16, "g_dim": [16, 16, 8], "g_heads": [2, 2, 2], "g_mlp": [16, 16, 16],
-        "dec_dim": False, "d_enc_dim": [8, 8, 16], "d_out_dim": [16, 16], "d_heads": 2, "d_mlp": 16,
+        "img_size": 64,
+        "noise_dim": 16,
+        "g_dim": [16, 16, 8],
+        "g_heads": [2, 2, 2],
+        "g_mlp": [16, 16, 16],
+        "dec_dim": False,
+        "d_enc_dim": [8, 8, 16],
+        "d_out_dim": [16, 16],
+        "d_heads": 2,
+        "d_mlp": 16,
     },
     "micro128": {  # conv decoder with BatchNorm in G; three down blocks in D
-        "img_size": 128, "noise_dim": 16, "g_dim": [16, 16, 8], "g_heads": [2, 2, 2], "g_mlp": [16, 16, 16],
-        "dec_dim": [8, 4], "d_enc_dim": [4, 8, 8, 16], "d_out_dim": [16, 16], "d_heads": 2, "d_mlp": 16,
+        "img_size": 128,
+        "noise_dim": 16,
+        "g_dim": [16, 16, 8],
+        "g_heads": [2, 2, 2],
+        "g_mlp": [16, 16, 16],
+        "dec_dim": [8, 4],
+        "d_enc_dim": [4, 8, 8, 16],
+        "d_out_dim": [16, 16],
+        "d_heads": 2,
+        "d_mlp": 16,
     },
 }
 # The rest of the authors' default config (tensorflow/config.py), recorded as they record it.
 RECIPE = {
-    "batch_size": 128, "g_lr": 0.0002, "g_beta1": 0.5, "g_beta2": 0.99, "g_initializer": "orthogonal",
-    "d_initializer": "orthogonal", "d_lr": 0.0002, "d_beta1": 0.5, "d_beta2": 0.99, "gp_weight": 0.0001,
-    "policy": "color,translation", "loss": "nsl", "ema_decay": 0.999, "bcr": False, "cr_weight": 0.1,
+    "batch_size": 128,
+    "g_lr": 0.0002,
+    "g_beta1": 0.5,
+    "g_beta2": 0.99,
+    "g_initializer": "orthogonal",
+    "d_initializer": "orthogonal",
+    "d_lr": 0.0002,
+    "d_beta1": 0.5,
+    "d_beta2": 0.99,
+    "gp_weight": 0.0001,
+    "policy": "color,translation",
+    "loss": "nsl",
+    "ema_decay": 0.999,
+    "bcr": False,
+    "cr_weight": 0.1,
 }
 N_IMAGES = 3_200  # images seen at the fixture's checkpoint: 25 iterations of batch 128
 N_SAMPLES = 2  # the 128-px images dominate the fixture's size
@@ -66,11 +94,13 @@ def build_fixture(tf, model, conf: dict, out: Path, seed: int) -> None:
     tf.random.set_seed(seed)
     rng = np.random.default_rng(seed)
     res = conf["img_size"]
-    generator = model.Generator(img_size=res, model_dim=conf["g_dim"], heads=conf["g_heads"],
-                                mlp_dim=conf["g_mlp"], dec_dim=conf["dec_dim"])
+    generator = model.Generator(
+        img_size=res, model_dim=conf["g_dim"], heads=conf["g_heads"], mlp_dim=conf["g_mlp"], dec_dim=conf["dec_dim"]
+    )
     generator(tf.zeros([1, conf["noise_dim"]]))
-    discriminator = model.Discriminator(img_size=res, enc_dim=conf["d_enc_dim"], out_dim=conf["d_out_dim"],
-                                        heads=conf["d_heads"], mlp_dim=conf["d_mlp"])
+    discriminator = model.Discriminator(
+        img_size=res, enc_dim=conf["d_enc_dim"], out_dim=conf["d_out_dim"], heads=conf["d_heads"], mlp_dim=conf["d_mlp"]
+    )
     discriminator(tf.zeros([1, res, res, 3]))
     # As tensorflow/trainer.py: the EMA generator is a clone (fresh weights), built by one call.
     ema_generator = tf.keras.models.clone_model(generator)
@@ -82,8 +112,14 @@ def build_fixture(tf, model, conf: dict, out: Path, seed: int) -> None:
     for net in (generator, ema_generator, discriminator):
         perturb(tf, net.weights, rng)
     ckpt = tf.train.Checkpoint(
-        g_optimizer=g_optimizer, d_optimizer=d_optimizer, generator=generator, ema_generator=ema_generator,
-        discriminator=discriminator, n_images=tf.Variable(0), fid=tf.Variable(10000.0), best_fid=tf.Variable(10000.0),
+        g_optimizer=g_optimizer,
+        d_optimizer=d_optimizer,
+        generator=generator,
+        ema_generator=ema_generator,
+        discriminator=discriminator,
+        n_images=tf.Variable(0),
+        fid=tf.Variable(10000.0),
+        best_fid=tf.Variable(10000.0),
     )
     ckpt.n_images.assign(N_IMAGES)
     manager = tf.train.CheckpointManager(ckpt, directory=str(out / "best-training-checkpoints"), max_to_keep=1)
@@ -105,8 +141,9 @@ def build_fixture(tf, model, conf: dict, out: Path, seed: int) -> None:
 def main() -> int:
     """Parse the arguments, import the authors' model module from the given folder, write every fixture."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--authors-dir", required=True, type=Path,
-                        help="the authors' tensorflow/ folder (holds model.py)")
+    parser.add_argument(
+        "--authors-dir", required=True, type=Path, help="the authors' tensorflow/ folder (holds model.py)"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests/fixtures/tf_ladagan")
     args = parser.parse_args()
     if not (args.authors_dir / "model.py").is_file():

@@ -24,9 +24,18 @@ def paired_rows(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> pd.DataFrame:
         group = group.sort_values("seed")
         diff = (group[f"{metric}_b"] - group[f"{metric}_a"]).to_numpy()
         half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
-        rows.append({"model": model, "seeds": list(group["seed"]), "a": list(group[f"{metric}_a"]),
-                     "b": list(group[f"{metric}_b"]), "diff": list(diff), "mean": diff.mean(),
-                     "lo": diff.mean() - half, "hi": diff.mean() + half})
+        rows.append(
+            {
+                "model": model,
+                "seeds": list(group["seed"]),
+                "a": list(group[f"{metric}_a"]),
+                "b": list(group[f"{metric}_b"]),
+                "diff": list(diff),
+                "mean": diff.mean(),
+                "lo": diff.mean() - half,
+                "hi": diff.mean() + half,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -45,8 +54,10 @@ def main() -> None:
     print(f"| model | seeds | {args.metric} A | {args.metric} B | B − A per seed | mean [paired 95%] |")
     print("|---|---|---|---|---|---|")
     for row in table.itertuples():
-        print(f"| {row.model} | {','.join(map(str, row.seeds))} | {join(row.a)} | {join(row.b)} | "
-              f"{join(row.diff, sign=True)} | {row.mean:+.1f} [{row.lo:+.0f}, {row.hi:+.0f}] |")
+        print(
+            f"| {row.model} | {','.join(map(str, row.seeds))} | {join(row.a)} | {join(row.b)} | "
+            f"{join(row.diff, sign=True)} | {row.mean:+.1f} [{row.lo:+.0f}, {row.hi:+.0f}] |"
+        )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("ladagan", "baselines", "bench")
 LAYERS = [  # (module prefix, layer); the longest matching prefix wins
-    ("ladagan", 0), ("baselines", 0), ("bench", 1), ("bench.core", 1), ("bench.data", 2), ("bench.registry", 3),
-    ("bench.zoo", 3), ("bench.models", 3), ("bench.train", 4), ("bench.metrics", 5), ("bench.report", 6),
-    ("bench.commands", 7), ("bench.cli", 7),
+    ("ladagan", 0),
+    ("baselines", 0),
+    ("bench", 1),
+    ("bench.core", 1),
+    ("bench.data", 2),
+    ("bench.registry", 3),
+    ("bench.zoo", 3),
+    ("bench.models", 3),
+    ("bench.train", 4),
+    ("bench.metrics", 5),
+    ("bench.report", 6),
+    ("bench.commands", 7),
+    ("bench.cli", 7),
 ]
 START_UP = "start-up"  # the word a comment must carry to justify an import inside a function
 
@@ -42,8 +52,12 @@ def _imports(path: Path) -> list[tuple[str, ast.stmt, int | None]]:
     """(imported internal module, statement, first line of the enclosing function or None at module top)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     enclosing: dict[int, int] = {}
-    type_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-                 for n in ast.walk(node)}  # annotations only: never imported at run time
+    type_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for n in ast.walk(node)
+    }  # annotations only: never imported at run time
     for func in ast.walk(tree):
         if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for node in ast.walk(func):
@@ -55,7 +69,9 @@ def _imports(path: Path) -> list[tuple[str, ast.stmt, int | None]]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             # `from bench.data import fashion` imports the submodule when there is one
-            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module for a in node.names]
+            names = [
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module for a in node.names
+            ]
         for name in names:
             if _layer(name) is not None and id(node) not in type_only:
                 found.append((name, node, enclosing.get(id(node))))
@@ -77,13 +93,15 @@ def test_imports_sit_at_module_top_unless_a_comment_gives_the_start_up_reason():
         lines = path.read_text(encoding="utf-8").splitlines()
         for name, node, function_line in _imports(path):
             # the reason may be given once, anywhere from the function's first line down to the import
-            if function_line is not None and START_UP not in " ".join(lines[function_line - 1: node.end_lineno]):
+            if function_line is not None and START_UP not in " ".join(lines[function_line - 1 : node.end_lineno]):
                 inside.append(f"{path.relative_to(REPO)}:{node.lineno} imports {name} inside a function")
     assert inside == []
 
 
 def test_no_cycle_between_modules():
-    graph = {m: {n for n, _, func in _imports(p) if func is None and n in MODULES and n != m} for m, p in MODULES.items()}
+    graph = {
+        m: {n for n, _, func in _imports(p) if func is None and n in MODULES and n != m} for m, p in MODULES.items()
+    }
     state: dict[str, int] = {}
     cycles = []
 
@@ -92,7 +110,7 @@ def test_no_cycle_between_modules():
         state[module] = 1
         for nxt in sorted(graph[module]):
             if state.get(nxt) == 1:
-                cycles.append(" -> ".join([*trail[trail.index(nxt):], nxt]) if nxt in trail else f"{module} -> {nxt}")
+                cycles.append(" -> ".join([*trail[trail.index(nxt) :], nxt]) if nxt in trail else f"{module} -> {nxt}")
             elif nxt not in state:
                 visit(nxt, [*trail, nxt])
         state[module] = 2

@@ -13,22 +13,46 @@ from bench.core.console import console
 from bench.core.errors import UserError
 from bench.report.columns import COLUMNS, DEFAULT_METRICS, parse_metric_list
 
-METRIC_HELP = "Comma list of columns: " + ", ".join(
-    f"{c.key} ({c.header}{', with ' + ', '.join(c.companions) if c.companions else ''})"
-    for c in COLUMNS.values() if not c.companion_only
-) + " (gpu-hours: the old name of device-hours)."
-
+METRIC_HELP = (
+    "Comma list of columns: "
+    + ", ".join(
+        f"{c.key} ({c.header}{', with ' + ', '.join(c.companions) if c.companions else ''})"
+        for c in COLUMNS.values()
+        if not c.companion_only
+    )
+    + " (gpu-hours: the old name of device-hours)."
+)
 
 
 def compare_command(
-    run_dirs: list[Path] = typer.Argument(None, help="Run directories, or folders of runs (default: every run under runs/)."),
+    run_dirs: list[Path] = typer.Argument(
+        None, help="Run directories, or folders of runs (default: every run under runs/)."
+    ),
     metric: str = typer.Option(DEFAULT_METRICS, "--metric", help=METRIC_HELP),
-    profile: list[Path] = typer.Option(None, "--profile", help="JSON from `ladabench profile --json` (cost and speed rows, or --attention-scaling rows); repeatable."),
-    out: Path = typer.Option(Path("reports/compare.md"), "--out", help="Markdown report to write; its CSV and PNG plots go beside it."),
+    profile: list[Path] = typer.Option(
+        None,
+        "--profile",
+        help="JSON from `ladabench profile --json` (cost and speed rows, or --attention-scaling rows); repeatable.",
+    ),
+    out: Path = typer.Option(
+        Path("reports/compare.md"), "--out", help="Markdown report to write; its CSV and PNG plots go beside it."
+    ),
     title: str = typer.Option(None, "--title", help="Report title (default: names the dataset and budget)."),
-    against: Path = typer.Option(None, "--against", help="An older report's .csv: mark each model/metric whose change exceeds the combined 95% interval."),
-    fail_on_regression: bool = typer.Option(False, "--fail-on-regression", help="With --against: exit 1 when any model/metric got worse beyond the interval."),
-    spread_from: Path = typer.Option(None, "--spread-from", help="A multi-seed report's .csv of the same protocol: its between-seed spread judges this report's gaps when this report has one seed per model."),
+    against: Path = typer.Option(
+        None,
+        "--against",
+        help="An older report's .csv: mark each model/metric whose change exceeds the combined 95% interval.",
+    ),
+    fail_on_regression: bool = typer.Option(
+        False,
+        "--fail-on-regression",
+        help="With --against: exit 1 when any model/metric got worse beyond the interval.",
+    ),
+    spread_from: Path = typer.Option(
+        None,
+        "--spread-from",
+        help="A multi-seed report's .csv of the same protocol: its between-seed spread judges this report's gaps when this report has one seed per model.",
+    ),
 ) -> None:
     """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
     # start-up: pandas and seaborn are imported only when comparing (see bench.commands.common)
@@ -46,19 +70,36 @@ def compare_command(
         raise UserError(f"--out {out} must end in .md (the CSV and plots are written beside it)")
     command = "ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["compare"] else None
     command = command or "ladabench compare " + " ".join(
-        [*(shlex.quote(str(p)) for p in paths), "--metric", metric, *(f"--profile {shlex.quote(str(p))}" for p in profile or []),
-         *([f"--spread-from {shlex.quote(str(spread_from))}"] if spread_from else []), "--out", shlex.quote(str(out))]
+        [
+            *(shlex.quote(str(p)) for p in paths),
+            "--metric",
+            metric,
+            *(f"--profile {shlex.quote(str(p))}" for p in profile or []),
+            *([f"--spread-from {shlex.quote(str(spread_from))}"] if spread_from else []),
+            "--out",
+            shlex.quote(str(out)),
+        ]
     )
     with console.status("gathering runs and rendering the report ..."):
         checked_runs(paths, keys, [])  # bad runs fail here, before the counts file below is written
         profile_paths = count_missing_costs(paths, list(profile or []), keys, out.with_name(f"{out.stem}-counts.json"))
-        report = build_report(paths, keys, out, profile_paths=profile_paths, title=title, commands=[command],
-                              against=against, spread_from=spread_from)
+        report = build_report(
+            paths,
+            keys,
+            out,
+            profile_paths=profile_paths,
+            title=title,
+            commands=[command],
+            against=against,
+            spread_from=spread_from,
+        )
     for table in report_tables(report):
         console.print(table)
     for note in report.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
-    console.print(f"wrote {escape(str(report.markdown_path))}, {escape(str(report.csv_path))} and {len(report.plot_paths)} plots")
+    console.print(
+        f"wrote {escape(str(report.markdown_path))}, {escape(str(report.csv_path))} and {len(report.plot_paths)} plots"
+    )
     _print_changes(report.changes, against, fail_on_regression)
 
 

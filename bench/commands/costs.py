@@ -16,7 +16,9 @@ from bench.report.gather import load_profile_files
 from bench.train.options import TrainOptions
 
 
-def count_missing_costs(run_paths: list[Path], profile_paths: list[Path], keys: list[str], out_path: Path) -> list[Path]:
+def count_missing_costs(
+    run_paths: list[Path], profile_paths: list[Path], keys: list[str], out_path: Path
+) -> list[Path]:
     """`profile_paths`, plus `out_path` holding count-only rows for the runs' (model, preset) pairs not covered.
 
     Nothing is counted (and no file written) unless a cost column is asked for and a pair is missing.
@@ -27,7 +29,9 @@ def count_missing_costs(run_paths: list[Path], profile_paths: list[Path], keys: 
     have = set(zip(profile.get("model", []), profile.get("preset", []), strict=False))
     stored = [TrainOptions.from_json(run.read_options(), str(run.options_path)) for run in RunDir.find(run_paths)]
     wanted = dict.fromkeys((o.model, o.preset) for o in stored)  # from_json: a damaged options.json is one line
-    rows = [profile_model(model, preset, measure_speed=False) for model, preset in wanted if (model, preset) not in have]
+    rows = [
+        profile_model(model, preset, measure_speed=False) for model, preset in wanted if (model, preset) not in have
+    ]
     if not rows:
         return list(profile_paths)
     atomic_write_json(out_path, {"schema": SCHEMA, "rows": rows})

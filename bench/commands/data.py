@@ -51,9 +51,18 @@ def _summary_table(ds, title: str) -> Table:
     table.add_row("source", str(meta.get("source")))
     table.add_row("split", str(meta.get("split")))
     table.add_row("preprocessing", json.dumps(meta.get("preprocessing"), sort_keys=True))
-    table.add_row("hash mode", f"{meta.get('hash_mode')} over {meta.get('source_files')} file(s), {meta.get('source_bytes', 0):,} bytes")
-    table.add_row("skipped files", f"{meta.get('skipped_count', 0)}" + (f" e.g. {meta['skipped'][:3]}" if meta.get("skipped") else ""))
-    table.add_row("prepared", f"{meta.get('prepared_at')} in {meta.get('prepare_seconds')} s ({meta.get('prepare_img_per_sec')} img/s)")
+    table.add_row(
+        "hash mode",
+        f"{meta.get('hash_mode')} over {meta.get('source_files')} file(s), {meta.get('source_bytes', 0):,} bytes",
+    )
+    table.add_row(
+        "skipped files",
+        f"{meta.get('skipped_count', 0)}" + (f" e.g. {meta['skipped'][:3]}" if meta.get("skipped") else ""),
+    )
+    table.add_row(
+        "prepared",
+        f"{meta.get('prepared_at')} in {meta.get('prepare_seconds')} s ({meta.get('prepare_img_per_sec')} img/s)",
+    )
     return table
 
 
@@ -64,8 +73,10 @@ def prepare_command(
     strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable image file instead of skipping it."),
 ) -> None:
     """Decode a dataset once into the cache (no-op when already prepared) and summarise it."""
-    with interrupt_with(f"interrupted; the dataset cache was not written (nothing partial is left); "
-                        f"rerun `ladabench data prepare {name}` to prepare it"):
+    with interrupt_with(
+        f"interrupted; the dataset cache was not written (nothing partial is left); "
+        f"rerun `ladabench data prepare {name}` to prepare it"
+    ):
         ds = load_dataset(name, data_root=data_root, strict=strict)
     console.print(_summary_table(ds, f"prepared {ds.name}"))
 
@@ -74,8 +85,12 @@ def prepare_command(
 def info_command(
     name: str = typer.Argument(DEFAULT_DATASET, help=NAME_HELP, show_default=True),
     data_root: str = typer.Option(None, "--data-root", help=ROOT_HELP),
-    grid: Path = typer.Option(None, "--grid", help="Where to write a PNG grid of 64 samples (default: beside the cache file)."),
-    speed: bool = typer.Option(False, "--speed", help="Also measure the loader: random batches of 128 -> float tensors, img/s."),
+    grid: Path = typer.Option(
+        None, "--grid", help="Where to write a PNG grid of 64 samples (default: beside the cache file)."
+    ),
+    speed: bool = typer.Option(
+        False, "--speed", help="Also measure the loader: random batches of 128 -> float tensors, img/s."
+    ),
 ) -> None:
     """Show count, resolution, content hash, cache path, source and preprocessing; write a sample grid."""
     ds = load_dataset(name, data_root=data_root)
@@ -106,7 +121,9 @@ def list_command(data_root: str = typer.Option(None, "--data-root", help=ROOT_HE
     for column in ("name", "found", "about", "detail"):
         table.add_column(column, overflow="fold")
     for name, found, detail in status_rows(data_root):
-        table.add_row(name, "[green]yes[/]" if found else "[yellow]no[/]", escape(ENTRIES[name].summary), escape(detail))
+        table.add_row(
+            name, "[green]yes[/]" if found else "[yellow]no[/]", escape(ENTRIES[name].summary), escape(detail)
+        )
     table.add_row("folder:PATH@RES", "-", "any image folder, centred square crop, default 64 px", "")
     console.print(table)
 
@@ -114,8 +131,14 @@ def list_command(data_root: str = typer.Option(None, "--data-root", help=ROOT_HE
 @data_app.command("stats")
 def stats_command(
     name: str = typer.Argument(..., help="Dataset name as for `ladabench data prepare` (e.g. fashion10k)."),
-    num_ref: int = typer.Option(10_000, "--num-ref", help="Reference images (a fixed seeded subset; all when the set is smaller). Match the metric's N: fid10k -> 10000."),
-    data_root: str = typer.Option(None, "--data-root", help="Folder holding downloaded datasets (default: $LADABENCH_DATA)."),
+    num_ref: int = typer.Option(
+        10_000,
+        "--num-ref",
+        help="Reference images (a fixed seeded subset; all when the set is smaller). Match the metric's N: fid10k -> 10000.",
+    ),
+    data_root: str = typer.Option(
+        None, "--data-root", help="Folder holding downloaded datasets (default: $LADABENCH_DATA)."
+    ),
     inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
     features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
     device: str = typer.Option(None, "--device", help=DEVICE_HELP),

@@ -49,8 +49,14 @@ def weights_rows() -> list[tuple[str, str, str]]:
     except UserError as exc:
         return [("FID Inception weights", BAD, str(exc))]
     if not w.comparable:
-        return [("FID Inception weights", WARN, f"{w.path}: sha256 {w.sha256[:12]}... is not a known FID network; its "
-                 f"results are marked not comparable (pin it with ${INCEPTION_SHA256_ENV} if it is the real one)")]
+        return [
+            (
+                "FID Inception weights",
+                WARN,
+                f"{w.path}: sha256 {w.sha256[:12]}... is not a known FID network; its "
+                f"results are marked not comparable (pin it with ${INCEPTION_SHA256_ENV} if it is the real one)",
+            )
+        ]
     return [("FID Inception weights", OK, f"{w.flavour}, sha256 {w.sha256[:12]}... verified, {w.path}")]
 
 

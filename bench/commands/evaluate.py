@@ -57,7 +57,9 @@ def _value_text(row: dict) -> str:
 
     if row["kind"] == "pr":
         parts = row["components"]
-        return " ".join(f"{name[0].upper()} {parts[name]['value']:.3f}" for name in ("precision", "recall", "density", "coverage"))
+        return " ".join(
+            f"{name[0].upper()} {parts[name]['value']:.3f}" for name in ("precision", "recall", "density", "coverage")
+        )
     interval = format_interval(*(row.get("ci95") or (None, None)))
     return f"{row['value']:.3f} {interval} {row['unit']}".replace("  ", " ")
 
@@ -65,16 +67,32 @@ def _value_text(row: dict) -> str:
 def _results_table(rows: list[dict], title: str) -> Table:
     """Metric results (value with its 95% interval) with their protocol columns."""
     table = Table(title=escape(title), caption=escape("[lo, hi]: 95% interval, jackknife over generated samples"))
-    for column in ("metric", "value [95% CI]", "± std", "per seed", "N gen", "N ref", "reference", "features", "comparable", "s"):
+    for column in (
+        "metric",
+        "value [95% CI]",
+        "± std",
+        "per seed",
+        "N gen",
+        "N ref",
+        "reference",
+        "features",
+        "comparable",
+        "s",
+    ):
         table.add_column(column, overflow="fold")
     for row in rows:
         std = "-" if row["std"] is None else f"{row['std']:.3f}"
         ref = row["reference"]
         table.add_row(
-            row["metric"], escape(_value_text(row)), std,
-            ", ".join(f"{v:.3f}" for v in row["values_per_seed"]), str(row["num_gen"]), str(row["num_ref"]),
+            row["metric"],
+            escape(_value_text(row)),
+            std,
+            ", ".join(f"{v:.3f}" for v in row["values_per_seed"]),
+            str(row["num_gen"]),
+            str(row["num_ref"]),
             escape(f"{ref['data']} ({ref['split']}, {ref['content_hash'][:10]}, cache {ref['cache']})"),
-            f"{row['features']} {row['weights_sha256'][:10]}", "yes" if row["comparable"] else "[red]NO[/]",
+            f"{row['features']} {row['weights_sha256'][:10]}",
+            "yes" if row["comparable"] else "[red]NO[/]",
             f"{row['elapsed_s']:.0f}",
         )
     return table
@@ -83,33 +101,62 @@ def _results_table(rows: list[dict], title: str) -> Table:
 def eval_command(
     run: str = typer.Argument(..., help="Run directory (or a run-name prefix under ./runs)."),
     snapshot: str = typer.Option(None, "--snapshot", help="Snapshot kimg (e.g. 120) or file; default: the latest."),
-    metrics: str = typer.Option("fid,kid", "--metrics", help="Comma list: bare kinds (fid, kid, pr = precision/recall/density/coverage) or full names (fid10k_train, kid2k_train, pr500_train)."),
-    num_gen: int = typer.Option(None, "--num-gen", help="Images generated per seed for bare kinds (default 10000 on GPU, 500 on CPU)."),
-    sample_seeds: str = typer.Option("0,1,2", "--sample-seeds", help="Sample seeds (latents of the generated images); FID is reported as mean ± std over them."),
+    metrics: str = typer.Option(
+        "fid,kid",
+        "--metrics",
+        help="Comma list: bare kinds (fid, kid, pr = precision/recall/density/coverage) or full names (fid10k_train, kid2k_train, pr500_train).",
+    ),
+    num_gen: int = typer.Option(
+        None, "--num-gen", help="Images generated per seed for bare kinds (default 10000 on GPU, 500 on CPU)."
+    ),
+    sample_seeds: str = typer.Option(
+        "0,1,2",
+        "--sample-seeds",
+        help="Sample seeds (latents of the generated images); FID is reported as mean ± std over them.",
+    ),
     inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
     features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
     dinov2: str = typer.Option(None, "--dinov2", help=DINOV2_HELP),
     device: str = typer.Option(None, "--device", help=DEVICE_HELP),
-    batch: int = typer.Option(50, "--batch", help="Batch size for generation and features (results do not depend on it)."),
-    ci_groups: int = typer.Option(CI_GROUPS, "--ci-groups", help="Jackknife groups of the generated samples for the 95% intervals of FID/KID (0: no interval)."),
+    batch: int = typer.Option(
+        50, "--batch", help="Batch size for generation and features (results do not depend on it)."
+    ),
+    ci_groups: int = typer.Option(
+        CI_GROUPS,
+        "--ci-groups",
+        help="Jackknife groups of the generated samples for the 95% intervals of FID/KID (0: no interval).",
+    ),
 ) -> None:
     """FID/KID/precision-recall of a run's EMA generator (clean-fid, real Inception), appended to metric-<name>.jsonl."""
     # start-up: the metrics layer is imported only when needed (see bench.commands.common)
     from bench.metrics.evaluate import evaluate_snapshot
 
     if ci_groups < 0 or ci_groups == 1:
-        raise UserError(f"--ci-groups {ci_groups} cannot give an interval; pass 0 (none) or at least 2 (default {CI_GROUPS})")
+        raise UserError(
+            f"--ci-groups {ci_groups} cannot give an interval; pass 0 (none) or at least 2 (default {CI_GROUPS})"
+        )
     require_positive("--batch", batch)
     device = checked_device(device)
     run_dir = resolve_run_dir(run)
     snapshot_path = resolve_snapshot(run_dir, snapshot)
-    stopped = (f"interrupted; no partial metric line or cache file was written (each is written whole); "
-               f"rerun the same command to evaluate {run_dir}")
+    stopped = (
+        f"interrupted; no partial metric line or cache file was written (each is written whole); "
+        f"rerun the same command to evaluate {run_dir}"
+    )
     with interrupt_with(stopped):
         rows = evaluate_snapshot(
-            run_dir, snapshot_path, [m for m in metrics.split(",") if m.strip()], device,
-            num_gen=num_gen, seeds=parse_int_list(sample_seeds, "--sample-seeds"), features=features, inception=inception,
-            batch_size=batch, log=lambda msg: console.print(escape(msg)), ci_groups=ci_groups, dinov2=dinov2,
+            run_dir,
+            snapshot_path,
+            [m for m in metrics.split(",") if m.strip()],
+            device,
+            num_gen=num_gen,
+            seeds=parse_int_list(sample_seeds, "--sample-seeds"),
+            features=features,
+            inception=inception,
+            batch_size=batch,
+            log=lambda msg: console.print(escape(msg)),
+            ci_groups=ci_groups,
+            dinov2=dinov2,
         )
     console.print(_results_table(rows, f"{run_dir.name} / {rows[0]['snapshot']}"))
     for row in rows:

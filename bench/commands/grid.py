@@ -73,7 +73,9 @@ class GridPlan:
     title: str | None = None
     notes: list[str] = field(default_factory=list)
     command: str = ""
-    train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainOptions fields every cell sets (e.g. the EMA schedule)
+    train_overrides: dict[str, Any] = field(
+        default_factory=dict
+    )  # TrainOptions fields every cell sets (e.g. the EMA schedule)
     spread_from: Path | None = None  # a multi-seed report's CSV whose seed spread judges a single-seed grid
 
     @property
@@ -89,9 +91,19 @@ class GridPlan:
 
 def cell_options(plan: GridPlan, model: str, seed: int, dataset: Any) -> TrainOptions:
     """The resolved options of one grid cell, exactly as `ladabench train` would resolve them."""
-    request = {"model": model, "data": plan.data, "preset": plan.preset_arg, "total_kimg": plan.total_kimg,
-               "seed": seed, "device": plan.device, "out": str(plan.runs_dir), "batch_size": plan.batch,
-               "data_content_hash": dataset.content_hash, "data_count": dataset.count, **plan.train_overrides}
+    request = {
+        "model": model,
+        "data": plan.data,
+        "preset": plan.preset_arg,
+        "total_kimg": plan.total_kimg,
+        "seed": seed,
+        "device": plan.device,
+        "out": str(plan.runs_dir),
+        "batch_size": plan.batch,
+        "data_content_hash": dataset.content_hash,
+        "data_count": dataset.count,
+        **plan.train_overrides,
+    }
     return resolve_options(request, dataset.resolution)
 
 
@@ -122,8 +134,13 @@ def run_training(plan: GridPlan, model: str, seed: int, dataset: Any, progress: 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", encoding="utf-8") as log:
         try:
-            run = train(options, resume=resume, dataset=dataset, console=Console(file=log, width=120),
-                        on_tick=lambda stats: progress.update(task, total=budget, completed=stats["images_seen"]))
+            run = train(
+                options,
+                resume=resume,
+                dataset=dataset,
+                console=Console(file=log, width=120),
+                on_tick=lambda stats: progress.update(task, total=budget, completed=stats["images_seen"]),
+            )
         except Interrupted:  # stopped by Ctrl-C/SIGTERM after a snapshot: not a failure of the run
             raise
         except UserError as exc:
@@ -137,7 +154,10 @@ def run_training(plan: GridPlan, model: str, seed: int, dataset: Any, progress: 
 def metric_names(plan: GridPlan) -> list[str]:
     """The full metric names (`fid500_train`, ...) this grid evaluates."""
     features = metric_suffix(plan.features)
-    return [m.name for m in resolve_metric_names(plan.metrics, plan.num_gen, default_num_gen(plan.device), features=features)]
+    return [
+        m.name
+        for m in resolve_metric_names(plan.metrics, plan.num_gen, default_num_gen(plan.device), features=features)
+    ]
 
 
 def needs_evaluation(run_dir: Path, names: list[str], snapshot: str | None = None) -> bool:
@@ -170,18 +190,37 @@ def profile_models(plan: GridPlan, resolution: int, progress: Progress, task: An
     rows = []
     for model in plan.models:
         progress.update(task, description=f"profile {model}")
-        rows.append(profile_model(model, plan.preset_arg, resolution, plan.batch if plan.device != "cpu" else None,
-                                  device=plan.device, repeats=plan.profile_repeats, warmup=1))
+        rows.append(
+            profile_model(
+                model,
+                plan.preset_arg,
+                resolution,
+                plan.batch if plan.device != "cpu" else None,
+                device=plan.device,
+                repeats=plan.profile_repeats,
+                warmup=1,
+            )
+        )
         progress.advance(task)
     stem = plan.report.with_suffix("")
     paths = [write_json_atomic(stem.with_name(f"{stem.name}-profile.json"), {"schema": SCHEMA, "rows": rows})]
     if plan.scaling_tokens:
         progress.update(task, description="attention scaling")
         # One layer is cheap at these token counts: the benchmark's own repeat count keeps the median steady.
-        scaling = attention_scaling(tuple(plan.scaling_tokens), dim=128, heads=4, device=plan.device,
-                                    repeats=max(plan.profile_repeats, SCALING_REPEATS), warmup=2)
-        paths.append(write_json_atomic(stem.with_name(f"{stem.name}-attention-scaling.json"),
-                                       {"schema": "ladabench.attention-scaling/1", "rows": scaling}))
+        scaling = attention_scaling(
+            tuple(plan.scaling_tokens),
+            dim=128,
+            heads=4,
+            device=plan.device,
+            repeats=max(plan.profile_repeats, SCALING_REPEATS),
+            warmup=2,
+        )
+        paths.append(
+            write_json_atomic(
+                stem.with_name(f"{stem.name}-attention-scaling.json"),
+                {"schema": "ladabench.attention-scaling/1", "rows": scaling},
+            )
+        )
         progress.advance(task)
     return paths
 
@@ -211,10 +250,12 @@ def budget_note(kimg: float, batch: int, schedule: EmaSchedule) -> str | None:
     initial_share = math.prod(schedule.decay(step * batch) for step in range(steps))
     if initial_share < 0.1:
         return None
-    return (f"**Read the FID/KID columns as a pipeline check, not a ranking:** {kimg:g} kimg is {steps} iterations "
-            f"at batch {batch}; the EMA generator ({schedule.describe()}) still holds {initial_share:.0%} of its "
-            "initial weights, so its FID mostly reflects the initialisation. The cost and speed columns are "
-            "meaningful; for quality, scale up or use an EMA half-life (`--ema-halflife-kimg`, see the README).")
+    return (
+        f"**Read the FID/KID columns as a pipeline check, not a ranking:** {kimg:g} kimg is {steps} iterations "
+        f"at batch {batch}; the EMA generator ({schedule.describe()}) still holds {initial_share:.0%} of its "
+        "initial weights, so its FID mostly reflects the initialisation. The cost and speed columns are "
+        "meaningful; for quality, scale up or use an EMA half-life (`--ema-halflife-kimg`, see the README)."
+    )
 
 
 def run_grid(plan: GridPlan, console: Console):
@@ -234,7 +275,9 @@ def run_grid(plan: GridPlan, console: Console):
         overall = progress.add_task(f"{plan.name}: {len(cells)} runs", total=jobs, eta=False)
         current = progress.add_task("", total=1, visible=False)
         for model, seed in cells:
-            progress.reset(current, description=f"train {model} s{seed} (img)", total=round(plan.total_kimg * 1000), visible=True)
+            progress.reset(
+                current, description=f"train {model} s{seed} (img)", total=round(plan.total_kimg * 1000), visible=True
+            )
             run_dirs.append(run_training(plan, model, seed, dataset, progress, current))
             progress.advance(overall)
         progress.update(current, visible=False)
@@ -244,15 +287,29 @@ def run_grid(plan: GridPlan, console: Console):
             progress.advance(overall)
         profile_paths = profile_models(plan, dataset.resolution, progress, overall) if plan.profile else []
         progress.update(overall, description="report")
-        compare = "ladabench compare " + " ".join(shlex.quote(str(p)) for p in run_dirs) + " --metric " + GRID_METRICS \
-            + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths) \
-            + (f" --spread-from {shlex.quote(str(plan.spread_from))}" if plan.spread_from else "") + f" --out {shlex.quote(str(plan.report))}"
+        compare = (
+            "ladabench compare "
+            + " ".join(shlex.quote(str(p)) for p in run_dirs)
+            + " --metric "
+            + GRID_METRICS
+            + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths)
+            + (f" --spread-from {shlex.quote(str(plan.spread_from))}" if plan.spread_from else "")
+            + f" --out {shlex.quote(str(plan.report))}"
+        )
         commands = [plan.command, "# or, from the same runs and profile files:", compare] if plan.command else [compare]
         keys = parse_metric_list(GRID_METRICS)
         counts_path = plan.report.with_name(f"{plan.report.stem}-counts.json")
         profile_paths = count_missing_costs(run_dirs, profile_paths, keys, counts_path)
-        report = build_report(run_dirs, keys, plan.report, profile_paths, plan.title, commands,
-                              notes=[n for n in (*plan.notes, note) if n], spread_from=plan.spread_from, spread_strict=False)
+        report = build_report(
+            run_dirs,
+            keys,
+            plan.report,
+            profile_paths,
+            plan.title,
+            commands,
+            notes=[n for n in (*plan.notes, note) if n],
+            spread_from=plan.spread_from,
+            spread_strict=False,
+        )
         progress.advance(overall)
     return report
-

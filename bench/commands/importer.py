@@ -14,18 +14,28 @@ import_app = typer.Typer(help="Import checkpoints trained elsewhere as ladabench
 
 @import_app.command("authors")
 def authors_command(
-    ckpt_dir: Path = typer.Argument(..., help="A dataset folder from the Hub repo milmor/LadaGAN (e.g. cifar10/), its best-training-checkpoints/ folder, or a ckpt-N prefix."),
-    preset: str = typer.Option(None, "--preset", help="ladagan preset to build (default: the one matching the checkpoint's config.json)."),
-    data: str = typer.Option(None, "--data", help="Dataset the run is evaluated against (default: the preset's: cifar10, celeba64, ffhq128)."),
-    data_root: str = typer.Option(None, "--data-root", help="Folder holding downloaded datasets, recorded for `eval` (default: $LADABENCH_DATA)."),
+    ckpt_dir: Path = typer.Argument(
+        ...,
+        help="A dataset folder from the Hub repo milmor/LadaGAN (e.g. cifar10/), its best-training-checkpoints/ folder, or a ckpt-N prefix.",
+    ),
+    preset: str = typer.Option(
+        None, "--preset", help="ladagan preset to build (default: the one matching the checkpoint's config.json)."
+    ),
+    data: str = typer.Option(
+        None, "--data", help="Dataset the run is evaluated against (default: the preset's: cifar10, celeba64, ffhq128)."
+    ),
+    data_root: str = typer.Option(
+        None, "--data-root", help="Folder holding downloaded datasets, recorded for `eval` (default: $LADABENCH_DATA)."
+    ),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder the new run directory is made in."),
 ) -> None:
     """Convert G, G_ema and D of an authors' checkpoint (needs `pip install 'ladabench[tf]'`) into a new run."""
     # start-up: the training layer (torch) is imported only when the command runs (see bench.commands.common)
     from bench.train.import_authors import import_authors
 
-    run = import_authors(ckpt_dir, out, preset_name=preset, data=data, data_root=data_root,
-                         log=lambda msg: console.print(escape(msg)))
+    run = import_authors(
+        ckpt_dir, out, preset_name=preset, data=data, data_root=data_root, log=lambda msg: console.print(escape(msg))
+    )
     console.print(f"wrote {escape(str(run.path))}")
     console.print(f"evaluate it with: ladabench eval {escape(str(run.path))} --metrics fid50k_train")
 

@@ -26,7 +26,9 @@ def build_for_counting(spec, preset):
 
 def models_command(
     model: str = typer.Argument(None, help="Show only this model's presets."),
-    sources: bool = typer.Option(False, "--sources", help="Add each preset's provenance (authors' config or our choice)."),
+    sources: bool = typer.Option(
+        False, "--sources", help="Add each preset's provenance (authors' config or our choice)."
+    ),
 ) -> None:
     """List registered models and their presets with G and D parameter counts."""
     from bench.registry import (  # start-up: the zoo imports torch (see bench.commands.common)
@@ -47,7 +49,14 @@ def models_command(
     for spec in specs.values():
         for preset_name, preset in spec.presets.items():
             g, d = build_for_counting(spec, preset)
-            row = [spec.name, spec.kind, preset_name, str(preset.resolution), f"{count_params(g):,}", f"{count_params(d):,}"]
+            row = [
+                spec.name,
+                spec.kind,
+                preset_name,
+                str(preset.resolution),
+                f"{count_params(g):,}",
+                f"{count_params(d):,}",
+            ]
             table.add_row(*row, *([preset.source] if sources else []))
     console.print(table)
 

@@ -68,8 +68,21 @@ def _percent_of_peak(row: dict[str, Any]) -> str:
 def _profile_table(rows: list[dict[str, Any]]) -> Table:
     """One line per profiled model/preset."""
     table = Table(title="ladabench profile", caption=UNITS_CAPTION)
-    columns = ("model", "preset", "px", "params G", "params D", "G MACs/img", "G FLOPs/img",
-               "train FLOPs/real img", "gen img/s", "train img/s", "peak mem gen", "peak mem train", "device")
+    columns = (
+        "model",
+        "preset",
+        "px",
+        "params G",
+        "params D",
+        "G MACs/img",
+        "G FLOPs/img",
+        "train FLOPs/real img",
+        "gen img/s",
+        "train img/s",
+        "peak mem gen",
+        "peak mem train",
+        "device",
+    )
     roofline = any("train_fraction_of_matmul_peak" in r for r in rows)
     columns += ("% of matmul peak",) if roofline else ()
     for column in columns:
@@ -79,14 +92,29 @@ def _profile_table(rows: list[dict[str, Any]]) -> Table:
         speed = r.get("gen_img_per_sec") is not None
         threads = f", {r['cpu_threads']} threads" if speed and r.get("device") == "cpu" else ""
         lazy_r1 = f" (R1 every {r['r1_interval']} iterations)" if r.get("r1_interval", 1) != 1 else ""
-        device = f"{r.get('device', '-')} ({r.get('device_name', '')}{threads}, batch {r.get('batch', '-')}, {r.get('dtype', '')})" if speed else "-"
+        device = (
+            f"{r.get('device', '-')} ({r.get('device_name', '')}{threads}, batch {r.get('batch', '-')}, {r.get('dtype', '')})"
+            if speed
+            else "-"
+        )
         table.add_row(
-            r["model"], r["preset"] + lazy_r1, str(r["resolution"]), f"{r['params_g']:,}", f"{r['params_d']:,}",
-            _giga(r["g_macs_per_image"], "MAC"), _giga(r["g_flops_per_image"], "FLOP"),
+            r["model"],
+            r["preset"] + lazy_r1,
+            str(r["resolution"]),
+            f"{r['params_g']:,}",
+            f"{r['params_d']:,}",
+            _giga(r["g_macs_per_image"], "MAC"),
+            _giga(r["g_flops_per_image"], "FLOP"),
             _giga(r["train_flops_per_real_image"], "FLOP"),
-            f"{r['gen_img_per_sec']:.1f} ({r['gen_img_per_sec_min']:.1f}-{r['gen_img_per_sec_max']:.1f})" if speed else "-",
-            f"{r['train_img_per_sec']:.1f} ({r['train_img_per_sec_min']:.1f}-{r['train_img_per_sec_max']:.1f})" if speed else "-",
-            _mib(r.get(f"gen_{mem_key}")), _mib(r.get(f"train_{mem_key}")), escape(device),
+            f"{r['gen_img_per_sec']:.1f} ({r['gen_img_per_sec_min']:.1f}-{r['gen_img_per_sec_max']:.1f})"
+            if speed
+            else "-",
+            f"{r['train_img_per_sec']:.1f} ({r['train_img_per_sec_min']:.1f}-{r['train_img_per_sec_max']:.1f})"
+            if speed
+            else "-",
+            _mib(r.get(f"gen_{mem_key}")),
+            _mib(r.get(f"train_{mem_key}")),
+            escape(device),
             *((_percent_of_peak(r),) if roofline else ()),
         )
     return table
@@ -94,9 +122,11 @@ def _profile_table(rows: list[dict[str, Any]]) -> Table:
 
 def _roofline_line(peaks: dict[str, Any]) -> str:
     """The measured matmul rates the '% of matmul peak' column divides by."""
-    return (f"matmul peak on {peaks['device']} ({peaks['threads']} threads, {peaks['matmul_size']}^2, best of "
-            f"{peaks['matmul_repeats']}): fp32 {_si(peaks['matmul_fp32_flops_per_sec'], 'FLOP/s')}, "
-            f"bf16 {_si(peaks['matmul_bf16_flops_per_sec'], 'FLOP/s')}")
+    return (
+        f"matmul peak on {peaks['device']} ({peaks['threads']} threads, {peaks['matmul_size']}^2, best of "
+        f"{peaks['matmul_repeats']}): fp32 {_si(peaks['matmul_fp32_flops_per_sec'], 'FLOP/s')}, "
+        f"bf16 {_si(peaks['matmul_bf16_flops_per_sec'], 'FLOP/s')}"
+    )
 
 
 def _scaling_table(rows: list[dict[str, Any]]) -> Table:
@@ -111,9 +141,13 @@ def _scaling_table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for r in rows:
         table.add_row(
-            r["layer"], str(r["tokens"]), _si(r["macs_per_image"], "MAC"),
-            f"{r['fwd_ms_median']:.2f} ({r['fwd_ms_min']:.2f})", f"{r['fwd_bwd_ms_median']:.2f} ({r['fwd_bwd_ms_min']:.2f})",
-            _mib(r["fwd_mem_increase_bytes"]), _mib(r["fwd_bwd_mem_increase_bytes"]),
+            r["layer"],
+            str(r["tokens"]),
+            _si(r["macs_per_image"], "MAC"),
+            f"{r['fwd_ms_median']:.2f} ({r['fwd_ms_min']:.2f})",
+            f"{r['fwd_bwd_ms_median']:.2f} ({r['fwd_bwd_ms_min']:.2f})",
+            _mib(r["fwd_mem_increase_bytes"]),
+            _mib(r["fwd_bwd_mem_increase_bytes"]),
         )
     return table
 
@@ -138,7 +172,9 @@ def _targets(model: str, preset: str | None, res: int | None) -> list[tuple[str,
     return targets
 
 
-def _model_rows(targets: list, settings: dict[str, Any], roofline: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _model_rows(
+    targets: list, settings: dict[str, Any], roofline: bool
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Profile rows of (model, preset, resolution) targets; with `roofline`, the matmul peaks measured first."""
     # start-up: the metrics layer imports torch and the models (see bench.commands.common)
     from bench.metrics.profile import profile_model
@@ -155,8 +191,9 @@ def _model_rows(targets: list, settings: dict[str, Any], roofline: bool) -> tupl
     return rows, peaks
 
 
-def _checked_settings(device: str | None, repeats: int, warmup: int, threads: int | None, r1_interval: int,
-                      counts: dict[str, int | None]) -> str:
+def _checked_settings(
+    device: str | None, repeats: int, warmup: int, threads: int | None, r1_interval: int, counts: dict[str, int | None]
+) -> str:
     """The checked device; a UserError naming the flag for a repeat, warm-up, thread, interval or count out of range."""
     if repeats < 1 or warmup < 0:
         raise UserError("--repeats must be >= 1 and --warmup >= 0")
@@ -180,29 +217,59 @@ def _token_counts(text: str, dim: int) -> tuple[int, ...]:
         raise UserError("--tokens needs at least one token count, e.g. --tokens 64,256,1024")
     for count in counts:
         if count < 1 or math.isqrt(count) ** 2 != count:
-            raise UserError(f"--tokens {count} is not a square number >= 1 (tokens form a square map, e.g. 64, 256, 1024)")
+            raise UserError(
+                f"--tokens {count} is not a square number >= 1 (tokens form a square map, e.g. 64, 256, 1024)"
+            )
     if dim % SCALING_HEADS:
-        raise UserError(f"--dim {dim} does not split into {SCALING_HEADS} attention heads; pass a multiple of {SCALING_HEADS}, e.g. 256")
+        raise UserError(
+            f"--dim {dim} does not split into {SCALING_HEADS} attention heads; pass a multiple of {SCALING_HEADS}, e.g. 256"
+        )
     return counts
 
 
 def profile_command(
     model: str = typer.Argument(None, help="Registered model name (see `ladabench models`), or 'all'."),
-    preset: str = typer.Option(None, "--preset", help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default)."),
+    preset: str = typer.Option(
+        None, "--preset", help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default)."
+    ),
     res: int = typer.Option(None, "--res", help="Resolution for 'default'/'tiny' presets (default 64)."),
-    batch: int = typer.Option(None, "--batch", help="Batch for the speed runs (default: the preset's on GPU, 8 on CPU)."),
-    amp: str = typer.Option("off", "--amp", help="Mixed precision for the speed runs, as `train --amp`: off (default), bf16 or fp16 (autocast)."),
+    batch: int = typer.Option(
+        None, "--batch", help="Batch for the speed runs (default: the preset's on GPU, 8 on CPU)."
+    ),
+    amp: str = typer.Option(
+        "off",
+        "--amp",
+        help="Mixed precision for the speed runs, as `train --amp`: off (default), bf16 or fp16 (autocast).",
+    ),
     compile_g: bool = typer.Option(False, "--compile", help="torch.compile the generator for the speed runs."),
     device: str = typer.Option(None, "--device", help=DEVICE_HELP),
     repeats: int = typer.Option(10, "--repeats", help="Timed repeats per phase (median and range reported)."),
     warmup: int = typer.Option(2, "--warmup", help="Untimed warm-up calls per phase."),
     no_speed: bool = typer.Option(False, "--no-speed", help="Counts only (params, MACs, FLOPs); skip timing."),
-    attention_scaling: bool = typer.Option(False, "--attention-scaling", help="Instead: benchmark one Lada, dot-product and grid attention layer over token counts."),
-    tokens: str = typer.Option("64,256,1024,4096", "--tokens", help="Token counts for --attention-scaling (square maps)."),
+    attention_scaling: bool = typer.Option(
+        False,
+        "--attention-scaling",
+        help="Instead: benchmark one Lada, dot-product and grid attention layer over token counts.",
+    ),
+    tokens: str = typer.Option(
+        "64,256,1024,4096", "--tokens", help="Token counts for --attention-scaling (square maps)."
+    ),
     dim: int = typer.Option(256, "--dim", help="Width for --attention-scaling."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice); 1 gives steadier CPU timings on a shared machine."),
-    r1_interval: int = typer.Option(1, "--r1-interval", help="Lazy R1 as `train --r1-interval K`: count and time K iterations (R1 on one) per call (default 1: the reference step)."),
-    roofline: bool = typer.Option(False, "--roofline", help="Also measure this device's dense fp32 and bf16 matmul rate and report each step as a fraction of it."),
+    threads: int = typer.Option(
+        None,
+        "--threads",
+        help="CPU threads for torch (default: torch's choice); 1 gives steadier CPU timings on a shared machine.",
+    ),
+    r1_interval: int = typer.Option(
+        1,
+        "--r1-interval",
+        help="Lazy R1 as `train --r1-interval K`: count and time K iterations (R1 on one) per call (default 1: the reference step).",
+    ),
+    roofline: bool = typer.Option(
+        False,
+        "--roofline",
+        help="Also measure this device's dense fp32 and bf16 matmul rate and report each step as a fraction of it.",
+    ),
     json_path: Path = typer.Option(None, "--json", help="Also write the rows as JSON (read by `ladabench compare`)."),
     csv_path: Path = typer.Option(None, "--csv", help="Also write the rows as CSV."),
 ) -> None:
@@ -213,7 +280,9 @@ def profile_command(
     from bench.metrics.attention_scaling import attention_scaling as run_scaling
     from bench.metrics.profile import SCHEMA
 
-    device = _checked_settings(device, repeats, warmup, threads, r1_interval, {"--res": res, "--batch": batch, "--dim": dim})
+    device = _checked_settings(
+        device, repeats, warmup, threads, r1_interval, {"--res": res, "--batch": batch, "--dim": dim}
+    )
     for option, path in (("--json", json_path), ("--csv", csv_path)):
         if path is not None:
             require_writable_file(path, option)
@@ -230,8 +299,20 @@ def profile_command(
         if roofline and no_speed:
             raise UserError("--roofline compares timed steps with the matmul rate: drop --no-speed")
         targets = _targets(model, preset, res)
-        rows, peaks = _model_rows(targets, dict(batch=batch, amp=amp, compile_g=compile_g, device=device, repeats=repeats,
-                                                warmup=warmup, measure_speed=not no_speed, r1_interval=r1_interval), roofline)
+        rows, peaks = _model_rows(
+            targets,
+            dict(
+                batch=batch,
+                amp=amp,
+                compile_g=compile_g,
+                device=device,
+                repeats=repeats,
+                warmup=warmup,
+                measure_speed=not no_speed,
+                r1_interval=r1_interval,
+            ),
+            roofline,
+        )
         console.print(_profile_table(rows))
         payload = {"schema": SCHEMA, "units": UNITS_CAPTION, "rows": rows}
         if peaks is not None:

@@ -31,18 +31,31 @@ def launch_torchrun(nproc: int, options: TrainOptions, resume: Resume | None) ->
         with RunLock(resume.run):
             pass  # a live writer is refused now; a stale lock is logged and cleared
     if options.device.startswith("cuda") and nproc > torch.cuda.device_count():
-        raise UserError(f"--procs {nproc}: this machine has {torch.cuda.device_count()} CUDA devices; "
-                        "pass at most that many, or --device cpu for CPU processes")
+        raise UserError(
+            f"--procs {nproc}: this machine has {torch.cuda.device_count()} CUDA devices; "
+            "pass at most that many, or --device cpu for CPU processes"
+        )
     with tempfile.TemporaryDirectory(prefix="ladabench-launch-") as folder:
         launch_file = Path(folder) / "launch.json"
-        atomic_write_json(launch_file, {
-            "options": options.to_json(),
-            "resume": None if resume is None else str(resume.run.path),
-            "snapshot": None if resume is None or resume.snapshot is None else str(resume.snapshot),
-            "changed": [] if resume is None else list(resume.changed),
-        })
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-                   "-m", WORKER_MODULE, str(launch_file)]
+        atomic_write_json(
+            launch_file,
+            {
+                "options": options.to_json(),
+                "resume": None if resume is None else str(resume.run.path),
+                "snapshot": None if resume is None or resume.snapshot is None else str(resume.snapshot),
+                "changed": [] if resume is None else list(resume.changed),
+            },
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            WORKER_MODULE,
+            str(launch_file),
+        ]
         return subprocess.run(command, check=False).returncode
 
 

@@ -24,10 +24,28 @@ if TYPE_CHECKING:
     from bench.train.session import Resume
 
 COMMAND_OPTIONS = {  # options of the command itself, not of the run
-    "resume": (Path, typer.Option(None, "--resume", help="Continue a run (its folder: latest snapshot; or a snapshot file) to its budget.")),
-    "force": (bool, typer.Option(False, "--force", help="With --resume: accept changed options (each difference is logged).")),
-    "dry_run": (bool, typer.Option(False, "--dry-run", help="Print the resolved options as JSON and exit (prepares no data).")),
-    "procs": (int, typer.Option(None, "--procs", help="Train on N processes with DistributedDataParallel (launches torchrun: one process per GPU with --device cuda, or CPU processes over gloo with --device cpu). --batch is the global batch.")),
+    "resume": (
+        Path,
+        typer.Option(
+            None, "--resume", help="Continue a run (its folder: latest snapshot; or a snapshot file) to its budget."
+        ),
+    ),
+    "force": (
+        bool,
+        typer.Option(False, "--force", help="With --resume: accept changed options (each difference is logged)."),
+    ),
+    "dry_run": (
+        bool,
+        typer.Option(False, "--dry-run", help="Print the resolved options as JSON and exit (prepares no data)."),
+    ),
+    "procs": (
+        int,
+        typer.Option(
+            None,
+            "--procs",
+            help="Train on N processes with DistributedDataParallel (launches torchrun: one process per GPU with --device cuda, or CPU processes over gloo with --device cpu). --batch is the global batch.",
+        ),
+    ),
 }
 
 
@@ -40,7 +58,9 @@ def command_signature() -> inspect.Signature:
             default = typer.Option(None, *flag.decl.split(" "), help=flag.help)
         else:
             default = typer.Argument(None, help=flag.help, metavar=flag.decl)
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=flag.cli_type))
+        params.append(
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=flag.cli_type)
+        )
     for name, (kind, default) in COMMAND_OPTIONS.items():
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind))
     return inspect.Signature(params)
@@ -84,8 +104,10 @@ def _resolve(request: dict[str, Any], open_data: bool) -> tuple[TrainOptions, An
     request = {**request, "data_content_hash": dataset.content_hash, "data_count": dataset.count}
     options = resolve_options(request, dataset.resolution)
     if dataset.count < options.batch_size:
-        raise UserError(f"--batch {options.batch_size} is larger than dataset '{dataset.name}' ({dataset.count} images); "
-                        "pass a smaller --batch")
+        raise UserError(
+            f"--batch {options.batch_size} is larger than dataset '{dataset.name}' ({dataset.count} images); "
+            "pass a smaller --batch"
+        )
     return options, dataset
 
 
@@ -105,8 +127,10 @@ def _plan(request: dict[str, Any], resume: Path | None, force: bool, dry_run: bo
     options, dataset = _resolve({**inherited, **{k: v for k, v in request.items() if v is not None}}, not dry_run)
     changed = differences(stored, options)
     if changed and not force and not dry_run:
-        raise UserError(f"--resume {resume}: the options differ from the run's ({'; '.join(changed)}); "
-                        "drop those options to continue unchanged, or add --force to continue with them")
+        raise UserError(
+            f"--resume {resume}: the options differ from the run's ({'; '.join(changed)}); "
+            "drop those options to continue unchanged, or add --force to continue with them"
+        )
     return _Plan(options, dataset, Resume(run, snapshot, tuple(changed)))
 
 
@@ -131,8 +155,14 @@ def train_command(**given: Any) -> None:
     on_snapshot, env_extra = snapshot_evaluator(plan.options)  # fails before anything is written
     if launch:
         raise typer.Exit(launch_torchrun(procs, plan.options, plan.resume))
-    train(plan.options, resume=plan.resume, dataset=plan.dataset, console=console, on_snapshot=on_snapshot,
-          env_extra=env_extra)
+    train(
+        plan.options,
+        resume=plan.resume,
+        dataset=plan.dataset,
+        console=console,
+        on_snapshot=on_snapshot,
+        env_extra=env_extra,
+    )
 
 
 train_command.__signature__ = command_signature()  # Typer reads the generated options from here

@@ -44,8 +44,10 @@ def exit_code_of(run: Callable[[], object]) -> int:
         if exc.filename is None:
             raise
         # An OS refusal no command turned into its own message (a path that cannot be read or written).
-        err_console.print(f"[bold red]error:[/] {escape(f'{exc.filename}: {exc.strerror}')}; check the path and its permissions",
-                          soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(f'{exc.filename}: {exc.strerror}')}; check the path and its permissions",
+            soft_wrap=True,
+        )
         return 1
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):

@@ -44,7 +44,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        raise WriteError(f"cannot write {path} ({exc.strerror or exc}); pass a writable location or free space") from exc
+        raise WriteError(
+            f"cannot write {path} ({exc.strerror or exc}); pass a writable location or free space"
+        ) from exc
     finally:
         if tmp.exists():  # False also when the folder could not be made (then there is no temporary file)
             tmp.unlink()
@@ -74,11 +76,15 @@ def read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}); restore the file or start the run again") from None
+        raise UserError(
+            f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}); restore the file or start the run again"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read {path} ({exc}); is it a complete run directory?") from None
     if not isinstance(value, dict):
-        raise UserError(f"{path}: expected a JSON object, found a {type(value).__name__}; restore the file or start the run again")
+        raise UserError(
+            f"{path}: expected a JSON object, found a {type(value).__name__}; restore the file or start the run again"
+        )
     return value
 
 
@@ -107,8 +113,10 @@ def read_jsonl_numbered(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 continue  # a torn final append: its record is written again by whoever resumes
             raise UserError(f"{path}, line {number}: not a JSON line ({exc.msg}); fix or delete that line") from None
         if not isinstance(value, dict):
-            raise UserError(f"{path}, line {number}: expected a JSON object, found a {type(value).__name__}; "
-                            "fix or delete that line")
+            raise UserError(
+                f"{path}, line {number}: expected a JSON object, found a {type(value).__name__}; "
+                "fix or delete that line"
+            )
         lines.append((number, value))
     return lines
 

@@ -51,15 +51,29 @@ def default_line(task: Task) -> str:
 class LoggedProgress(Progress):
     """rich's Progress, which in a non-terminal console prints plain lines instead of a live bar."""
 
-    def __init__(self, *columns, console: Console, line: LineFormat = default_line, transient: bool = False,
-                 get_time: Callable[[], float] | None = None):
+    def __init__(
+        self,
+        *columns,
+        console: Console,
+        line: LineFormat = default_line,
+        transient: bool = False,
+        get_time: Callable[[], float] | None = None,
+    ):
         """`line` renders one task as text for the plain-line mode (the columns serve the terminal); `get_time` is the clock."""
         self.plain = not console.is_terminal
-        super().__init__(*columns, console=console, transient=transient, disable=self.plain,
-                         speed_estimate_period=SPEED_WINDOW_S, get_time=get_time)
+        super().__init__(
+            *columns,
+            console=console,
+            transient=transient,
+            disable=self.plain,
+            speed_estimate_period=SPEED_WINDOW_S,
+            get_time=get_time,
+        )
         self.line = line
         self.interval_s = float(os.environ.get(LINE_INTERVAL_ENV, DEFAULT_LINE_INTERVAL_S))
-        self._printed: dict[TaskID, tuple[float, tuple[str, bool]]] = {}  # task -> (time, (description, finished)) of its last line
+        self._printed: dict[
+            TaskID, tuple[float, tuple[str, bool]]
+        ] = {}  # task -> (time, (description, finished)) of its last line
 
     def add_task(self, description: str, *args, **kwargs) -> TaskID:
         """A new task; in plain mode its first line is printed at once (a new stage)."""

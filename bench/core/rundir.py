@@ -30,7 +30,13 @@ from bench.core.files import (
     read_jsonl_numbered,
 )
 
-OPTIONS_FILE, ENV_FILE, LOG_FILE, STATS_FILE, LOCK_FILE = "options.json", "env.json", "log.txt", "stats.jsonl", "train.lock"
+OPTIONS_FILE, ENV_FILE, LOG_FILE, STATS_FILE, LOCK_FILE = (
+    "options.json",
+    "env.json",
+    "log.txt",
+    "stats.jsonl",
+    "train.lock",
+)
 SNAPSHOT_GLOB, METRIC_GLOB = "snapshot-*.pt", "metric-*.jsonl"
 _SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)(?:\.(\d{3}))?\.pt$")
 _RUN_NUMBER = re.compile(r"(\d{5,})-")
@@ -195,7 +201,9 @@ class RunDir:
     def read_options(self) -> dict[str, Any]:
         """options.json as stored, or a UserError saying the folder is not a run."""
         if not self.options_path.is_file():
-            raise UserError(f"{self.path} is not a training run (no options.json); pass a folder made by `ladabench train`")
+            raise UserError(
+                f"{self.path} is not a training run (no options.json); pass a folder made by `ladabench train`"
+            )
         return read_json(self.options_path)
 
     def read_env(self) -> dict[str, Any]:
@@ -220,9 +228,15 @@ class RunDir:
         for path in paths:
             for number, line in read_jsonl_numbered(path):
                 value = line.get("value")
-                if not isinstance(line.get("metric"), str) or isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise UserError(f"{path}, line {number}: a metric line needs a 'metric' name and a numeric 'value' "
-                                    f"(got value {value!r}); fix or delete that line")
+                if (
+                    not isinstance(line.get("metric"), str)
+                    or isinstance(value, bool)
+                    or not isinstance(value, (int, float))
+                ):
+                    raise UserError(
+                        f"{path}, line {number}: a metric line needs a 'metric' name and a numeric 'value' "
+                        f"(got value {value!r}); fix or delete that line"
+                    )
                 lines.append(line)
         return lines
 

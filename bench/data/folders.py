@@ -52,7 +52,10 @@ class ImageFolderSource(FileSource):
                     self._folder = folder
                     break
             else:
-                looked = ", ".join(str(c) for c in self.candidates) or "nowhere: no --data-root given and $LADABENCH_DATA unset"
+                looked = (
+                    ", ".join(str(c) for c in self.candidates)
+                    or "nowhere: no --data-root given and $LADABENCH_DATA unset"
+                )
                 raise MissingDataError(f"{self.name}: no images found (looked in {looked}). {self.how_to_obtain}")
         return self._folder
 
@@ -77,13 +80,18 @@ class ImageFolderSource(FileSource):
 
 def _known_folder(name: str, data_root: str | None, resolution: int, subdirs: list[str], how: str) -> ImageFolderSource:
     """A named dataset kept as a folder of images in one of `subdirs` of the data root."""
-    return ImageFolderSource(f"{name}{resolution}", resolution, root_candidates(resolve_data_root(data_root), subdirs), how)
+    return ImageFolderSource(
+        f"{name}{resolution}", resolution, root_candidates(resolve_data_root(data_root), subdirs), how
+    )
 
 
 def ffhq(data_root: str | None, resolution: int) -> ImageFolderSource:
     """FFHQ from a folder of the official PNGs (1024x1024 or the 128x128 thumbnails)."""
     return _known_folder(
-        "ffhq", data_root, resolution, ["ffhq", "FFHQ", "images1024x1024", "ffhq/images1024x1024", "thumbnails128x128"],
+        "ffhq",
+        data_root,
+        resolution,
+        ["ffhq", "FFHQ", "images1024x1024", "ffhq/images1024x1024", "thumbnails128x128"],
         "Download FFHQ (https://github.com/NVlabs/ffhq-dataset: images1024x1024/ or, for 128 px, "
         "thumbnails128x128/) into DIR/ffhq/ and pass --data-root DIR (or set $LADABENCH_DATA).",
     )
@@ -92,7 +100,10 @@ def ffhq(data_root: str | None, resolution: int) -> ImageFolderSource:
 def lsun_bedroom(data_root: str | None, resolution: int) -> ImageFolderSource:
     """LSUN bedroom from a folder of images exported from the official LMDB."""
     return _known_folder(
-        "lsun-bedroom", data_root, resolution, ["lsun-bedroom", "lsun_bedroom", "bedroom", "bedroom_train", "lsun/bedroom"],
+        "lsun-bedroom",
+        data_root,
+        resolution,
+        ["lsun-bedroom", "lsun_bedroom", "bedroom", "bedroom_train", "lsun/bedroom"],
         "Download bedroom_train_lmdb (https://github.com/fyu/lsun), export it to image files "
         "(its `python data.py export bedroom_train_lmdb --out_dir DIR/lsun-bedroom --flat`), "
         "and pass --data-root DIR (or set $LADABENCH_DATA).",

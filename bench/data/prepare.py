@@ -33,7 +33,6 @@ CHUNK_FILES = 512  # files submitted at once; bounds memory for folders of 10^5+
 SKIPPED_LISTED = 20  # skipped file names kept in the meta (all are counted)
 
 
-
 def cache_paths(source: Source, digest: str) -> tuple[Path, Path]:
     """The .npy and .json paths of a prepared source in the cache."""
     slug = re.sub(r"[^a-z0-9]+", "-", source.name.lower().rsplit("/", 1)[-1]).strip("-") or "data"
@@ -62,8 +61,10 @@ def load_source(source: Source, strict: bool = False) -> PreparedDataset:
         except OSError as exc:
             if not str(exc.filename or "").startswith(str(npy_path.parent)):
                 raise
-            raise WriteError(f"cannot prepare {source.name} into the cache folder {npy_path.parent} ({exc.strerror}); "
-                             f"set ${CACHE_ENV} to a writable folder") from exc
+            raise WriteError(
+                f"cannot prepare {source.name} into the cache folder {npy_path.parent} ({exc.strerror}); "
+                f"set ${CACHE_ENV} to a writable folder"
+            ) from exc
     # Named as requested: identical content reached through another name shares the cache file.
     return open_prepared(npy_path, meta_path, name=source.name)
 
@@ -96,8 +97,12 @@ def _temp_path(final: Path) -> Iterator[Path]:
 def _progress() -> LoggedProgress:
     """A progress bar on stderr (stdout stays clean for tables and piping); plain lines without a terminal."""
     return LoggedProgress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=err_console,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err_console,
     )
 
 

@@ -34,14 +34,28 @@ def _celeba64(data_root: str | None, crop: str | None = None) -> Source:
 ENTRIES: dict[str, DatasetEntry] = {
     e.name: e
     for e in [
-        DatasetEntry("fashion10k", "embedded default: 10,000 Fashion-MNIST test images, 32 px, no root needed", Fashion10k),
-        DatasetEntry("fashion-mnist", "Fashion-MNIST train (60,000), 32 px; Debian package, --data-root or download", FashionMnist),
+        DatasetEntry(
+            "fashion10k", "embedded default: 10,000 Fashion-MNIST test images, 32 px, no root needed", Fashion10k
+        ),
+        DatasetEntry(
+            "fashion-mnist",
+            "Fashion-MNIST train (60,000), 32 px; Debian package, --data-root or download",
+            FashionMnist,
+        ),
         DatasetEntry("cifar10", "CIFAR-10 train (50,000), 32 px; download or --data-root", Cifar10),
         DatasetEntry("celeba64", "CelebA aligned (202,599), crop box then 64 px; --data-root", _celeba64, ("crop",)),
         DatasetEntry("ffhq128", "FFHQ (70,000) at 128 px; --data-root", lambda root: ffhq(root, 128)),
         DatasetEntry("ffhq256", "FFHQ (70,000) at 256 px; --data-root", lambda root: ffhq(root, 256)),
-        DatasetEntry("lsun-bedroom128", "LSUN bedroom (exported images) at 128 px; --data-root", lambda root: lsun_bedroom(root, 128)),
-        DatasetEntry("lsun-bedroom256", "LSUN bedroom (exported images) at 256 px; --data-root", lambda root: lsun_bedroom(root, 256)),
+        DatasetEntry(
+            "lsun-bedroom128",
+            "LSUN bedroom (exported images) at 128 px; --data-root",
+            lambda root: lsun_bedroom(root, 128),
+        ),
+        DatasetEntry(
+            "lsun-bedroom256",
+            "LSUN bedroom (exported images) at 256 px; --data-root",
+            lambda root: lsun_bedroom(root, 256),
+        ),
     ]
 }
 # The preset names of ladagan.presets, so `--data bedroom256` finds its data.

@@ -63,8 +63,14 @@ def _passes(layer: nn.Module, x: torch.Tensor) -> tuple[Callable[[], None], Call
 
 
 def attention_scaling(
-    tokens: tuple[int, ...] = DEFAULT_TOKENS, dim: int = 256, heads: int = SCALING_HEADS, batch: int = 1,
-    device: str = "cpu", repeats: int = 10, warmup: int = 2, layers: tuple[str, ...] = LAYERS,
+    tokens: tuple[int, ...] = DEFAULT_TOKENS,
+    dim: int = 256,
+    heads: int = SCALING_HEADS,
+    batch: int = 1,
+    device: str = "cpu",
+    repeats: int = 10,
+    warmup: int = 2,
+    layers: tuple[str, ...] = LAYERS,
 ) -> list[dict[str, Any]]:
     """One row per (layer, token count): MACs/image, forward and forward+backward time, peak memory."""
     rows = []
@@ -81,12 +87,23 @@ def attention_scaling(
                 train = time_calls(forward_backward, device, repeats, warmup)
             layer.zero_grad(set_to_none=True)
             fwd_ms, train_ms = sorted(fwd)[len(fwd) // 2] * 1e3, sorted(train)[len(train) // 2] * 1e3
-            rows.append({
-                "layer": kind, "tokens": count, "dim": dim, "heads": heads, "batch": batch, "device": str(device),
-                "cpu_threads": torch.get_num_threads(),
-                "macs_per_image": macs, "fwd_ms_median": fwd_ms, "fwd_ms_min": min(fwd) * 1e3,
-                "fwd_bwd_ms_median": train_ms, "fwd_bwd_ms_min": min(train) * 1e3, "repeats": repeats,
-                **fwd_mem.as_dict("fwd"),
-                **train_mem.as_dict("fwd_bwd"),
-            })
+            rows.append(
+                {
+                    "layer": kind,
+                    "tokens": count,
+                    "dim": dim,
+                    "heads": heads,
+                    "batch": batch,
+                    "device": str(device),
+                    "cpu_threads": torch.get_num_threads(),
+                    "macs_per_image": macs,
+                    "fwd_ms_median": fwd_ms,
+                    "fwd_ms_min": min(fwd) * 1e3,
+                    "fwd_bwd_ms_median": train_ms,
+                    "fwd_bwd_ms_min": min(train) * 1e3,
+                    "repeats": repeats,
+                    **fwd_mem.as_dict("fwd"),
+                    **train_mem.as_dict("fwd_bwd"),
+                }
+            )
     return rows

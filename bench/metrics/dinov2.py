@@ -38,7 +38,9 @@ def _download() -> Path:
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
-        raise UserError(f"DINOv2 weights: no --dinov2 PATH or ${DINOV2_ENV} and huggingface_hub is not installed; {FIX}") from None
+        raise UserError(
+            f"DINOv2 weights: no --dinov2 PATH or ${DINOV2_ENV} and huggingface_hub is not installed; {FIX}"
+        ) from None
     try:
         return Path(hf_hub_download(*DINOV2_HUB))
     except Exception as exc:  # any network or hub failure ends in the same fix
@@ -68,12 +70,21 @@ def build_trunk(weights: Path) -> nn.Module:
     try:
         import timm
     except ImportError:
-        raise UserError("FD-DINOv2 needs timm; install it with `pip install 'ladabench[dinov2]'` (or `pip install timm`)") from None
+        raise UserError(
+            "FD-DINOv2 needs timm; install it with `pip install 'ladabench[dinov2]'` (or `pip install timm`)"
+        ) from None
     try:
-        return timm.create_model(DINOV2_ARCH, pretrained=True, pretrained_cfg_overlay={"file": str(weights)},
-                                 num_classes=0, img_size=DINOV2_SIZE)
+        return timm.create_model(
+            DINOV2_ARCH,
+            pretrained=True,
+            pretrained_cfg_overlay={"file": str(weights)},
+            num_classes=0,
+            img_size=DINOV2_SIZE,
+        )
     except (RuntimeError, KeyError, ValueError, OSError) as exc:
-        raise UserError(f"DINOv2 weights at {weights} do not load into {DINOV2_ARCH} ({str(exc).splitlines()[0][:120]}); {FIX}") from None
+        raise UserError(
+            f"DINOv2 weights at {weights} do not load into {DINOV2_ARCH} ({str(exc).splitlines()[0][:120]}); {FIX}"
+        ) from None
 
 
 class _DinoFeatures(nn.Module):
@@ -95,7 +106,11 @@ def load_dinov2(device: str = "cpu", weights: str | os.PathLike | None = None) -
     path, digest = locate_dinov2(weights)
     module = _DinoFeatures(build_trunk(path)).to(device).eval()
     return FeatureExtractor(
-        name=DINOV2_FEATURES, fn=module, weights_sha256=digest,
-        description=f"DINOv2 ViT-L/14 class token at {DINOV2_SIZE} px ({path.name})", comparable=True,
-        input_size=DINOV2_SIZE, metric_suffix=DINOV2_FEATURES,
+        name=DINOV2_FEATURES,
+        fn=module,
+        weights_sha256=digest,
+        description=f"DINOv2 ViT-L/14 class token at {DINOV2_SIZE} px ({path.name})",
+        comparable=True,
+        input_size=DINOV2_SIZE,
+        metric_suffix=DINOV2_FEATURES,
     )

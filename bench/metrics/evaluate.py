@@ -61,7 +61,9 @@ def _cleanfid_version() -> str:
 class _FeatureMemo:
     """Generated features per sample seed, grown on demand so fid and kid of one call share them."""
 
-    def __init__(self, generator: nn.Module, extractor: FeatureExtractor, device: str, batch_size: int, show_progress: bool) -> None:
+    def __init__(
+        self, generator: nn.Module, extractor: FeatureExtractor, device: str, batch_size: int, show_progress: bool
+    ) -> None:
         self.generator, self.extractor, self.device = generator, extractor, device
         self.batch_size, self.show_progress = batch_size, show_progress
         self.by_seed: dict[int, np.ndarray] = {}
@@ -87,9 +89,16 @@ def _check_resolution(generator: nn.Module, dataset: Any) -> None:
 
 
 def evaluate_generator(
-    generator: nn.Module, dataset: Any, metrics: list[MetricName], extractor: FeatureExtractor,
-    device: str = "cpu", seeds: list[int] | tuple[int, ...] = DEFAULT_SEEDS, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None, ci_groups: int = CI_GROUPS,
+    generator: nn.Module,
+    dataset: Any,
+    metrics: list[MetricName],
+    extractor: FeatureExtractor,
+    device: str = "cpu",
+    seeds: list[int] | tuple[int, ...] = DEFAULT_SEEDS,
+    batch_size: int = 50,
+    show_progress: bool = True,
+    log: Log | None = None,
+    ci_groups: int = CI_GROUPS,
 ) -> list[dict[str, Any]]:
     """Compute each metric for `generator` against `dataset`; one result dict (protocol included) per metric."""
     log = log or (lambda msg: None)
@@ -104,25 +113,47 @@ def evaluate_generator(
         started = time.perf_counter()
         num_ref = min(metric.num_gen, int(dataset.count))
         if num_ref not in references:
-            ref = load_or_compute_reference(dataset, num_ref, extractor, device, batch_size, metric.split, show_progress)
-            log(f"reference features {dataset.name} n={ref.count}: {ref.cache_state}" + (f" ({ref.cache_path})" if ref.cache_path else ""))
+            ref = load_or_compute_reference(
+                dataset, num_ref, extractor, device, batch_size, metric.split, show_progress
+            )
+            log(
+                f"reference features {dataset.name} n={ref.count}: {ref.cache_state}"
+                + (f" ({ref.cache_path})" if ref.cache_path else "")
+            )
             references[num_ref] = ref
         ref = references[num_ref]
         features = functools.partial(memo.get, count=metric.num_gen)
         computed = QUALITY_METRICS[metric.kind].compute(features, ref, metric.num_gen, seeds, ci_groups)
-        results.append({
-            "metric": metric.name, "kind": metric.kind, **computed,
-            "num_gen": metric.num_gen, "num_ref": ref.count, "seeds": seeds,
-            "reference": {"data": dataset.name, "split": metric.split, "content_hash": dataset.content_hash,
-                          "data_split": dict(getattr(dataset, "meta", {}) or {}).get("split"),
-                          "selection": ref.meta.get("selection"), "cache": "hit" if ref.cache_hit else "computed"},
-            "resize_mode": RESIZE_MODE, "resize": resize_description(extractor.input_size),
-            "features": extractor.name, "features_description": extractor.description,
-            "weights_sha256": extractor.weights_sha256, "comparable": extractor.comparable,
-            "latents": LATENT_RULE, "quantise": QUANTISE_RULE,
-            "cleanfid_version": _cleanfid_version(), "torch_version": torch.__version__, "device": str(device),
-            "elapsed_s": round(time.perf_counter() - started, 3),
-        })
+        results.append(
+            {
+                "metric": metric.name,
+                "kind": metric.kind,
+                **computed,
+                "num_gen": metric.num_gen,
+                "num_ref": ref.count,
+                "seeds": seeds,
+                "reference": {
+                    "data": dataset.name,
+                    "split": metric.split,
+                    "content_hash": dataset.content_hash,
+                    "data_split": dict(getattr(dataset, "meta", {}) or {}).get("split"),
+                    "selection": ref.meta.get("selection"),
+                    "cache": "hit" if ref.cache_hit else "computed",
+                },
+                "resize_mode": RESIZE_MODE,
+                "resize": resize_description(extractor.input_size),
+                "features": extractor.name,
+                "features_description": extractor.description,
+                "weights_sha256": extractor.weights_sha256,
+                "comparable": extractor.comparable,
+                "latents": LATENT_RULE,
+                "quantise": QUANTISE_RULE,
+                "cleanfid_version": _cleanfid_version(),
+                "torch_version": torch.__version__,
+                "device": str(device),
+                "elapsed_s": round(time.perf_counter() - started, 3),
+            }
+        )
     return results
 
 
@@ -134,24 +165,58 @@ def append_results(run_dir: Path, results: list[dict[str, Any]]) -> None:
 
 
 def evaluate_snapshot(
-    run_dir: Path, snapshot_path: Path | None, metrics: list[str], device: str,
-    num_gen: int | None = None, seeds: list[int] | None = None, *,
-    features: str = REAL_FEATURES, inception: str | None = None, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None, ci_groups: int = CI_GROUPS,
+    run_dir: Path,
+    snapshot_path: Path | None,
+    metrics: list[str],
+    device: str,
+    num_gen: int | None = None,
+    seeds: list[int] | None = None,
+    *,
+    features: str = REAL_FEATURES,
+    inception: str | None = None,
+    batch_size: int = 50,
+    show_progress: bool = True,
+    log: Log | None = None,
+    ci_groups: int = CI_GROUPS,
     dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
     generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
     snapshot_path = Path(snapshot_path)
     record = {"snapshot": snapshot_path.name, "kimg": snapshot_kimg(snapshot_path), "generator": "G_ema"}
-    return _evaluate_and_record(run_dir, generator, options, record, metrics, device, num_gen, seeds, features,
-                                inception, batch_size, show_progress, log, ci_groups=ci_groups, dinov2=dinov2)
+    return _evaluate_and_record(
+        run_dir,
+        generator,
+        options,
+        record,
+        metrics,
+        device,
+        num_gen,
+        seeds,
+        features,
+        inception,
+        batch_size,
+        show_progress,
+        log,
+        ci_groups=ci_groups,
+        dinov2=dinov2,
+    )
 
 
 def evaluate_initial(
-    run_dir: Path, metrics: list[str], device: str, num_gen: int | None = None, seeds: list[int] | None = None, *,
-    features: str = REAL_FEATURES, inception: str | None = None, batch_size: int = 50,
-    show_progress: bool = True, log: Log | None = None, ci_groups: int = CI_GROUPS, dinov2: str | None = None,
+    run_dir: Path,
+    metrics: list[str],
+    device: str,
+    num_gen: int | None = None,
+    seeds: list[int] | None = None,
+    *,
+    features: str = REAL_FEATURES,
+    inception: str | None = None,
+    batch_size: int = 50,
+    show_progress: bool = True,
+    log: Log | None = None,
+    ci_groups: int = CI_GROUPS,
+    dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate G as the run started (built from its options and seed, before any step): the lines say snapshot 'init', kimg 0.
 
@@ -160,14 +225,42 @@ def evaluate_initial(
     options = TrainOptions.from_json(RunDir(run_dir).read_options())
     generator, _ = seeded_models(options)
     record = {"snapshot": INIT_SNAPSHOT, "kimg": 0, "generator": "G at initialisation"}
-    return _evaluate_and_record(run_dir, generator.to(device), options, record, metrics, device, num_gen, seeds,
-                                features, inception, batch_size, show_progress, log, ci_groups=ci_groups, dinov2=dinov2)
+    return _evaluate_and_record(
+        run_dir,
+        generator.to(device),
+        options,
+        record,
+        metrics,
+        device,
+        num_gen,
+        seeds,
+        features,
+        inception,
+        batch_size,
+        show_progress,
+        log,
+        ci_groups=ci_groups,
+        dinov2=dinov2,
+    )
 
 
 def _evaluate_and_record(
-    run_dir: Path, generator: nn.Module, options: TrainOptions, record: dict[str, Any], metrics: list[str],
-    device: str, num_gen: int | None, seeds: list[int] | None, features: str, inception: str | None,
-    batch_size: int, show_progress: bool, log: Log | None, *, ci_groups: int = CI_GROUPS, dinov2: str | None = None,
+    run_dir: Path,
+    generator: nn.Module,
+    options: TrainOptions,
+    record: dict[str, Any],
+    metrics: list[str],
+    device: str,
+    num_gen: int | None,
+    seeds: list[int] | None,
+    features: str,
+    inception: str | None,
+    batch_size: int,
+    show_progress: bool,
+    log: Log | None,
+    *,
+    ci_groups: int = CI_GROUPS,
+    dinov2: str | None = None,
 ) -> list[dict[str, Any]]:
     """Compute the metrics of one generator of a run, add `record` (which generator) to each line, append them."""
     run_dir = Path(run_dir)
@@ -178,15 +271,28 @@ def _evaluate_and_record(
     dataset = load_dataset(options.data, options.data_root)
     started = time.perf_counter()
     results = evaluate_generator(
-        generator, dataset, names, extractor, device=device,
-        seeds=list(seeds) if seeds is not None else list(DEFAULT_SEEDS), batch_size=batch_size,
-        show_progress=show_progress, log=log, ci_groups=ci_groups,
+        generator,
+        dataset,
+        names,
+        extractor,
+        device=device,
+        seeds=list(seeds) if seeds is not None else list(DEFAULT_SEEDS),
+        batch_size=batch_size,
+        show_progress=show_progress,
+        log=log,
+        ci_groups=ci_groups,
     )
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for result in results:
-        result.update({
-            "run": run_dir.name, "model": options.model, "preset": options.preset, **record,
-            "total_elapsed_s": round(time.perf_counter() - started, 3), "timestamp": stamp,
-        })
+        result.update(
+            {
+                "run": run_dir.name,
+                "model": options.model,
+                "preset": options.preset,
+                **record,
+                "total_elapsed_s": round(time.perf_counter() - started, 3),
+                "timestamp": stamp,
+            }
+        )
     append_results(run_dir, results)
     return results

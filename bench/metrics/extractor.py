@@ -30,6 +30,10 @@ class FeatureExtractor:
     fn: Callable[[torch.Tensor], torch.Tensor]
     weights_sha256: str  # the weights file's hash, or a label for seeded random weights
     description: str
-    comparable: bool  # True for the known networks (Inception by sha256, DINOv2); False for test stand-ins, unknown weights
+    comparable: (
+        bool  # True for the known networks (Inception by sha256, DINOv2); False for test stand-ins, unknown weights
+    )
     input_size: int = INCEPTION_SIZE  # images are resized to input_size x input_size before `fn`
-    metric_suffix: str | None = None  # appended to metric names (fid10k_train-<suffix>); None only for comparable Inception
+    metric_suffix: str | None = (
+        None  # appended to metric names (fid10k_train-<suffix>); None only for comparable Inception
+    )

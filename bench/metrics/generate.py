@@ -29,7 +29,9 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def generate_uint8(generator: nn.Module, seed: int, count: int, device: str = "cpu", batch_size: int = 50, start: int = 0) -> np.ndarray:
+def generate_uint8(
+    generator: nn.Module, seed: int, count: int, device: str = "cpu", batch_size: int = 50, start: int = 0
+) -> np.ndarray:
     """`count` images (uint8, (N, R, R, 3)) of sample seed `seed` from `generator` in eval mode."""
     generator.eval()
     chunks = []
@@ -41,8 +43,13 @@ def generate_uint8(generator: nn.Module, seed: int, count: int, device: str = "c
 
 
 def generated_features(
-    generator: nn.Module, seed: int, count: int, extractor: FeatureExtractor, device: str = "cpu",
-    batch_size: int = 50, show_progress: bool = True,
+    generator: nn.Module,
+    seed: int,
+    count: int,
+    extractor: FeatureExtractor,
+    device: str = "cpu",
+    batch_size: int = 50,
+    show_progress: bool = True,
 ) -> np.ndarray:
     """Features (count, D) of generated images, streamed batch by batch (no image set held in memory)."""
     chunks = []

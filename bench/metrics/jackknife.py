@@ -34,7 +34,7 @@ def jackknife_groups(count: int, groups: int, seed: int) -> list[np.ndarray]:
     """
     groups = min(groups, count)
     size = count // groups
-    return list(np.random.default_rng(seed).permutation(count)[:groups * size].reshape(groups, size))
+    return list(np.random.default_rng(seed).permutation(count)[: groups * size].reshape(groups, size))
 
 
 def jackknife_se(replicates: np.ndarray) -> float:
@@ -117,8 +117,12 @@ def mmd2_leave_out(gen: np.ndarray, ref: np.ndarray, groups: list[np.ndarray]) -
 
 
 def fid_interval(
-    per_seed_features: list[np.ndarray], ref_mu: np.ndarray, ref_sigma: np.ndarray, value: float,
-    groups: int = CI_GROUPS, seed: int = CI_SEED,
+    per_seed_features: list[np.ndarray],
+    ref_mu: np.ndarray,
+    ref_sigma: np.ndarray,
+    value: float,
+    groups: int = CI_GROUPS,
+    seed: int = CI_SEED,
 ) -> Interval:
     """95% interval of a (seed-averaged) FID: per-seed jackknife SEs pooled for the mean."""
     ses = []
@@ -130,8 +134,12 @@ def fid_interval(
 
 
 def kid_interval(
-    per_seed_features: list[np.ndarray], ref: np.ndarray, value: float, scale: float,
-    groups: int = CI_GROUPS, seed: int = CI_SEED,
+    per_seed_features: list[np.ndarray],
+    ref: np.ndarray,
+    value: float,
+    scale: float,
+    groups: int = CI_GROUPS,
+    seed: int = CI_SEED,
 ) -> Interval:
     """95% interval of a (seed-averaged, `scale`d) KID from the jackknife SE of the all-rows unbiased MMD^2.
 

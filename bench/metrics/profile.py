@@ -44,8 +44,15 @@ def amp_dtype_for(amp: str) -> torch.dtype | None:
     return AMP_DTYPES[amp]
 
 
-def _step_context(G: nn.Module, D: nn.Module, training: Any, device: str, amp_dtype: torch.dtype | None, compile_g: bool,
-                  r1_interval: int = 1):
+def _step_context(
+    G: nn.Module,
+    D: nn.Module,
+    training: Any,
+    device: str,
+    amp_dtype: torch.dtype | None,
+    compile_g: bool,
+    r1_interval: int = 1,
+):
     """The training step as `bench.train` builds it (augmentation stream seeded 2, as training's), G compiled on request."""
     aug_gen = torch.Generator(torch.device(device)).manual_seed(2)
     ctx = make_step_context(G, D, training, torch.device(device).type, amp_dtype, aug_gen, r1_interval)
@@ -127,9 +134,17 @@ def _inductor_cache_off_tmp() -> None:
 
 
 def profile_model(
-    model: str, preset_name: str | None = None, resolution: int | None = None, batch: int | None = None,
-    amp: str = "off", compile_g: bool = False, device: str = "cpu", repeats: int = 10, warmup: int = 2,
-    measure_speed: bool = True, r1_interval: int = 1,
+    model: str,
+    preset_name: str | None = None,
+    resolution: int | None = None,
+    batch: int | None = None,
+    amp: str = "off",
+    compile_g: bool = False,
+    device: str = "cpu",
+    repeats: int = 10,
+    warmup: int = 2,
+    measure_speed: bool = True,
+    r1_interval: int = 1,
 ) -> dict[str, Any]:
     """One profile row: params, G MACs/image, training FLOPs/real image, generation and training img/s, peak memory."""
     spec = get_model(model)
@@ -140,15 +155,23 @@ def profile_model(
     g_macs, g_by_op = fvcore_macs(G, (torch.randn(1, G.z_dim),))
     d_macs, _ = fvcore_macs(D, (torch.randn(1, 3, res, res),))
     row: dict[str, Any] = {
-        "schema": SCHEMA, "model": spec.name, "preset": preset.name, "resolution": res, "kind": spec.kind,
-        "params_g": count_params(G), "params_d": count_params(D),
-        "g_macs_per_image": g_macs, "g_flops_per_image": 2 * g_macs, "d_macs_per_image": d_macs,
+        "schema": SCHEMA,
+        "model": spec.name,
+        "preset": preset.name,
+        "resolution": res,
+        "kind": spec.kind,
+        "params_g": count_params(G),
+        "params_d": count_params(D),
+        "g_macs_per_image": g_macs,
+        "g_flops_per_image": 2 * g_macs,
+        "d_macs_per_image": d_macs,
         "g_macs_by_op": g_by_op,
-        "train_flops_per_real_image": _cached_training_flops(spec.name, preset.name, r1_interval), "r1_interval": r1_interval,
+        "train_flops_per_real_image": _cached_training_flops(spec.name, preset.name, r1_interval),
+        "r1_interval": r1_interval,
         "units": "MACs = multiply-adds (fvcore, G forward, per image); FLOPs = 2 x MACs (FlopCounterMode, "
-                 "math SDPA); train = one D step with R1 (with bCR: plus D on the augmented reals and fakes) + one "
-                 "G step per real image (r1_interval K > 1: the mean over K iterations, R1 on one); elementwise ops, "
-                 "softmax and optimizer updates not counted",
+        "math SDPA); train = one D step with R1 (with bCR: plus D on the augmented reals and fakes) + one "
+        "G step per real image (r1_interval K > 1: the mean over K iterations, R1 on one); elementwise ops, "
+        "softmax and optimizer updates not counted",
     }
     if not measure_speed:
         return row
@@ -160,7 +183,9 @@ def profile_model(
     G, D = G.to(device), D.to(device)
     gen_G = torch.compile(G) if compile_g else G
     z = torch.randn(batch, G.z_dim, device=device)
-    autocast = (lambda: torch.autocast(torch.device(device).type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+    autocast = (
+        (lambda: torch.autocast(torch.device(device).type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+    )
 
     def generate() -> None:
         """One generation batch with the EMA-style inference setting (eval, no grad)."""
@@ -176,5 +201,7 @@ def profile_model(
     cycle = _iterations(ctx, batch, G.z_dim, res, device)
     with peak_memory(device) as train_mem:
         train_times = time_calls(cycle, device, repeats, warmup)
-    row.update({f"train_{k}": v for k, v in throughput(train_times, batch * r1_interval).items()}, **train_mem.as_dict("train"))
+    row.update(
+        {f"train_{k}": v for k, v in throughput(train_times, batch * r1_interval).items()}, **train_mem.as_dict("train")
+    )
     return row

@@ -50,13 +50,20 @@ def fid_from_features(gen_features: np.ndarray, reference: ReferenceStats) -> fl
     """
     mu, sigma = statistics(gen_features)
     diff = mu - np.asarray(reference.mu, dtype=np.float64)
-    return float(diff @ diff + np.trace(sigma) + np.trace(reference.sigma)
-                 - 2 * trace_sqrt_product(gen_features, reference.sigma))
+    return float(
+        diff @ diff
+        + np.trace(sigma)
+        + np.trace(reference.sigma)
+        - 2 * trace_sqrt_product(gen_features, reference.sigma)
+    )
 
 
 def kid_subset_values(
-    gen_features: np.ndarray, ref_features: np.ndarray, seed: int = 0,
-    num_subsets: int = KID_NUM_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
+    gen_features: np.ndarray,
+    ref_features: np.ndarray,
+    seed: int = 0,
+    num_subsets: int = KID_NUM_SUBSETS,
+    subset_size: int = KID_SUBSET_SIZE,
 ) -> np.ndarray:
     """KID (unscaled) of each of `num_subsets` random subsets, via clean-fid's `kernel_distance`.
 

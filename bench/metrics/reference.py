@@ -107,16 +107,25 @@ def _read(path: Path, meta: dict[str, Any]) -> ReferenceStats | None:
             if stored != meta:
                 return None
             return ReferenceStats(
-                features=data["features"], mu=data["mu"], sigma=data["sigma"], meta=stored,
-                cache_path=path, cache_hit=True,
+                features=data["features"],
+                mu=data["mu"],
+                sigma=data["sigma"],
+                meta=stored,
+                cache_path=path,
+                cache_hit=True,
             )
     except (OSError, ValueError, KeyError):
         return None
 
 
 def load_or_compute_reference(
-    dataset: Any, num_ref: int, extractor: FeatureExtractor, device: str = "cpu",
-    batch_size: int = 50, split: str = "train", show_progress: bool = True,
+    dataset: Any,
+    num_ref: int,
+    extractor: FeatureExtractor,
+    device: str = "cpu",
+    batch_size: int = 50,
+    split: str = "train",
+    show_progress: bool = True,
 ) -> ReferenceStats:
     """Reference features of `num_ref` images of `dataset` (all if fewer): from the cache, else computed and cached."""
     num_ref = min(int(num_ref), int(dataset.count))
@@ -129,16 +138,25 @@ def load_or_compute_reference(
     rows = reference_indices(int(dataset.count), num_ref)
     images = np.asarray(dataset.images[rows])
     features = image_features(
-        images, extractor, device=device, batch_size=batch_size,
-        description=f"reference features {dataset.name} ({num_ref})", show_progress=show_progress,
+        images,
+        extractor,
+        device=device,
+        batch_size=batch_size,
+        description=f"reference features {dataset.name} ({num_ref})",
+        show_progress=show_progress,
     )
     mu, sigma = statistics(features)
     stats = ReferenceStats(features=features, mu=mu, sigma=sigma, meta=meta, cache_path=path, cache_hit=False)
     try:
-        _write_npz(path, {"features": features, "mu": mu, "sigma": sigma, "meta": np.array(json.dumps(meta, sort_keys=True))})
+        _write_npz(
+            path, {"features": features, "mu": mu, "sigma": sigma, "meta": np.array(json.dumps(meta, sort_keys=True))}
+        )
     except WriteError as exc:  # a read-only or full cache: the numbers are right, only not kept
         reason = getattr(exc.__cause__, "strerror", None) or "not writable"
-        console.print(f"[yellow]warning:[/] reference features not cached: cannot write in {escape(str(path.parent))} "
-                      f"({reason}); set $LADABENCH_CACHE to a writable folder to keep them", soft_wrap=True)
+        console.print(
+            f"[yellow]warning:[/] reference features not cached: cannot write in {escape(str(path.parent))} "
+            f"({reason}); set $LADABENCH_CACHE to a writable folder to keep them",
+            soft_wrap=True,
+        )
         stats.cache_path = None
     return stats

@@ -61,21 +61,36 @@ def _fid(features: Features, ref: ReferenceStats, num_gen: int, seeds: list[int]
     ci = fid_interval(feats, ref.mu, ref.sigma, value, ci_groups) if ci_groups else None
     width = int(ref.features.shape[1])
     # Below the feature width the covariance is singular: FID is then strongly biased by N.
-    return {"value": value, "std": std, "values_per_seed": per_seed, "unit": "FID", "feature_dim": width,
-            "covariance_full_rank": min(num_gen, ref.count) > width, **_interval_fields(ci, ci_groups)}
+    return {
+        "value": value,
+        "std": std,
+        "values_per_seed": per_seed,
+        "unit": "FID",
+        "feature_dim": width,
+        "covariance_full_rank": min(num_gen, ref.count) > width,
+        **_interval_fields(ci, ci_groups),
+    }
 
 
 def _kid(features: Features, ref: ReferenceStats, num_gen: int, seeds: list[int], ci_groups: int) -> dict[str, Any]:
     """KID x10^3: mean ± std over seeded subsets of at most 1,000 images, pooled over sample seeds; jackknife interval."""
     subset_size = min(KID_SUBSET_SIZE, num_gen, ref.count)
-    subsets = [kid_subset_values(features(seed), ref.features, seed=seed, subset_size=subset_size) * KID_SCALE
-               for seed in seeds]
+    subsets = [
+        kid_subset_values(features(seed), ref.features, seed=seed, subset_size=subset_size) * KID_SCALE
+        for seed in seeds
+    ]
     value, std = mean_std(np.concatenate(subsets))
     ci = kid_interval([features(s) for s in seeds], ref.features, value, KID_SCALE, ci_groups) if ci_groups else None
-    return {"value": value, "std": std, "values_per_seed": [float(s.mean()) for s in subsets], "unit": "KIDx1e3",
-            "kid_subsets_per_seed": KID_NUM_SUBSETS, "kid_subset_size": subset_size,
-            "kid_subset_rule": "numpy global RNG seeded with seed*1000003+subset, restored after",
-            **_interval_fields(ci, ci_groups)}
+    return {
+        "value": value,
+        "std": std,
+        "values_per_seed": [float(s.mean()) for s in subsets],
+        "unit": "KIDx1e3",
+        "kid_subsets_per_seed": KID_NUM_SUBSETS,
+        "kid_subset_size": subset_size,
+        "kid_subset_rule": "numpy global RNG seeded with seed*1000003+subset, restored after",
+        **_interval_fields(ci, ci_groups),
+    }
 
 
 def _pr(features: Features, ref: ReferenceStats, num_gen: int, seeds: list[int], ci_groups: int) -> dict[str, Any]:
@@ -87,9 +102,16 @@ def _pr(features: Features, ref: ReferenceStats, num_gen: int, seeds: list[int],
         components[name] = {"value": mean, "std": std, "values_per_seed": [p[name] for p in per_seed]}
     main = components["precision"]
     # No interval: k-NN radii change when points are left out or repeated (not calibrated here).
-    return {"value": main["value"], "std": main["std"], "values_per_seed": main["values_per_seed"], "unit": "fraction",
-            "components": components, "nearest_k": PRDC_NEAREST_K, "prdc_version": prdc_version(),
-            **_interval_fields(None, 0)}
+    return {
+        "value": main["value"],
+        "std": main["std"],
+        "values_per_seed": main["values_per_seed"],
+        "unit": "fraction",
+        "components": components,
+        "nearest_k": PRDC_NEAREST_K,
+        "prdc_version": prdc_version(),
+        **_interval_fields(None, 0),
+    }
 
 
 QUALITY_METRICS: dict[str, QualityMetric] = {

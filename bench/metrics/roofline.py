@@ -31,9 +31,13 @@ def matmul_flops_per_sec(device: str, dtype: torch.dtype, size: int, repeats: in
 def measure_peaks(device: str, size: int | None = None, repeats: int = 5) -> dict[str, Any]:
     """The measured dense matmul rates of this device, fp32 and bf16, with how they were measured."""
     size = size or (GPU_MATMUL_SIZE if is_cuda(device) else CPU_MATMUL_SIZE)
-    peaks: dict[str, Any] = {"matmul_size": size, "matmul_repeats": repeats, "device": str(device),
-                             "threads": torch.get_num_threads(),
-                             "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32) if is_cuda(device) else None}
+    peaks: dict[str, Any] = {
+        "matmul_size": size,
+        "matmul_repeats": repeats,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32) if is_cuda(device) else None,
+    }
     for name, dtype in DTYPES.items():
         peaks[f"matmul_{name}_flops_per_sec"] = matmul_flops_per_sec(device, dtype, size, repeats)
     return peaks

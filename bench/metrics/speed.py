@@ -131,5 +131,8 @@ def peak_memory(device: str | torch.device) -> Iterator[PeakMemory]:
         result.peak_rss_bytes = _read_peak_rss_bytes()
         if reset and before is not None:
             result.increase_bytes = max(0, result.peak_rss_bytes - before)
-        result.note = ("process peak RSS (VmHWM), reset before the phase" if reset
-                       else "process peak RSS since start (reset not permitted)")
+        result.note = (
+            "process peak RSS (VmHWM), reset before the phase"
+            if reset
+            else "process peak RSS since start (reset not permitted)"
+        )

@@ -89,5 +89,7 @@ def locate_inception(explicit: str | os.PathLike | None = None) -> InceptionWeig
             f"{expected[:16]}...; the file is corrupt or a different model; reinstall or {fix}"
         )
     if pinned:  # the user vouches for this file (e.g. NVIDIA's own inception-2015-12-05.pt)
-        return InceptionWeights(path=path, sha256=digest, flavour=f"user-supplied, sha256 pinned by ${INCEPTION_SHA256_ENV}")
+        return InceptionWeights(
+            path=path, sha256=digest, flavour=f"user-supplied, sha256 pinned by ${INCEPTION_SHA256_ENV}"
+        )
     return InceptionWeights(path=path, sha256=digest, flavour="unknown weights: NOT comparable", comparable=False)

@@ -37,8 +37,9 @@ def aggregate(per_run: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out = grouped[columns].agg(["mean", "std"])
     out.columns = [f"{col}_{stat}" for col, stat in out.columns]
     for column in (c for c in columns if f"{c}_ci_se" in per_run):
-        bounds = grouped[[column, f"{column}_ci_se"]].apply(lambda g, c=column: pd.Series(
-            combined_interval(g[c], g[f"{c}_ci_se"]), index=["lo", "hi", "se"]))
+        bounds = grouped[[column, f"{column}_ci_se"]].apply(
+            lambda g, c=column: pd.Series(combined_interval(g[c], g[f"{c}_ci_se"]), index=["lo", "hi", "se"])
+        )
         for part in ("lo", "hi", "se"):
             out[f"{column}_{part}"] = bounds[part]
     out["seeds"] = grouped["seed"].apply(lambda s: ",".join(str(v) for v in sorted(s)))

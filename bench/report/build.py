@@ -60,7 +60,9 @@ def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
 def _environment(runs: pd.DataFrame) -> dict[str, Any]:
     """Versions and hardware of the runs (the first run's; `environment_note` names fields that differ)."""
     first = runs.iloc[0]
-    return {k: first.get(k) for k in ("device_name", "cpu_threads", "python", "torch", "clean_fid", "git_sha", "git_dirty")}
+    return {
+        k: first.get(k) for k in ("device_name", "cpu_threads", "python", "torch", "clean_fid", "git_sha", "git_dirty")
+    }
 
 
 ENV_NOTE_FIELDS = ("cpu_threads", "device_name", "torch", "clean_fid", "python", "git_sha", "git_dirty")
@@ -74,12 +76,16 @@ def environment_note(runs: pd.DataFrame) -> str | None:
             continue
         groups = runs.groupby(runs[name].map(str), sort=True)["run"].apply(list)
         if len(groups) > 1:
-            parts.append(f"{name}: " + "; ".join(f"{value} ({', '.join(f'`{r}`' for r in names)})"
-                                                 for value, names in groups.items()))
+            parts.append(
+                f"{name}: "
+                + "; ".join(f"{value} ({', '.join(f'`{r}`' for r in names)})" for value, names in groups.items())
+            )
     if not parts:
         return None
-    return ("**The runs differ in their environment** (the protocol above is the same; speed, memory and time "
-            "columns compare only between runs alike): " + " | ".join(parts) + ".")
+    return (
+        "**The runs differ in their environment** (the protocol above is the same; speed, memory and time "
+        "columns compare only between runs alike): " + " | ".join(parts) + "."
+    )
 
 
 def _profile_env(profile: pd.DataFrame) -> str | None:
@@ -93,7 +99,11 @@ def _profile_env(profile: pd.DataFrame) -> str | None:
         if values:
             parts.append(f"{column} {'/'.join(values)}")
     if "matmul_peak_flops_per_sec" in timed and timed["matmul_peak_flops_per_sec"].notna().any():
-        peaks = timed.dropna(subset=["matmul_peak_flops_per_sec"]).groupby("roofline_dtype")["matmul_peak_flops_per_sec"].max()
+        peaks = (
+            timed.dropna(subset=["matmul_peak_flops_per_sec"])
+            .groupby("roofline_dtype")["matmul_peak_flops_per_sec"]
+            .max()
+        )
         parts.append("measured matmul peak " + ", ".join(f"{d} {v / 1e12:.3g} TFLOP/s" for d, v in peaks.items()))
     return ", ".join(parts)
 
@@ -108,26 +118,62 @@ def _fid_cost_table(per_run: pd.DataFrame) -> pd.DataFrame:
 
 
 def _make_plots(
-    stem: Path, curves: pd.DataFrame, table: pd.DataFrame, profile: pd.DataFrame, scaling: pd.DataFrame,
-    fid_label: str | None, hours_label: str,
+    stem: Path,
+    curves: pd.DataFrame,
+    table: pd.DataFrame,
+    profile: pd.DataFrame,
+    scaling: pd.DataFrame,
+    fid_label: str | None,
+    hours_label: str,
 ) -> list[tuple[str, Path]]:
     """Every plot the data supports, as (caption, path)."""
     made: list[tuple[str, Path]] = []
     if fid_label and not curves.empty:
-        made.append((f"{fid_label} vs kimg", plots.fid_vs_kimg(curves, fid_label, stem.with_name(f"{stem.name}-fid-kimg.png"))))
+        made.append(
+            (f"{fid_label} vs kimg", plots.fid_vs_kimg(curves, fid_label, stem.with_name(f"{stem.name}-fid-kimg.png")))
+        )
         if curves["wall_s"].notna().any():
-            made.append((f"{fid_label} vs training time",
-                         plots.fid_vs_hours(curves.dropna(subset=["wall_s"]), fid_label, hours_label,
-                                            stem.with_name(f"{stem.name}-fid-hours.png"))))
-    if (fid_label and {"g_macs_per_image_mean", "params_g_mean", "value_mean"} <= set(table)
-            and table["g_macs_per_image_mean"].notna().any() and table["value_mean"].notna().any()):
-        made.append((f"{fid_label} vs G MACs per image", plots.fid_vs_macs(table.dropna(subset=["value_mean"]), fid_label,
-                                                                          stem.with_name(f"{stem.name}-fid-macs.png"))))
+            made.append(
+                (
+                    f"{fid_label} vs training time",
+                    plots.fid_vs_hours(
+                        curves.dropna(subset=["wall_s"]),
+                        fid_label,
+                        hours_label,
+                        stem.with_name(f"{stem.name}-fid-hours.png"),
+                    ),
+                )
+            )
+    if (
+        fid_label
+        and {"g_macs_per_image_mean", "params_g_mean", "value_mean"} <= set(table)
+        and table["g_macs_per_image_mean"].notna().any()
+        and table["value_mean"].notna().any()
+    ):
+        made.append(
+            (
+                f"{fid_label} vs G MACs per image",
+                plots.fid_vs_macs(
+                    table.dropna(subset=["value_mean"]), fid_label, stem.with_name(f"{stem.name}-fid-macs.png")
+                ),
+            )
+        )
     if not profile.empty and "train_img_per_sec" in profile and profile["train_img_per_sec"].notna().any():
-        made.append(("training speed and memory vs resolution",
-                     plots.speed_vs_resolution(profile.dropna(subset=["train_img_per_sec"]), stem.with_name(f"{stem.name}-speed.png"))))
+        made.append(
+            (
+                "training speed and memory vs resolution",
+                plots.speed_vs_resolution(
+                    profile.dropna(subset=["train_img_per_sec"]), stem.with_name(f"{stem.name}-speed.png")
+                ),
+            )
+        )
     if not scaling.empty:
-        made.append(("attention time and memory vs tokens", plots.attention_scaling(scaling, stem.with_name(f"{stem.name}-attention.png"))))
+        made.append(
+            (
+                "attention time and memory vs tokens",
+                plots.attention_scaling(scaling, stem.with_name(f"{stem.name}-attention.png")),
+            )
+        )
     return made
 
 
@@ -136,11 +182,16 @@ def _complete_runs(runs: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     incomplete = runs[~runs["complete"]]
     if incomplete.empty:
         return runs
-    notes.append("Left out (not trained to their budget yet; resume with `ladabench train --resume RUN`): "
-                 + ", ".join(f"`{r}`" for r in incomplete["run"]) + ".")
+    notes.append(
+        "Left out (not trained to their budget yet; resume with `ladabench train --resume RUN`): "
+        + ", ".join(f"`{r}`" for r in incomplete["run"])
+        + "."
+    )
     runs = runs[runs["complete"]].reset_index(drop=True)
     if runs.empty:
-        raise UserError("no run has reached its kimg budget yet; finish one (`ladabench train --resume RUN`) and compare again")
+        raise UserError(
+            "no run has reached its kimg budget yet; finish one (`ladabench train --resume RUN`) and compare again"
+        )
     return runs
 
 
@@ -155,8 +206,11 @@ def _checked_final(metrics: pd.DataFrame, runs: pd.DataFrame, keys: list[str], n
         evaluated = set(final[final["kind"] == kind]["run"]) if not final.empty else set()
         missing = [r for r in runs["run"] if r not in evaluated]
         if missing:
-            notes.append(f"No final {kind.upper()} for " + ", ".join(f"`{r}`" for r in missing)
-                         + f" (evaluate with `ladabench eval RUN --metrics {eval_hint(kind)}`).")
+            notes.append(
+                f"No final {kind.upper()} for "
+                + ", ".join(f"`{r}`" for r in missing)
+                + f" (evaluate with `ladabench eval RUN --metrics {eval_hint(kind)}`)."
+            )
     return final
 
 
@@ -166,10 +220,14 @@ def _info(runs: pd.DataFrame, final: pd.DataFrame, profile: pd.DataFrame) -> dic
     return {
         "training": training_protocol(runs),
         "metrics": {kind: metric_protocol(final, kind) if not final.empty else None for kind in REPORT_KINDS},
-        "environment": _environment(runs), "profile_env": _profile_env(profile),
-        "num_runs": len(runs), "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
+        "environment": _environment(runs),
+        "profile_env": _profile_env(profile),
+        "num_runs": len(runs),
+        "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
         "hours_label": "GPU-hours" if cuda else "CPU wall-clock hours",
-        "memory_label": "the peak CUDA memory allocated" if cuda else "the training process's peak resident memory (CPU)",
+        "memory_label": "the peak CUDA memory allocated"
+        if cuda
+        else "the training process's peak resident memory (CPU)",
     }
 
 
@@ -186,7 +244,9 @@ def _borrowed_spread(path: Path | None, info: dict[str, Any], kinds: list[str], 
         return None
 
 
-def checked_runs(paths: list[Path], keys: list[str], notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def checked_runs(
+    paths: list[Path], keys: list[str], notes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(complete runs, their metric rows, final rows) under `paths`, checked for one protocol; writes nothing.
 
     Raises a UserError for no runs, unreadable run files, no complete run or mixed protocols; `notes`
@@ -206,9 +266,16 @@ def checked_runs(paths: list[Path], keys: list[str], notes: list[str]) -> tuple[
 
 
 def build_report(
-    paths: list[Path], keys: list[str], out_path: Path, profile_paths: list[Path] | None = None,
-    title: str | None = None, commands: list[str] | None = None, notes: list[str] | None = None,
-    against: Path | None = None, spread_from: Path | None = None, spread_strict: bool = True,
+    paths: list[Path],
+    keys: list[str],
+    out_path: Path,
+    profile_paths: list[Path] | None = None,
+    title: str | None = None,
+    commands: list[str] | None = None,
+    notes: list[str] | None = None,
+    against: Path | None = None,
+    spread_from: Path | None = None,
+    spread_strict: bool = True,
 ) -> Report:
     """Gather, check, aggregate, plot and write the report (Markdown + CSV + PNGs) for the runs under `paths`."""
     notes = list(notes or [])
@@ -235,7 +302,8 @@ def build_report(
     title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
     sections = [s for s in (init_section(metrics, final, list(table["model"])),) if s]
     sections += [regressions_markdown(changes, str(against))] if changes else []
-    text = render_report(title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name,
-                         notes, sections)
+    text = render_report(
+        title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name, notes, sections
+    )
     atomic_write_text(out_path, text)
     return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes, changes)

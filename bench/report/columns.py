@@ -35,7 +35,9 @@ _COST_AND_SPEED = (
     Column("params-d", "params_d", "D params", "profile", True, (1e6, "M"), companion_only=True),
     Column("imgs-per-sec", "train_img_per_sec", "train img/s", "run", False),
     # From a `profile --roofline` file: the profiled step's counted FLOP/s over the measured matmul rate.
-    Column("matmul-peak", "train_fraction_of_matmul_peak", "profiled step / matmul peak", "profile", False, (0.01, "%")),
+    Column(
+        "matmul-peak", "train_fraction_of_matmul_peak", "profiled step / matmul peak", "profile", False, (0.01, "%")
+    ),
     Column("peak-mem", "peak_mem_mib", "peak mem (MiB)", "run", True),
     Column("device-hours", "train_hours", "train hours", "run", True),
 )
@@ -47,7 +49,10 @@ _QUALITY_PARTS = (
     Column("fd-dinov2", "fd_dinov2", "FD-DINOv2", "metric", True, kind="fid-dinov2"),
 )
 COLUMNS: dict[str, Column] = {
-    **{kind: Column(kind, kind, m.header, "metric", m.lower_is_better, kind=kind) for kind, m in QUALITY_METRICS.items()},
+    **{
+        kind: Column(kind, kind, m.header, "metric", m.lower_is_better, kind=kind)
+        for kind, m in QUALITY_METRICS.items()
+    },
     **{c.key: c for c in (*_QUALITY_PARTS, *_COST_AND_SPEED)},
 }
 ALIASES = {"gpu-hours": "device-hours"}  # the old name (it counted CPU hours on a CPU too)

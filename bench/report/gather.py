@@ -47,7 +47,9 @@ def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[
     summary = _stats_summary(stats)
     budget_images = None if options.total_kimg is None else round(float(options.total_kimg) * 1000)
     run = {
-        "run": run_dir.name, "run_dir": str(run_dir), **{name: getattr(options, name) for name in RUN_FIELDS},
+        "run": run_dir.name,
+        "run_dir": str(run_dir),
+        **{name: getattr(options, name) for name in RUN_FIELDS},
         "device": str(options.device),
         "complete": budget_images is not None and summary["images_seen"] >= budget_images,
         **summary,
@@ -70,7 +72,9 @@ def _wall_at(stats: list[dict[str, Any]], kimg: float | None) -> float | None:
     return float(before[-1]["wall_s"]) if before else None
 
 
-def _metric_row(run: dict[str, Any], line: dict[str, Any], final: str | None, stats: list[dict[str, Any]]) -> dict[str, Any]:
+def _metric_row(
+    run: dict[str, Any], line: dict[str, Any], final: str | None, stats: list[dict[str, Any]]
+) -> dict[str, Any]:
     """One metric line flattened with its run's identity; `final` marks the final snapshot's value."""
     reference = line.get("reference") or {}
     ci = line.get("ci95") or [None, None]
@@ -81,18 +85,37 @@ def _metric_row(run: dict[str, Any], line: dict[str, Any], final: str | None, st
     # Old snapshot names floor the kimg; the final one stands for the exact budget the stats reached.
     kimg = run["images_seen"] / 1000 if is_final and run["images_seen"] else line.get("kimg")
     return {
-        "run": run["run"], "model": run["model"], "preset": run["preset"], "data": run["data"], "seed": run["seed"],
-        "metric": line["metric"], "kind": kind, "value": float(line["value"]),
-        "sample_std": line.get("std"), "ci_lo": ci[0], "ci_hi": ci[1], "ci_se": line.get("ci_se"),
-        "ci_groups": line.get("ci_groups"), "nearest_k": line.get("nearest_k"), **components,
-        "kimg": kimg, "snapshot": line.get("snapshot"),
-        "final": is_final, "wall_s": _wall_at(stats, kimg),
-        "num_gen": line.get("num_gen"), "num_ref": line.get("num_ref"),
-        "sample_seeds": ",".join(str(s) for s in line.get("seeds", [])), "features": line.get("features"),
-        "weights_sha256": line.get("weights_sha256"), "comparable": line.get("comparable"),
-        "resize_mode": line.get("resize_mode"), "reference_hash": reference.get("content_hash"),
-        "reference_split": reference.get("split"), "cleanfid_version": line.get("cleanfid_version"),
-        "unit": line.get("unit"), "timestamp": line.get("timestamp"),
+        "run": run["run"],
+        "model": run["model"],
+        "preset": run["preset"],
+        "data": run["data"],
+        "seed": run["seed"],
+        "metric": line["metric"],
+        "kind": kind,
+        "value": float(line["value"]),
+        "sample_std": line.get("std"),
+        "ci_lo": ci[0],
+        "ci_hi": ci[1],
+        "ci_se": line.get("ci_se"),
+        "ci_groups": line.get("ci_groups"),
+        "nearest_k": line.get("nearest_k"),
+        **components,
+        "kimg": kimg,
+        "snapshot": line.get("snapshot"),
+        "final": is_final,
+        "wall_s": _wall_at(stats, kimg),
+        "num_gen": line.get("num_gen"),
+        "num_ref": line.get("num_ref"),
+        "sample_seeds": ",".join(str(s) for s in line.get("seeds", [])),
+        "features": line.get("features"),
+        "weights_sha256": line.get("weights_sha256"),
+        "comparable": line.get("comparable"),
+        "resize_mode": line.get("resize_mode"),
+        "reference_hash": reference.get("content_hash"),
+        "reference_split": reference.get("split"),
+        "cleanfid_version": line.get("cleanfid_version"),
+        "unit": line.get("unit"),
+        "timestamp": line.get("timestamp"),
     }
 
 

@@ -19,13 +19,15 @@ def init_vs_final(metrics: pd.DataFrame, final: pd.DataFrame, models: list[str] 
     init = metrics[metrics["snapshot"] == INIT_SNAPSHOT].sort_values("timestamp", na_position="first")
     init = init.groupby(["run", "metric"], as_index=False).last()[["run", "metric", "value"]]
     paired = final[final["kind"].isin(["kid", "fid"])][["run", "model", "metric", "kind", "value"]].merge(
-        init, on=["run", "metric"], suffixes=("", "_init"))
+        init, on=["run", "metric"], suffixes=("", "_init")
+    )
     if paired.empty:
         return pd.DataFrame()
     paired["ratio"] = paired["value"] / paired["value_init"]
     order = {m: i for i, m in enumerate(dict.fromkeys([*(models or []), *final["model"]]))}
     table = paired.groupby(["model", "metric", "kind"], as_index=False).agg(
-        runs=("run", "count"), at_init=("value_init", "mean"), at_budget=("value", "mean"), ratio=("ratio", "mean"))
+        runs=("run", "count"), at_init=("value_init", "mean"), at_budget=("value", "mean"), ratio=("ratio", "mean")
+    )
     table["order"] = table["model"].map(order)
     return table.sort_values(["order", "kind"], ascending=[True, False]).drop(columns="order").reset_index(drop=True)
 
@@ -35,10 +37,17 @@ def init_section(metrics: pd.DataFrame, final: pd.DataFrame, models: list[str] |
     table = init_vs_final(metrics, final, models)
     if table.empty:
         return None
-    lines = ["## From initialisation to the budget", "",
-             "The same metric protocol applied to each run's G before its first step (built from the run's seed) "
-             "and to G_ema at the budget; mean over training seeds, lower is better.", "",
-             "| model | metric | runs | at initialisation | at the budget | budget / init |", "|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {r.model} | {r.metric} | {r.runs} | {r.at_init:.4g} | {r.at_budget:.4g} | {r.ratio:.2f} |"
-              for r in table.itertuples()]
+    lines = [
+        "## From initialisation to the budget",
+        "",
+        "The same metric protocol applied to each run's G before its first step (built from the run's seed) "
+        "and to G_ema at the budget; mean over training seeds, lower is better.",
+        "",
+        "| model | metric | runs | at initialisation | at the budget | budget / init |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.model} | {r.metric} | {r.runs} | {r.at_init:.4g} | {r.at_budget:.4g} | {r.ratio:.2f} |"
+        for r in table.itertuples()
+    ]
     return "\n".join(lines)

@@ -22,7 +22,9 @@ import pandas as pd
 from bench.metrics.ci import CI_Z
 
 COMBINED_CI_METHOD = "mean over training seeds +- 1.96*sqrt(s^2/T + sum(se_t^2)/T^2)"
-_CELL = re.compile(r"^\s*(?P<value>[-+0-9.eE]+)(?:\s*±\s*(?P<std>[-+0-9.eE]+))?(?:\s*\[(?P<lo>[-+0-9.eE]+),\s*(?P<hi>[-+0-9.eE]+)\])?\s*$")
+_CELL = re.compile(
+    r"^\s*(?P<value>[-+0-9.eE]+)(?:\s*±\s*(?P<std>[-+0-9.eE]+))?(?:\s*\[(?P<lo>[-+0-9.eE]+),\s*(?P<hi>[-+0-9.eE]+)\])?\s*$"
+)
 
 
 def _missing(value: object) -> bool:

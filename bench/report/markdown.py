@@ -94,7 +94,9 @@ def _r1_interval_text(train: dict[str, Any]) -> str:
     interval = _given(train.get("r1_interval"))
     if interval is None or int(interval) == 1:
         return ""
-    return f", **lazy R1**: every {int(interval)} D steps with weight {int(interval)} x r1_gamma (reference: every step)"
+    return (
+        f", **lazy R1**: every {int(interval)} D steps with weight {int(interval)} x r1_gamma (reference: every step)"
+    )
 
 
 def _given(value: Any) -> Any:
@@ -117,7 +119,8 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
     """The protocol block: budget, data + preprocessing hash, metric protocol, weights hash, device, versions."""
     train = info["training"]
     lines = [
-        "| protocol field | value |", "|---|---|",
+        "| protocol field | value |",
+        "|---|---|",
         f"| budget | {train['total_kimg']:g} kimg of real images shown to D, identical for every model; "
         "metrics from the EMA generator at the final snapshot (final at budget) |",
         f"| dataset | `{train['data']}` at {train['resolution']} px, content + preprocessing hash `{_short(train['data_content_hash'])}` |",
@@ -136,8 +139,10 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
         )
         lines.append(f"| {kind.upper()} feature weights sha256 | `{_short(proto['weights_sha256'], 24)}` |")
         if proto.get("ci_groups"):
-            lines.append(f"| {kind.upper()} interval | delete-a-group jackknife over generated samples, "
-                         f"{int(proto['ci_groups'])} seeded groups, normal approximation |")
+            lines.append(
+                f"| {kind.upper()} interval | delete-a-group jackknife over generated samples, "
+                f"{int(proto['ci_groups'])} seeded groups, normal approximation |"
+            )
     env = info["environment"]
     lines += [
         f"| device | {train['device']} ({env.get('device_name') or '?'}, {env.get('cpu_threads') or '?'} CPU threads) |",
@@ -150,8 +155,15 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
 
 
 def render_report(
-    title: str, info: dict[str, Any], table: pd.DataFrame, keys: list[str], plots: list[tuple[str, str]],
-    commands: list[str], csv_name: str, notes: list[str] | None = None, sections: list[str] | None = None,
+    title: str,
+    info: dict[str, Any],
+    table: pd.DataFrame,
+    keys: list[str],
+    plots: list[tuple[str, str]],
+    commands: list[str],
+    csv_name: str,
+    notes: list[str] | None = None,
+    sections: list[str] | None = None,
 ) -> str:
     """The whole report as Markdown text."""
     models = ", ".join(f"`{m}`" for m in table["model"])

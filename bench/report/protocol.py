@@ -13,8 +13,18 @@ from bench.train.options import PROTOCOL_KEYS
 TRAINING_FIELDS = PROTOCOL_KEYS
 # Metric protocol: every field that changes an FID/KID value (N, reference set, seeds, network, resize).
 METRIC_FIELDS = (
-    "metric", "num_gen", "num_ref", "sample_seeds", "features", "weights_sha256", "comparable",
-    "resize_mode", "reference_hash", "reference_split", "cleanfid_version", "nearest_k",
+    "metric",
+    "num_gen",
+    "num_ref",
+    "sample_seeds",
+    "features",
+    "weights_sha256",
+    "comparable",
+    "resize_mode",
+    "reference_hash",
+    "reference_split",
+    "cleanfid_version",
+    "nearest_k",
 )
 INTERVAL_FIELDS = ("ci_groups",)  # reported with the protocol; a different count does not refuse
 
@@ -43,7 +53,10 @@ def _describe(frame: pd.DataFrame, differences: dict[str, list[str]], by: str) -
     for field, values in differences.items():
         shown = []
         for value in values:
-            rows = frame[frame[field].map(lambda v: "-" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)) == value]
+            rows = frame[
+                frame[field].map(lambda v: "-" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+                == value
+            ]
             names = sorted(rows[by].astype(str).unique())
             more = f" +{len(names) - 3} more" if len(names) > 3 else ""
             shown.append(f"{value!r} ({', '.join(names[:3])}{more})")
@@ -79,7 +92,11 @@ def check_metric_protocol(final: pd.DataFrame, kind: str) -> None:
 def training_protocol(runs: pd.DataFrame) -> dict[str, object]:
     """The single training protocol of checked runs as field -> value."""
     first = runs.iloc[0]
-    return {field: (_device_kind(first[field]) if field == "device" else first[field]) for field in TRAINING_FIELDS if field in runs}
+    return {
+        field: (_device_kind(first[field]) if field == "device" else first[field])
+        for field in TRAINING_FIELDS
+        if field in runs
+    }
 
 
 def metric_protocol(final: pd.DataFrame, kind: str) -> dict[str, object] | None:

@@ -46,7 +46,9 @@ def load_previous(path: Path) -> pd.DataFrame:
         raise UserError(f"--against {path} is not a readable CSV ({exc}); pass a report's .csv") from exc
     missing = [key for key in GROUP_KEYS if key not in table]
     if missing:
-        raise UserError(f"--against {path} has no {', '.join(missing)} column; pass the .csv of a `ladabench compare` report")
+        raise UserError(
+            f"--against {path} has no {', '.join(missing)} column; pass the .csv of a `ladabench compare` report"
+        )
     return table
 
 
@@ -61,8 +63,17 @@ def _judge(column: str, lower_is_better: bool, old: pd.Series, new: pd.Series) -
     verdict = "within interval"
     if abs(diff) > margin:
         verdict = "worse" if (diff > 0) == lower_is_better else "better"
-    return Change(str(new["model"]), str(new["preset"]), column, old_mean, new_mean,
-                  (old_lo, old_hi), (new_lo, new_hi), margin, verdict)
+    return Change(
+        str(new["model"]),
+        str(new["preset"]),
+        column,
+        old_mean,
+        new_mean,
+        (old_lo, old_hi),
+        (new_lo, new_hi),
+        margin,
+        verdict,
+    )
 
 
 def compare_with(new_table: pd.DataFrame, old_table: pd.DataFrame, keys: list[str], source: Path) -> list[Change]:
@@ -85,12 +96,18 @@ def compare_with(new_table: pd.DataFrame, old_table: pd.DataFrame, keys: list[st
 
 def regressions_markdown(changes: list[Change], source: str) -> str:
     """The regression section of a report: one row per model/metric with old, new, change and verdict."""
-    lines = [f"## Regression check against `{source}`", "",
-             "A change counts when it exceeds the 95% interval of the difference, sqrt(h_old² + h_new²).", "",
-             "| model | preset | metric | old [95% CI] | new [95% CI] | change | margin | verdict |",
-             "|---|---|---|---:|---:|---:|---:|---|"]
+    lines = [
+        f"## Regression check against `{source}`",
+        "",
+        "A change counts when it exceeds the 95% interval of the difference, sqrt(h_old² + h_new²).",
+        "",
+        "| model | preset | metric | old [95% CI] | new [95% CI] | change | margin | verdict |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
     for c in changes:
         verdict = f"**{c.verdict}**" if c.verdict == "worse" else c.verdict
-        lines.append(f"| {c.model} | {c.preset} | {c.metric} | {c.old:.4g} {format_interval(*c.old_interval)} | "
-                     f"{c.new:.4g} {format_interval(*c.new_interval)} | {c.new - c.old:+.3g} | {c.margin:.3g} | {verdict} |")
+        lines.append(
+            f"| {c.model} | {c.preset} | {c.metric} | {c.old:.4g} {format_interval(*c.old_interval)} | "
+            f"{c.new:.4g} {format_interval(*c.new_interval)} | {c.new - c.old:+.3g} | {c.margin:.3g} | {verdict} |"
+        )
     return "\n".join(lines)

@@ -33,9 +33,11 @@ def within_noise(gap: float, spread: float, seeds_per_value: int) -> bool:
 def spread_note(table: pd.DataFrame, column: str, label: str, spread: tuple[float, int] | None, source: str) -> str:
     """The report's sentence: the spread, then each neighbouring pair in the ranking (lower is better) judged against it."""
     if spread is None:
-        return (f"**Seed spread of {label}: not measured at this protocol.** Each value comes from one training "
-                "run; rerun with two or more `--seeds` to see which gaps between models training noise can "
-                "explain.")
+        return (
+            f"**Seed spread of {label}: not measured at this protocol.** Each value comes from one training "
+            "run; rerun with two or more `--seeds` to see which gaps between models training noise can "
+            "explain."
+        )
     std, dof = spread
     ranked = table.sort_values(f"{column}_mean")
     seeds = int(ranked["n_seeds"].min())
@@ -45,13 +47,16 @@ def spread_note(table: pd.DataFrame, column: str, label: str, spread: tuple[floa
         gap = worse[f"{column}_mean"] - better[f"{column}_mean"]
         verdict = "within seed noise" if within_noise(gap, std, seeds) else "larger than seed noise"
         pairs.append(f"`{better['model']}` vs `{worse['model']}`: {gap:.3g} ({verdict})")
-    return (f"**Seed spread of {label}:** pooled std over training seeds {std:.3g} ({dof} degrees of freedom, "
-            f"{source}); with {seeds} seed(s) per value a gap below {band:.3g} can be training noise (95%). "
-            "Neighbours in the ranking: " + "; ".join(pairs) + ".")
+    return (
+        f"**Seed spread of {label}:** pooled std over training seeds {std:.3g} ({dof} degrees of freedom, "
+        f"{source}); with {seeds} seed(s) per value a gap below {band:.3g} can be training noise (95%). "
+        "Neighbours in the ranking: " + "; ".join(pairs) + "."
+    )
 
 
-def spread_notes(table: pd.DataFrame, kinds: list[str], borrowed: pd.DataFrame | None = None,
-                 borrowed_source: str = "") -> list[str]:
+def spread_notes(
+    table: pd.DataFrame, kinds: list[str], borrowed: pd.DataFrame | None = None, borrowed_source: str = ""
+) -> list[str]:
     """One spread sentence per quality metric: from the report's own training seeds, else from `borrowed`.
 
     `borrowed` is another report's per-model table of the same protocol (checked by the caller), used

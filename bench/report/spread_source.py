@@ -42,10 +42,16 @@ def _plain(value: Any) -> Any:
 
 def protocol_record(info: dict[str, Any]) -> dict[str, Any]:
     """The part of a report's info that decides whether another report's seed spread applies to it."""
-    metrics = {kind: ({k: _plain(v) for k, v in proto.items() if k in METRIC_FIELDS} if proto else None)
-               for kind, proto in info["metrics"].items()}
-    return {"schema": PROTOCOL_SCHEMA, "training": {k: _plain(v) for k, v in info["training"].items()},
-            "metrics": metrics, "seeds": info["seeds"]}
+    metrics = {
+        kind: ({k: _plain(v) for k, v in proto.items() if k in METRIC_FIELDS} if proto else None)
+        for kind, proto in info["metrics"].items()
+    }
+    return {
+        "schema": PROTOCOL_SCHEMA,
+        "training": {k: _plain(v) for k, v in info["training"].items()},
+        "metrics": metrics,
+        "seeds": info["seeds"],
+    }
 
 
 def write_protocol(csv_path: Path, info: dict[str, Any]) -> None:
@@ -65,8 +71,11 @@ def protocol_differences(own: dict[str, Any], other: dict[str, Any], kinds: list
         if mine is None or theirs is None:
             found += [f"{kind}: not evaluated in {'this report' if mine is None else 'the spread report'}"]
             continue
-        found += [f"{kind} {key}: {mine.get(key)!r} vs {theirs.get(key)!r}"
-                  for key in METRIC_FIELDS if mine.get(key) != theirs.get(key)]
+        found += [
+            f"{kind} {key}: {mine.get(key)!r} vs {theirs.get(key)!r}"
+            for key in METRIC_FIELDS
+            if mine.get(key) != theirs.get(key)
+        ]
     return found
 
 
@@ -84,22 +93,31 @@ def load_spread_source(csv_path: Path, own_info: dict[str, Any], kinds: list[str
     record_path = protocol_path(csv_path)
     if not csv_path.is_file() or not record_path.is_file():
         missing = csv_path if not csv_path.is_file() else record_path
-        raise UserError(f"--spread-from {csv_path}: {missing} does not exist; pass the .csv of a multi-seed "
-                        "report written by `ladabench compare`/`bench` (its -protocol.json sits beside it)")
+        raise UserError(
+            f"--spread-from {csv_path}: {missing} does not exist; pass the .csv of a multi-seed "
+            "report written by `ladabench compare`/`bench` (its -protocol.json sits beside it)"
+        )
     other = read_json(record_path)
     if other.get("schema") != PROTOCOL_SCHEMA:
-        raise UserError(f"--spread-from {csv_path}: {record_path} is not a report protocol record "
-                        f"(schema {other.get('schema')!r}); regenerate that report")
+        raise UserError(
+            f"--spread-from {csv_path}: {record_path} is not a report protocol record "
+            f"(schema {other.get('schema')!r}); regenerate that report"
+        )
     own = json.loads(json.dumps(protocol_record(own_info), default=str))
     differences = protocol_differences(own, other, kinds)
     if differences:
-        raise UserError(f"--spread-from {csv_path} was measured under another protocol ("
-                        + "; ".join(differences[:4]) + (f"; +{len(differences) - 4} more" if len(differences) > 4 else "")
-                        + "); its seed spread does not apply here. Pass a report of this protocol or leave it out")
+        raise UserError(
+            f"--spread-from {csv_path} was measured under another protocol ("
+            + "; ".join(differences[:4])
+            + (f"; +{len(differences) - 4} more" if len(differences) > 4 else "")
+            + "); its seed spread does not apply here. Pass a report of this protocol or leave it out"
+        )
     try:
         table = pd.read_csv(csv_path)
     except (OSError, ValueError) as exc:
         raise UserError(f"--spread-from {csv_path} is not a readable CSV ({exc})") from exc
     if not any(pooled_seed_std(table, kind) for kind in kinds if f"{kind}_std" in table and "n_seeds" in table):
-        raise UserError(f"--spread-from {csv_path} has no model with two or more training seeds; pass a multi-seed report")
+        raise UserError(
+            f"--spread-from {csv_path} has no model with two or more training seeds; pass a multi-seed report"
+        )
     return BorrowedSpread(table, f"measured in {csv_path.with_suffix('.md').name} over training seeds {other['seeds']}")

@@ -14,14 +14,19 @@ def report_tables(report) -> list[Table]:
     """The report's results as rich tables (same cells as the Markdown): quality and speed, then cost."""
     info = report.info
     train = info["training"]
-    groups = [[k for k in report.keys if COLUMNS[k].source != "profile"], [k for k in report.keys if COLUMNS[k].source == "profile"]]
+    groups = [
+        [k for k in report.keys if COLUMNS[k].source != "profile"],
+        [k for k in report.keys if COLUMNS[k].source == "profile"],
+    ]
     captions = ["final at budget, EMA generator; mean ± std over training seeds", "cost per model (ladabench profile)"]
     tables = []
     for keys, caption in zip(groups, captions, strict=True):
         if not keys:
             continue
-        table = Table(title=f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}",
-                      caption=caption)
+        table = Table(
+            title=f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}",
+            caption=caption,
+        )
         for header in ("model", "preset", "seeds", *(column_header(k, info["hours_label"]) for k in keys)):
             left = header in ("model", "preset", "seeds")
             table.add_column(header, justify="left" if left else "right", no_wrap=left)
@@ -33,11 +38,20 @@ def report_tables(report) -> list[Table]:
 
 def changes_table(changes: list[Change], source: str) -> Table:
     """The regression check against an older report: old, new, change, margin and verdict per model/metric."""
-    table = Table(title=f"against {escape(source)}", caption="worse/better: the change exceeds the combined 95% interval")
+    table = Table(
+        title=f"against {escape(source)}", caption="worse/better: the change exceeds the combined 95% interval"
+    )
     for header in ("model", "metric", "old", "new", "change", "margin", "verdict"):
         table.add_column(header, justify="left" if header in ("model", "metric", "verdict") else "right")
     for c in changes:
         verdict = {"worse": "[bold red]worse[/]", "better": "[green]better[/]"}.get(c.verdict, c.verdict)
-        table.add_row(f"{c.model}/{c.preset}", c.metric, f"{c.old:.4g}", f"{c.new:.4g}", f"{c.new - c.old:+.3g}",
-                      f"{c.margin:.3g}", verdict)
+        table.add_row(
+            f"{c.model}/{c.preset}",
+            c.metric,
+            f"{c.old:.4g}",
+            f"{c.new:.4g}",
+            f"{c.new - c.old:+.3g}",
+            f"{c.margin:.3g}",
+            verdict,
+        )
     return table

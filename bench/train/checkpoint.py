@@ -30,7 +30,6 @@ class Counters:
     last_snapshot: Path | None = None
 
 
-
 class Checkpointing:
     """Snapshot writing and restoring for `Trainer` (see its attributes)."""
 
@@ -47,7 +46,8 @@ class Checkpointing:
             "rng": capture_rng(self.generators),
             # every rank's own generator states, so a resume under the same process count is exact
             "rank_generators": distributed.gather_objects(
-                {name: gen.get_state() for name, gen in self.generators.items()}, self.dist),
+                {name: gen.get_state() for name, gen in self.generators.items()}, self.dist
+            ),
             "data_state": self.sampler.state(),
             "images_seen": c.images_seen,
             "step": c.step,
@@ -68,12 +68,18 @@ class Checkpointing:
         self._restore_rank_generators(snap)
         data = snap["data_state"]
         self.sampler = EpochSampler(
-            self.dataset.count, self.options.batch_size, derived_seed(self.options.seed, 0),
-            epoch=data["epoch"], cursor=data["cursor"],
+            self.dataset.count,
+            self.options.batch_size,
+            derived_seed(self.options.seed, 0),
+            epoch=data["epoch"],
+            cursor=data["cursor"],
         )
         self.counters = Counters(
-            images_seen=int(snap["images_seen"]), step=int(snap["step"]), tick=int(snap["tick"]),
-            wall_seconds=float(snap["wall_seconds"]), last_snapshot=snapshot_path,
+            images_seen=int(snap["images_seen"]),
+            step=int(snap["step"]),
+            tick=int(snap["tick"]),
+            wall_seconds=float(snap["wall_seconds"]),
+            last_snapshot=snapshot_path,
         )
         if self.dist.is_writer:
             self.rundir.truncate_stats(self.counters.images_seen)
@@ -91,7 +97,8 @@ class Checkpointing:
         elif self.dist.rank > 0:
             for name, stream in GENERATOR_STREAMS.items():
                 self.generators[name].manual_seed(
-                    rank_seed(self.options.seed, stream, self.dist.rank, int(snap["images_seen"])))
+                    rank_seed(self.options.seed, stream, self.dist.rank, int(snap["images_seen"]))
+                )
 
     def write_snapshot(self) -> Path:
         """Save a snapshot and the matching sample grid (rank 0), then keep only the newest --keep-snapshots."""
@@ -102,7 +109,10 @@ class Checkpointing:
         if not self.dist.is_writer:
             return path
         save_snapshot(path, snap)
-        save_grid(self.rundir.samples_path(self.counters.images_seen), render_grid(self.ema.module, self.grid_latents, self.device))
+        save_grid(
+            self.rundir.samples_path(self.counters.images_seen),
+            render_grid(self.ema.module, self.grid_latents, self.device),
+        )
         self.log(f"snapshot {path.name} at {self.counters.images_seen} images")
         for old in prune(self.rundir, self.keep_snapshots, newest=path):
             self.log(f"removed {old.name} (--keep-snapshots {self.keep_snapshots})")
@@ -115,8 +125,10 @@ class Checkpointing:
         """
         if not self.dist.enabled:
             return
-        params = {name: dict(m.named_parameters()) for name, m in
-                  (("G", self.G_plain), ("D", self.D), ("G_ema", self.ema.module))}
+        params = {
+            name: dict(m.named_parameters())
+            for name, m in (("G", self.G_plain), ("D", self.D), ("G_ema", self.ema.module))
+        }
         digests = distributed.gather_objects(snapshot_checksum(params), self.dist)
         if len(set(digests)) != 1:
             raise RuntimeError(f"weights differ across ranks at {self.counters.images_seen} images: {digests}")

@@ -34,8 +34,9 @@ DATA_BY_PRESET = {"cifar10": "cifar10", "celeba64": "celeba64", "ffhq128": "ffhq
 
 def _mismatch(preset: Any, generator: Any, discriminator: Any) -> list[str]:
     """How a preset's architecture differs from the checkpoint's config."""
-    return (config_differences(preset.generator, generator, "generator")
-            + config_differences(preset.discriminator, discriminator, "discriminator"))
+    return config_differences(preset.generator, generator, "generator") + config_differences(
+        preset.discriminator, discriminator, "discriminator"
+    )
 
 
 def choose_preset(conf: dict[str, Any] | None, name: str | None, config_path: Path | None) -> Any:
@@ -62,8 +63,10 @@ def choose_preset(conf: dict[str, Any] | None, name: str | None, config_path: Pa
     same_res = [p for p in presets.values() if p.resolution == generator.img_size] or list(presets.values())
     closest = min(same_res, key=lambda p: len(_mismatch(p, generator, discriminator)))
     diffs = _mismatch(closest, generator, discriminator)
-    raise UserError(f"config {config_path} matches no ladagan preset; the closest, '{closest.name}', differs in "
-                    f"{'; '.join(diffs[:3])}")
+    raise UserError(
+        f"config {config_path} matches no ladagan preset; the closest, '{closest.name}', differs in "
+        f"{'; '.join(diffs[:3])}"
+    )
 
 
 def convert_all(variables: dict[str, Any], preset: Any, prefix: Path) -> dict[str, dict]:
@@ -87,19 +90,34 @@ def images_seen(variables: dict[str, Any], prefix: Path) -> int:
     tail = prefix.name.rpartition("-")[2]
     if tail.isdigit():
         return int(tail)
-    raise UserError(f"checkpoint {prefix} records no image count (no n_images, no ckpt-N name); rename it ckpt-<images>")
+    raise UserError(
+        f"checkpoint {prefix} records no image count (no n_images, no ckpt-N name); rename it ckpt-<images>"
+    )
 
 
-def _request(conf: dict[str, Any] | None, preset: Any, data: str, data_root: str | None, n_images: int, out_dir: Path) -> dict[str, Any]:
+def _request(
+    conf: dict[str, Any] | None, preset: Any, data: str, data_root: str | None, n_images: int, out_dir: Path
+) -> dict[str, Any]:
     """The options request for the imported run: the authors' recipe from config.json where it has one."""
     conf = conf or {}
     betas = (conf["g_beta1"], conf["g_beta2"]) if {"g_beta1", "g_beta2"} <= conf.keys() else None
     return {
-        "model": MODEL, "preset": preset.name, "data": data, "data_root": data_root, "total_kimg": n_images / 1000,
-        "batch_size": conf.get("batch_size"), "lr_g": conf.get("g_lr"), "lr_d": conf.get("d_lr"), "betas": betas,
-        "r1_gamma": conf.get("gp_weight"), "ema_decay": conf.get("ema_decay"), "augment": conf.get("policy"),
-        "bcr": conf.get("bcr"), "cr_weight": conf.get("cr_weight"),
-        "device": "cpu", "out": str(out_dir),
+        "model": MODEL,
+        "preset": preset.name,
+        "data": data,
+        "data_root": data_root,
+        "total_kimg": n_images / 1000,
+        "batch_size": conf.get("batch_size"),
+        "lr_g": conf.get("g_lr"),
+        "lr_d": conf.get("d_lr"),
+        "betas": betas,
+        "r1_gamma": conf.get("gp_weight"),
+        "ema_decay": conf.get("ema_decay"),
+        "augment": conf.get("policy"),
+        "bcr": conf.get("bcr"),
+        "cr_weight": conf.get("cr_weight"),
+        "device": "cpu",
+        "out": str(out_dir),
     }
 
 
@@ -113,8 +131,12 @@ def _checked_data(data: str | None, preset: Any) -> str:
 
 
 def import_authors(
-    source: Path, out_dir: Path, preset_name: str | None = None, data: str | None = None,
-    data_root: str | None = None, log: Callable[[str], None] = lambda msg: None,
+    source: Path,
+    out_dir: Path,
+    preset_name: str | None = None,
+    data: str | None = None,
+    data_root: str | None = None,
+    log: Callable[[str], None] = lambda msg: None,
 ) -> RunDir:
     """Import the checkpoint at `source` into a new run under `out_dir`; returns the run directory."""
     files = locate(source)
@@ -128,31 +150,59 @@ def import_authors(
     options = resolve_options(_request(conf, preset, data, data_root, n_images, out_dir), preset.resolution)
     sources = [*files.files, *([files.config] if files.config else [])]
     provenance = {
-        "kind": "authors-tensorflow", "checkpoint": str(files.prefix.resolve()), "images_seen": n_images,
-        "files": file_digests(sources), "config": conf, "tensorflow": tf_version,
+        "kind": "authors-tensorflow",
+        "checkpoint": str(files.prefix.resolve()),
+        "images_seen": n_images,
+        "files": file_digests(sources),
+        "config": conf,
+        "tensorflow": tf_version,
     }
     return _write_run(out_dir, options, states, n_images, provenance)
 
 
-def _write_run(out_dir: Path, options: TrainOptions, states: dict[str, dict], n_images: int, provenance: dict) -> RunDir:
+def _write_run(
+    out_dir: Path, options: TrainOptions, states: dict[str, dict], n_images: int, provenance: dict
+) -> RunDir:
     """Create the run folder and write its files; on any failure remove the folder (nothing half-written)."""
     run = RunDir.create(Path(out_dir), options.model, options.data, options.preset, options.total_kimg, options.seed)
     try:
         run.write_options(options.to_json())
         run.write_env(environment_info("cpu", {"imported_from": provenance}))
         steps = n_images // int(options.batch_size)
-        save_snapshot(run.snapshot_path(n_images), {
-            **states, "images_seen": n_images, "step": steps, "tick": 0, "wall_seconds": None,
-            "options": options.to_json(), "imported_from": provenance,
-        })
+        save_snapshot(
+            run.snapshot_path(n_images),
+            {
+                **states,
+                "images_seen": n_images,
+                "step": steps,
+                "tick": 0,
+                "wall_seconds": None,
+                "options": options.to_json(),
+                "imported_from": provenance,
+            },
+        )
         G_ema, _ = ladagan.build(ladagan.PRESETS[options.preset], init=False)
         G_ema.load_state_dict(states["G_ema"])
         # The grid the training loop draws for this seed (stream 3), so grids of runs line up.
-        save_grid(run.samples_path(n_images), render_grid(G_ema, fixed_latents(G_ema.z_dim, derived_seed(options.seed, 3)), "cpu"))
-        run.append_stats({"tick": 0, "step": steps, "images_seen": n_images, "kimg": n_images / 1000,
-                          "wall_s": None, "img_per_sec": None, "imported": True})
-        run.log(f"imported {provenance['checkpoint']} at {n_images} images (TensorFlow {provenance['tensorflow']}); "
-                "G, G_ema and D converted")
+        save_grid(
+            run.samples_path(n_images),
+            render_grid(G_ema, fixed_latents(G_ema.z_dim, derived_seed(options.seed, 3)), "cpu"),
+        )
+        run.append_stats(
+            {
+                "tick": 0,
+                "step": steps,
+                "images_seen": n_images,
+                "kimg": n_images / 1000,
+                "wall_s": None,
+                "img_per_sec": None,
+                "imported": True,
+            }
+        )
+        run.log(
+            f"imported {provenance['checkpoint']} at {n_images} images (TensorFlow {provenance['tensorflow']}); "
+            "G, G_ema and D converted"
+        )
     except BaseException:
         shutil.rmtree(run.path, ignore_errors=True)
         raise

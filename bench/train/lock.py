@@ -75,8 +75,10 @@ class RunLock:
             os.close(fd)
         previous = self._read(fd)
         if previous is None:
-            line = (f"lock file {self.path} was unreadable (not a ladabench lock record) and no process holds it: "
-                    "treated as stale and taken over")
+            line = (
+                f"lock file {self.path} was unreadable (not a ladabench lock record) and no process holds it: "
+                "treated as stale and taken over"
+            )
             self.log("warning: " + line)
             err_console.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
         elif previous:

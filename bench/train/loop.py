@@ -75,9 +75,15 @@ class Schedule:
     def of(cls, o: TrainOptions) -> Schedule:
         """The schedule of a run's options (kimg -> images, minutes -> seconds)."""
         images = lambda kimg: None if kimg is None else int(round(kimg * 1000))  # noqa: E731
-        return cls(images(o.total_kimg), None if o.minutes is None else o.minutes * 60.0, images(o.stop_kimg),
-                   max(1, images(o.tick_kimg)), max(1, images(o.snapshot_kimg)),
-                   None if o.eval_kimg is None else max(1, images(o.eval_kimg)), bool(o.metrics))
+        return cls(
+            images(o.total_kimg),
+            None if o.minutes is None else o.minutes * 60.0,
+            images(o.stop_kimg),
+            max(1, images(o.tick_kimg)),
+            max(1, images(o.snapshot_kimg)),
+            None if o.eval_kimg is None else max(1, images(o.eval_kimg)),
+            bool(o.metrics),
+        )
 
     def done_reason(self, c: Counters) -> str | None:
         """Why training must stop now, or None."""
@@ -107,8 +113,16 @@ def crossed(every: int, before: int, now: int) -> bool:
 class Trainer(Checkpointing, TickStats):
     """One training session of a run: models, optimizers, data and counters, created or restored."""
 
-    def __init__(self, run: RunDir, options: TrainOptions, dataset: Any, console: Console, dist_info: Dist | None = None,
-                 on_tick: OnTick | None = None, on_snapshot: OnSnapshot | None = None):
+    def __init__(
+        self,
+        run: RunDir,
+        options: TrainOptions,
+        dataset: Any,
+        console: Console,
+        dist_info: Dist | None = None,
+        on_tick: OnTick | None = None,
+        on_snapshot: OnSnapshot | None = None,
+    ):
         """Build everything from `options` on the opened `dataset`; `dist_info`: this rank's role; callbacks: see `train`."""
         self.rundir, self.options, self.dataset, self.console = run, options, dataset, console
         self.dist = dist_info or Dist()
@@ -124,12 +138,25 @@ class Trainer(Checkpointing, TickStats):
             name: torch.Generator(self.device).manual_seed(rank_seed(seed, stream, self.dist.rank))
             for name, stream in GENERATOR_STREAMS.items()
         }
-        self.ctx = make_step_context(self.G_plain, self.D, options, self.device.type, AMP_DTYPES[options.amp],
-                                     self.generators["augment"], options.r1_interval)
+        self.ctx = make_step_context(
+            self.G_plain,
+            self.D,
+            options,
+            self.device.type,
+            AMP_DTYPES[options.amp],
+            self.generators["augment"],
+            options.r1_interval,
+        )
         self.ema, self.opt_g, self.opt_d, self.scaler = self.ctx.ema, self.ctx.opt_g, self.ctx.opt_d, self.ctx.scaler
-        load_ema_state_dict(self.ema, initial_ema_state(
-            self.G_plain, options.ema_start, lambda: spec.build(preset)[0], derived_seed(seed, EMA_INIT_STREAM)))
-        self.ema_schedule = EmaSchedule(options.ema_decay, options.ema_halflife_kimg, options.ema_rampup, options.batch_size)
+        load_ema_state_dict(
+            self.ema,
+            initial_ema_state(
+                self.G_plain, options.ema_start, lambda: spec.build(preset)[0], derived_seed(seed, EMA_INIT_STREAM)
+            ),
+        )
+        self.ema_schedule = EmaSchedule(
+            options.ema_decay, options.ema_halflife_kimg, options.ema_rampup, options.batch_size
+        )
         self.sampler = EpochSampler(dataset.count, options.batch_size, derived_seed(seed, 0))
         self.z_dim = int(self.G_plain.z_dim)
         self.grid_latents = fixed_latents(self.z_dim, derived_seed(seed, 3))
@@ -150,8 +177,10 @@ class Trainer(Checkpointing, TickStats):
         ids = [self.device.index] if self.device.type == "cuda" else None
         with warnings.catch_warnings():  # its deprecation note itself says to keep it for rank-local buffers
             warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
-            return (DDP(self.G_plain, device_ids=ids, broadcast_buffers=False),
-                    DDP(self.ctx.D_pair, device_ids=ids, broadcast_buffers=False))
+            return (
+                DDP(self.G_plain, device_ids=ids, broadcast_buffers=False),
+                DDP(self.ctx.D_pair, device_ids=ids, broadcast_buffers=False),
+            )
 
     def log(self, message: str) -> None:
         """A log.txt line (rank 0 only)."""
@@ -165,10 +194,13 @@ class Trainer(Checkpointing, TickStats):
             save_grid(self.rundir.samples_path(0), render_grid(self.ema.module, self.grid_latents, self.device))
         reason = s.done_reason(c)
         if reason is not None:
-            return TrainResult(self.rundir.path, c.images_seen, c.wall_seconds, f"already done ({reason})", c.last_snapshot)
+            return TrainResult(
+                self.rundir.path, c.images_seen, c.wall_seconds, f"already done ({reason})", c.last_snapshot
+            )
         self.session_start = time.monotonic() - c.wall_seconds
-        progress = training_progress(self.console, s.total_images, s.max_seconds,
-                                     c.images_seen if s.total_images is not None else c.wall_seconds)
+        progress = training_progress(
+            self.console, s.total_images, s.max_seconds, c.images_seen if s.total_images is not None else c.wall_seconds
+        )
         last_stats: dict[str, Any] = {}
         with progress:
             while reason is None:
@@ -195,7 +227,11 @@ class Trainer(Checkpointing, TickStats):
         progress.update(task, **{k: display_number(stats[k]) for k in ("img_per_sec", "loss_d", "loss_g")})
         progress.line_now(task)  # without a terminal: one line per tick
         snapshot_due = reason is not None or crossed(s.snapshot_images, start_images, c.images_seen)
-        eval_due = s.evaluate and reason != INTERRUPTED and (reason is not None or crossed(s.eval_images, start_images, c.images_seen))
+        eval_due = (
+            s.evaluate
+            and reason != INTERRUPTED
+            and (reason is not None or crossed(s.eval_images, start_images, c.images_seen))
+        )
         if snapshot_due or eval_due:
             path = self.write_snapshot()
             if eval_due:

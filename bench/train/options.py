@@ -36,8 +36,15 @@ class Flag:
     cli_type: type = str  # the type Typer parses (a list is typed as text: "0.5,0.99")
 
 
-def option(default: Any = None, flag: Flag | None = None, *, session: bool = False, protocol: bool = False,
-           recipe: bool = False, inherited: bool = True) -> Any:
+def option(
+    default: Any = None,
+    flag: Flag | None = None,
+    *,
+    session: bool = False,
+    protocol: bool = False,
+    recipe: bool = False,
+    inherited: bool = True,
+) -> Any:
     """Declare one TrainOptions field.
 
     `default`: the value when the user gives none (None: derived by the resolver, see its docstring);
@@ -54,44 +61,196 @@ def option(default: Any = None, flag: Flag | None = None, *, session: bool = Fal
 class TrainOptions:
     """The fully resolved options of one run (what options.json holds); units in the names."""
 
-    model: str = option(flag=Flag("MODEL", "Registered model to train (see `ladabench models`). Not needed with --resume."))
+    model: str = option(
+        flag=Flag("MODEL", "Registered model to train (see `ladabench models`). Not needed with --resume.")
+    )
     model_kind: str | None = option()
-    preset: str | None = option(flag=Flag("--preset", "Model preset; 'tiny' = the tiny one at the data's resolution. Default: the preset for the data's resolution."))
+    preset: str | None = option(
+        flag=Flag(
+            "--preset",
+            "Model preset; 'tiny' = the tiny one at the data's resolution. Default: the preset for the data's resolution.",
+        )
+    )
     preset_source: str | None = option()
-    data: str | None = option(flag=Flag("--data", "Dataset name or folder:PATH[@RES] (default: the embedded fashion10k)."), protocol=True)
-    data_root: str | None = option(flag=Flag("--data-root", "Folder holding the dataset files (or $LADABENCH_DATA)."), session=True)
+    data: str | None = option(
+        flag=Flag("--data", "Dataset name or folder:PATH[@RES] (default: the embedded fashion10k)."), protocol=True
+    )
+    data_root: str | None = option(
+        flag=Flag("--data-root", "Folder holding the dataset files (or $LADABENCH_DATA)."), session=True
+    )
     data_content_hash: str | None = option(protocol=True)
     data_count: int | None = option()
     resolution: int | None = option(protocol=True)
     seed: int = option(0, Flag("--seed", "Seed for weights, data order, latents and augmentation (default 0).", int))
-    batch_size: int | None = option(FROM_PRESET, Flag("--batch", "Batch size for both D and G steps (default: the preset's).", int), recipe=True, protocol=True)
-    total_kimg: float | None = option(flag=Flag("--kimg", "Budget in thousands of real images shown to D (training stops exactly there).", float), protocol=True)
-    minutes: float | None = option(flag=Flag("--minutes", "Wall-clock budget in minutes, summed over resumed sessions; with --kimg the first reached stops.", float))
-    lr_g: float | None = option(FROM_PRESET, Flag("--lr-g", "Adam learning rate of G (default: the preset's).", float), recipe=True)
-    lr_d: float | None = option(FROM_PRESET, Flag("--lr-d", "Adam learning rate of D (default: the preset's).", float), recipe=True)
-    betas: tuple[float, float] | None = option(FROM_PRESET, Flag("--betas", "Adam betas as B1,B2 (default: the preset's, reference 0.5,0.99)."), recipe=True)
+    batch_size: int | None = option(
+        FROM_PRESET,
+        Flag("--batch", "Batch size for both D and G steps (default: the preset's).", int),
+        recipe=True,
+        protocol=True,
+    )
+    total_kimg: float | None = option(
+        flag=Flag("--kimg", "Budget in thousands of real images shown to D (training stops exactly there).", float),
+        protocol=True,
+    )
+    minutes: float | None = option(
+        flag=Flag(
+            "--minutes",
+            "Wall-clock budget in minutes, summed over resumed sessions; with --kimg the first reached stops.",
+            float,
+        )
+    )
+    lr_g: float | None = option(
+        FROM_PRESET, Flag("--lr-g", "Adam learning rate of G (default: the preset's).", float), recipe=True
+    )
+    lr_d: float | None = option(
+        FROM_PRESET, Flag("--lr-d", "Adam learning rate of D (default: the preset's).", float), recipe=True
+    )
+    betas: tuple[float, float] | None = option(
+        FROM_PRESET, Flag("--betas", "Adam betas as B1,B2 (default: the preset's, reference 0.5,0.99)."), recipe=True
+    )
     adam_eps: float | None = option(FROM_PRESET, recipe=True)
-    r1_gamma: float | None = option(FROM_PRESET, Flag("--r1-gamma", "R1 weight on mean ||grad of sum(D(aug(x)))||^2 (default: the preset's; reference 1e-4).", float), recipe=True)
-    r1_interval: int = option(1, Flag("--r1-interval", "Lazy R1: the R1 term only on every K-th D step, weighted K x r1_gamma (StyleGAN2's lazy regularisation; a protocol change, off by default: 1 = every step, as the reference).", int), protocol=True)
-    ema_decay: float | None = option(FROM_PRESET, Flag("--ema-decay", "G_ema decay per step (default: the preset's; reference 0.999). Unused with --ema-halflife-kimg.", float), recipe=True, protocol=True)
-    ema_halflife_kimg: float | None = option(None, Flag("--ema-halflife-kimg", "G_ema half-life in kimg of real images instead of a per-step decay (StyleGAN2-ADA's ema_kimg; a protocol change for small budgets, off by default).", float), protocol=True)
-    ema_rampup: float | None = option(None, Flag("--ema-rampup", "With --ema-halflife-kimg: cap the half-life at this fraction of the images seen so far (StyleGAN2-ADA's ema_rampup, e.g. 0.05), so G_ema follows G early on.", float), protocol=True)
-    ema_start: str | None = option(FROM_PRESET, Flag("--ema-start", "How G_ema starts: fresh (a freshly initialised G, as the authors' TF trainer's clone_model; the presets' default) or copy (G's own weights, as their PyTorch port)."), recipe=True, protocol=True)
-    augment: str | None = option(FROM_PRESET, Flag("--augment", "DiffAugment policy: parts of color,translation,cutout, or none (default: the preset's)."), recipe=True, protocol=True)
-    bcr: bool | None = option(FROM_PRESET, Flag("--bcr/--no-bcr", "Balanced consistency regularisation: D sees un-augmented images plus a consistency loss on augmented copies; G step unaugmented (default: the preset's; on for ffhq128).", bool), recipe=True, protocol=True)
-    cr_weight: float | None = option(FROM_PRESET, Flag("--cr-weight", "Weight of the bCR consistency loss (default: the preset's; reference 0.1).", float), recipe=True, protocol=True)
-    amp: str = option("off", Flag("--amp", "Mixed precision: off (default, FP32 as the reference), bf16, or fp16 (with loss scaling)."), protocol=True)
-    compile: bool = option(False, Flag("--compile/--no-compile", "torch.compile G (D stays eager: R1 needs a double backward).", bool), session=True)
-    deterministic: bool = option(False, Flag("--deterministic/--no-deterministic", "Deterministic kernels: bitwise-repeatable runs and resumes (slower on GPU).", bool))
-    device: str | None = option(flag=Flag("--device", "cpu, cuda or cuda:N (default: cuda when available, else cpu)."), session=True, protocol=True, inherited=False)
-    tick_kimg: float | None = option(flag=Flag("--tick-kimg", "Interval of stats lines and progress updates in kimg (default: ~1/10 of the budget, at most 4).", float))
-    snapshot_kimg: float = option(200.0, Flag("--snapshot-kimg", "Snapshot interval in kimg (default 200; a final snapshot is always written).", float))
-    keep_snapshots: int = option(3, Flag("--keep-snapshots", "Keep only the newest K snapshots (default 3; 0 keeps all); the newest is never removed.", int), session=True)
+    r1_gamma: float | None = option(
+        FROM_PRESET,
+        Flag(
+            "--r1-gamma",
+            "R1 weight on mean ||grad of sum(D(aug(x)))||^2 (default: the preset's; reference 1e-4).",
+            float,
+        ),
+        recipe=True,
+    )
+    r1_interval: int = option(
+        1,
+        Flag(
+            "--r1-interval",
+            "Lazy R1: the R1 term only on every K-th D step, weighted K x r1_gamma (StyleGAN2's lazy regularisation; a protocol change, off by default: 1 = every step, as the reference).",
+            int,
+        ),
+        protocol=True,
+    )
+    ema_decay: float | None = option(
+        FROM_PRESET,
+        Flag(
+            "--ema-decay",
+            "G_ema decay per step (default: the preset's; reference 0.999). Unused with --ema-halflife-kimg.",
+            float,
+        ),
+        recipe=True,
+        protocol=True,
+    )
+    ema_halflife_kimg: float | None = option(
+        None,
+        Flag(
+            "--ema-halflife-kimg",
+            "G_ema half-life in kimg of real images instead of a per-step decay (StyleGAN2-ADA's ema_kimg; a protocol change for small budgets, off by default).",
+            float,
+        ),
+        protocol=True,
+    )
+    ema_rampup: float | None = option(
+        None,
+        Flag(
+            "--ema-rampup",
+            "With --ema-halflife-kimg: cap the half-life at this fraction of the images seen so far (StyleGAN2-ADA's ema_rampup, e.g. 0.05), so G_ema follows G early on.",
+            float,
+        ),
+        protocol=True,
+    )
+    ema_start: str | None = option(
+        FROM_PRESET,
+        Flag(
+            "--ema-start",
+            "How G_ema starts: fresh (a freshly initialised G, as the authors' TF trainer's clone_model; the presets' default) or copy (G's own weights, as their PyTorch port).",
+        ),
+        recipe=True,
+        protocol=True,
+    )
+    augment: str | None = option(
+        FROM_PRESET,
+        Flag("--augment", "DiffAugment policy: parts of color,translation,cutout, or none (default: the preset's)."),
+        recipe=True,
+        protocol=True,
+    )
+    bcr: bool | None = option(
+        FROM_PRESET,
+        Flag(
+            "--bcr/--no-bcr",
+            "Balanced consistency regularisation: D sees un-augmented images plus a consistency loss on augmented copies; G step unaugmented (default: the preset's; on for ffhq128).",
+            bool,
+        ),
+        recipe=True,
+        protocol=True,
+    )
+    cr_weight: float | None = option(
+        FROM_PRESET,
+        Flag("--cr-weight", "Weight of the bCR consistency loss (default: the preset's; reference 0.1).", float),
+        recipe=True,
+        protocol=True,
+    )
+    amp: str = option(
+        "off",
+        Flag("--amp", "Mixed precision: off (default, FP32 as the reference), bf16, or fp16 (with loss scaling)."),
+        protocol=True,
+    )
+    compile: bool = option(
+        False,
+        Flag("--compile/--no-compile", "torch.compile G (D stays eager: R1 needs a double backward).", bool),
+        session=True,
+    )
+    deterministic: bool = option(
+        False,
+        Flag(
+            "--deterministic/--no-deterministic",
+            "Deterministic kernels: bitwise-repeatable runs and resumes (slower on GPU).",
+            bool,
+        ),
+    )
+    device: str | None = option(
+        flag=Flag("--device", "cpu, cuda or cuda:N (default: cuda when available, else cpu)."),
+        session=True,
+        protocol=True,
+        inherited=False,
+    )
+    tick_kimg: float | None = option(
+        flag=Flag(
+            "--tick-kimg",
+            "Interval of stats lines and progress updates in kimg (default: ~1/10 of the budget, at most 4).",
+            float,
+        )
+    )
+    snapshot_kimg: float = option(
+        200.0,
+        Flag("--snapshot-kimg", "Snapshot interval in kimg (default 200; a final snapshot is always written).", float),
+    )
+    keep_snapshots: int = option(
+        3,
+        Flag(
+            "--keep-snapshots",
+            "Keep only the newest K snapshots (default 3; 0 keeps all); the newest is never removed.",
+            int,
+        ),
+        session=True,
+    )
     world_size: int = option(1, session=True)
-    eval_kimg: float | None = option(flag=Flag("--eval-kimg", "Evaluate --metrics every this many kimg (default: at every snapshot) and at the end.", float))
-    metrics: tuple[str, ...] = option((), Flag("--metrics", "Comma-separated metrics to evaluate during training, e.g. fid500_train."))
-    stop_kimg: float | None = option(flag=Flag("--stop-kimg", "End this session after this many kimg with a snapshot; the budget stays for --resume.", float), session=True, inherited=False)
-    out: str = option("runs", Flag("--out", "Folder that receives the run directory (default: runs/).", Path), session=True)
+    eval_kimg: float | None = option(
+        flag=Flag(
+            "--eval-kimg", "Evaluate --metrics every this many kimg (default: at every snapshot) and at the end.", float
+        )
+    )
+    metrics: tuple[str, ...] = option(
+        (), Flag("--metrics", "Comma-separated metrics to evaluate during training, e.g. fid500_train.")
+    )
+    stop_kimg: float | None = option(
+        flag=Flag(
+            "--stop-kimg",
+            "End this session after this many kimg with a snapshot; the budget stays for --resume.",
+            float,
+        ),
+        session=True,
+        inherited=False,
+    )
+    out: str = option(
+        "runs", Flag("--out", "Folder that receives the run directory (default: runs/).", Path), session=True
+    )
     preset_config: dict[str, Any] | None = option()
     schema: str = option(SCHEMA)
 
@@ -109,8 +268,10 @@ class TrainOptions:
         """
         schema = stored.get("schema", SCHEMA)
         if schema != SCHEMA:
-            raise UserError(f"{where} has options schema {schema!r}; this ladabench reads {SCHEMA!r}: "
-                            "use the ladabench version that wrote the run, or train it again")
+            raise UserError(
+                f"{where} has options schema {schema!r}; this ladabench reads {SCHEMA!r}: "
+                "use the ladabench version that wrote the run, or train it again"
+            )
         known = {f.name: f for f in fields(cls)}
         missing = [name for name, f in known.items() if name not in stored and f.default is None and name in _REQUIRED]
         if missing:

@@ -18,7 +18,9 @@ from rich.text import Text
 from bench.core.progress import LoggedProgress, timing
 
 
-def training_progress(console: Console, total_images: int | None, total_seconds: float | None, done: float) -> LoggedProgress:
+def training_progress(
+    console: Console, total_images: int | None, total_seconds: float | None, done: float
+) -> LoggedProgress:
     """A progress bar over images (or over seconds when only --minutes bounds the run); `done` in its unit.
 
     Without a terminal it prints a line per interval: kimg done of the budget, img/s, losses, ETA.
@@ -29,14 +31,18 @@ def training_progress(console: Console, total_images: int | None, total_seconds:
         """The plain-line form of the bar."""
         budget = BudgetColumn(by_images).render(task).plain
         fields = task.fields
-        return (f"train {budget}, {fields['img_per_sec']:.0f} img/s, loss D {fields['loss_d']:.3f} "
-                f"G {fields['loss_g']:.3f}, {timing(task)}")
+        return (
+            f"train {budget}, {fields['img_per_sec']:.0f} img/s, loss D {fields['loss_d']:.3f} "
+            f"G {fields['loss_g']:.3f}, {timing(task)}"
+        )
 
     progress = LoggedProgress(
         TextColumn("[bold]train[/]"),
         BarColumn(),
         BudgetColumn(by_images),
-        TextColumn("{task.fields[img_per_sec]:.0f} img/s  loss D {task.fields[loss_d]:.3f}  G {task.fields[loss_g]:.3f}"),
+        TextColumn(
+            "{task.fields[img_per_sec]:.0f} img/s  loss D {task.fields[loss_d]:.3f}  G {task.fields[loss_g]:.3f}"
+        ),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -50,6 +56,7 @@ def training_progress(console: Console, total_images: int | None, total_seconds:
 
 class BudgetColumn(ProgressColumn):
     """'done/budget kimg' (or seconds for a wall-clock-only run)."""
+
     def __init__(self, by_images: bool):
         """Choose the unit."""
         super().__init__()

@@ -68,8 +68,14 @@ def resolve_options(request: dict[str, Any], resolution: int) -> TrainOptions:
             values[f.name] = getattr(preset.training, f.name)
         else:
             values[f.name] = f.default
-    values.update(model=spec.name, model_kind=spec.kind, preset=preset.name, preset_source=preset.source,
-                  resolution=resolution, device=values["device"] or default_device())
+    values.update(
+        model=spec.name,
+        model_kind=spec.kind,
+        preset=preset.name,
+        preset_source=preset.source,
+        resolution=resolution,
+        device=values["device"] or default_device(),
+    )
     if values["total_kimg"] is None and values["minutes"] is None:
         values["total_kimg"] = spec.default_total_kimg(preset.name)
     if values["tick_kimg"] is None:
@@ -108,7 +114,9 @@ def _coerce(values: dict[str, Any]) -> TrainOptions:
 def _whole_images(name: str, kimg: float | None) -> None:
     """A UserError when a budget in kimg rounds to zero images (the run would end before its first step)."""
     if kimg is not None and round(kimg * 1000) < 1:
-        raise UserError(f"{flag_of(name)} {kimg:g} is less than one image (budgets count images: kimg x 1000); pass at least 0.001")
+        raise UserError(
+            f"{flag_of(name)} {kimg:g} is less than one image (budgets count images: kimg x 1000); pass at least 0.001"
+        )
 
 
 def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
@@ -147,8 +155,10 @@ def _check(o: TrainOptions) -> None:
     """Refuse out-of-range values, naming the flag and the fix (same order as the flags are read)."""
     _positive("batch_size", o.batch_size)
     if o.batch_size % o.world_size:
-        raise UserError(f"--batch {o.batch_size} is the global batch and must split evenly over {o.world_size} "
-                        f"processes; pass a multiple of {o.world_size}")
+        raise UserError(
+            f"--batch {o.batch_size} is the global batch and must split evenly over {o.world_size} "
+            f"processes; pass a multiple of {o.world_size}"
+        )
     if o.keep_snapshots < 0:
         raise UserError(f"--keep-snapshots must be >= 0 (0 keeps every snapshot; got {o.keep_snapshots})")
     _positive("lr_g", o.lr_g)
@@ -158,13 +168,17 @@ def _check(o: TrainOptions) -> None:
     if not math.isfinite(o.r1_gamma) or o.r1_gamma < 0:
         raise UserError(f"--r1-gamma must be >= 0 (got {o.r1_gamma})")
     if o.r1_interval < 1:
-        raise UserError(f"--r1-interval must be a whole number >= 1 (1: R1 every D step, as the reference; got {o.r1_interval})")
+        raise UserError(
+            f"--r1-interval must be a whole number >= 1 (1: R1 every D step, as the reference; got {o.r1_interval})"
+        )
     if not 0.0 <= o.ema_decay <= 1.0:
         raise UserError(f"--ema-decay must be in [0, 1] (got {o.ema_decay})")
     _positive("ema_halflife_kimg", o.ema_halflife_kimg, allow_none=True)
     _positive("ema_rampup", o.ema_rampup, allow_none=True)
     if o.ema_rampup is not None and o.ema_halflife_kimg is None:
-        raise UserError("--ema-rampup ramps up a half-life: pass --ema-halflife-kimg too (e.g. --ema-halflife-kimg 10 --ema-rampup 0.05)")
+        raise UserError(
+            "--ema-rampup ramps up a half-life: pass --ema-halflife-kimg too (e.g. --ema-halflife-kimg 10 --ema-rampup 0.05)"
+        )
     _check_augmentation(o)
     for name in ("minutes", "total_kimg"):
         _positive(name, getattr(o, name), allow_none=True)

@@ -33,8 +33,11 @@ def determinism(deterministic: bool, device: torch.device):
 
     Without it cuDNN may pick the fastest (non-deterministic) kernels on GPU.
     """
-    saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-             torch.backends.cudnn.benchmark)
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
     if deterministic and device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if saved[0] != deterministic:  # the call imports torch._inductor (seconds): only when it changes

@@ -42,8 +42,14 @@ class Resume:
 
 
 def train(
-    options: TrainOptions, *, resume: Resume | None = None, dataset: Any = None, console: Console | None = None,
-    on_tick: OnTick | None = None, on_snapshot: OnSnapshot | None = None, env_extra: dict[str, Any] | None = None,
+    options: TrainOptions,
+    *,
+    resume: Resume | None = None,
+    dataset: Any = None,
+    console: Console | None = None,
+    on_tick: OnTick | None = None,
+    on_snapshot: OnSnapshot | None = None,
+    env_extra: dict[str, Any] | None = None,
 ) -> RunDir:
     """Train a new run (or continue `resume`) to its budget; return its run directory.
 
@@ -59,10 +65,17 @@ def train(
         if not info.is_writer:  # only rank 0 prints and writes; the others follow its choices
             return session.run(Console(quiet=True), None)
         if options.device == "cpu" and not get_model(options.model).is_tiny(options.preset):
-            console.print(f"[yellow]note:[/] training preset '{escape(options.preset)}' on CPU will be slow; "
-                          "`--preset tiny` is the CPU-sized variant")
-        run = resume.run if resume is not None else RunDir.create(
-            Path(options.out), options.model, options.data, options.preset, options.total_kimg, options.seed)
+            console.print(
+                f"[yellow]note:[/] training preset '{escape(options.preset)}' on CPU will be slow; "
+                "`--preset tiny` is the CPU-sized variant"
+            )
+        run = (
+            resume.run
+            if resume is not None
+            else RunDir.create(
+                Path(options.out), options.model, options.data, options.preset, options.total_kimg, options.seed
+            )
+        )
         with RunLock(run):
             return session.run(console, run)
     finally:
@@ -91,24 +104,36 @@ class _Session:
         if resume is not None and snap is None:
             snap = load_snapshot(snapshot)  # ranks above 0 read the snapshot rank 0 chose
         with determinism(options.deterministic, torch.device(options.device)):
-            trainer = Trainer(run, options, self.dataset, console, self.info, self.on_tick,
-                              self.on_snapshot if self.info.is_writer else None)
+            trainer = Trainer(
+                run,
+                options,
+                self.dataset,
+                console,
+                self.info,
+                self.on_tick,
+                self.on_snapshot if self.info.is_writer else None,
+            )
             if resume is not None:
                 trainer.restore(snapshot, snap)
                 for line in resume.changed:
                     trainer.log(f"resumed with --force; changed: {line}")
-                trainer.log(f"resumed from {snapshot.name} at {trainer.counters.images_seen} images "
-                            f"on {self.info.world_size} process(es)")
+                trainer.log(
+                    f"resumed from {snapshot.name} at {trainer.counters.images_seen} images "
+                    f"on {self.info.world_size} process(es)"
+                )
             else:
-                trainer.log(f"start: {options.model} preset {options.preset} on {options.data}, "
-                            f"budget {options.total_kimg} kimg / {options.minutes} min, device {options.device}, "
-                            f"{self.info.world_size} process(es)")
+                trainer.log(
+                    f"start: {options.model} preset {options.preset} on {options.data}, "
+                    f"budget {options.total_kimg} kimg / {options.minutes} min, device {options.device}, "
+                    f"{self.info.world_size} process(es)"
+                )
             console.print(f"run directory: {escape(str(run.path))}")
             with stop_on_signals(enabled=not self.info.enabled) as trainer.stop:
                 result = trainer.run()
         if result.stop_reason == INTERRUPTED:  # raised inside the run lock: leaving it releases the lock
-            raise Interrupted(f"interrupted at {result.images_seen / 1000:g} kimg; "
-                              f"resume with: ladabench train --resume {run.path}")
+            raise Interrupted(
+                f"interrupted at {result.images_seen / 1000:g} kimg; resume with: ladabench train --resume {run.path}"
+            )
         console.print(summary(result))
         return run
 
@@ -116,6 +141,7 @@ class _Session:
         """Rank 0: pick the snapshot to resume (under the lock), write options.json and env.json or log the session."""
         snapshot, snap = None, None
         if self.resume is not None:  # chosen under the lock: no other writer can add or change snapshots meanwhile
+
             def warn(line: str) -> None:
                 """A warning in the log and on the console."""
                 run.log("warning: " + line)
@@ -130,7 +156,9 @@ class _Session:
         if self.resume is None:
             run.write_env(env)
         else:  # env.json describes the first session; a resumed one is recorded in the log
-            run.log("resume session: " + " ".join(f"{k}={env[k]}" for k in ("hostname", "torch", "gpu_name", "git_sha")))
+            run.log(
+                "resume session: " + " ".join(f"{k}={env[k]}" for k in ("hostname", "torch", "gpu_name", "git_sha"))
+            )
             run.log("command line: " + " ".join(env["command_line"]))
         return snapshot, snap
 
@@ -141,5 +169,7 @@ def summary(result: TrainResult) -> str:
     if stats:
         fmt: Callable[[float | None], str] = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731 - None: fp16 skipped every step
         losses = f", loss D {fmt(stats['loss_d'])} G {fmt(stats['loss_g'])}, {stats['img_per_sec']:.1f} img/s"
-    return (f"[bold green]done[/] ({result.stop_reason}): {result.images_seen / 1000:g} kimg in "
-            f"{result.wall_seconds:.1f} s{losses}; run: {escape(str(result.run_dir))}")
+    return (
+        f"[bold green]done[/] ({result.stop_reason}): {result.images_seen / 1000:g} kimg in "
+        f"{result.wall_seconds:.1f} s{losses}; run: {escape(str(result.run_dir))}"
+    )

@@ -57,8 +57,10 @@ def load_resumable(run: RunDir, snapshot: Path | None, warn: Callable[[str], Non
 def _trainable(path: Path, snap: dict[str, Any]) -> dict[str, Any]:
     """The snapshot, unless it holds imported weights only (no optimizer, RNG or data state to continue from)."""
     if "imported_from" in snap:
-        raise UserError(f"{path} holds weights imported from a checkpoint trained elsewhere (`ladabench import`), "
-                        "not a training state; evaluate it, or train a new run")
+        raise UserError(
+            f"{path} holds weights imported from a checkpoint trained elsewhere (`ladabench import`), "
+            "not a training state; evaluate it, or train a new run"
+        )
     return snap
 
 
@@ -74,9 +76,15 @@ def check_fits(path: Path, snap: dict[str, Any], options: TrainOptions) -> None:
         stored = snap.get(part)
         if not isinstance(stored, dict) or _shapes(stored) != _shapes(wanted):
             trained = snap.get("options") if isinstance(snap.get("options"), dict) else {}
-            origin = f" (it was trained as {trained.get('model', '?')} preset {trained.get('preset', '?')})" if trained else ""
-            raise UserError(f"snapshot {path} does not fit {options.model} preset {options.preset}: its {part} weights "
-                            f"differ in names or shapes{origin}; resume it with the options it was trained with")
+            origin = (
+                f" (it was trained as {trained.get('model', '?')} preset {trained.get('preset', '?')})"
+                if trained
+                else ""
+            )
+            raise UserError(
+                f"snapshot {path} does not fit {options.model} preset {options.preset}: its {part} weights "
+                f"differ in names or shapes{origin}; resume it with the options it was trained with"
+            )
 
 
 def _shapes(state: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -131,7 +139,9 @@ def split_resume_path(path: Path, require_snapshot: bool = True) -> tuple[RunDir
     raise UserError(f"--resume {path}: no such run folder or snapshot file")
 
 
-def load_generator(run_dir: Path | RunDir, snapshot: Path | None = None, device: str = "cpu") -> tuple[nn.Module, TrainOptions, Path]:
+def load_generator(
+    run_dir: Path | RunDir, snapshot: Path | None = None, device: str = "cpu"
+) -> tuple[nn.Module, TrainOptions, Path]:
     """Rebuild G from the run's options through the registry and load G_ema: (G_ema, options, snapshot_path).
 
     The generator is returned in eval mode on `device`.

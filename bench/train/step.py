@@ -89,8 +89,15 @@ class StepContext:
         return torch.autocast(self.device_type, dtype=self.amp_dtype)
 
 
-def make_step_context(G: nn.Module, D: nn.Module, recipe: Any, device_type: str, amp_dtype: torch.dtype | None,
-                      augment_generator: torch.Generator, r1_interval: int = 1) -> StepContext:
+def make_step_context(
+    G: nn.Module,
+    D: nn.Module,
+    recipe: Any,
+    device_type: str,
+    amp_dtype: torch.dtype | None,
+    augment_generator: torch.Generator,
+    r1_interval: int = 1,
+) -> StepContext:
     """The reference recipe around G and D: G_ema, one Adam each, the AMP scaler and DiffAugment.
 
     Training and profiling both build their step with it. `recipe` has lr_g, lr_d, betas, adam_eps,
@@ -100,12 +107,19 @@ def make_step_context(G: nn.Module, D: nn.Module, recipe: Any, device_type: str,
     """
     policy = recipe.augment
     return StepContext(
-        G=G, D=D, ema=make_ema(G, recipe.ema_decay), G_plain=G,
+        G=G,
+        D=D,
+        ema=make_ema(G, recipe.ema_decay),
+        G_plain=G,
         opt_g=make_adam(G.parameters(), recipe.lr_g, recipe, device_type),
         opt_d=make_adam(D.parameters(), recipe.lr_d, recipe, device_type),
         scaler=torch.amp.GradScaler(device_type, enabled=amp_dtype == torch.float16),
-        augment=lambda x: diff_augment(x, policy, augment_generator), r1_gamma=recipe.r1_gamma,
-        amp_dtype=amp_dtype, device_type=device_type, bcr=bool(recipe.bcr), cr_weight=float(recipe.cr_weight),
+        augment=lambda x: diff_augment(x, policy, augment_generator),
+        r1_gamma=recipe.r1_gamma,
+        amp_dtype=amp_dtype,
+        device_type=device_type,
+        bcr=bool(recipe.bcr),
+        cr_weight=float(recipe.cr_weight),
         r1_interval=int(r1_interval),
     )
 
@@ -189,7 +203,9 @@ def _bcr_d_terms(ctx: StepContext, reals: Tensor, fakes: Tensor) -> tuple[Tensor
     with ctx.autocast():
         real_logits, fake_logits, augmented_logits = ctx.D_pair(reals_in, fakes, augmented)
     real_aug_logits, fake_aug_logits = augmented_logits.split([len(reals), len(fakes)])
-    cr = ctx.cr_weight * (consistency_loss(real_logits, real_aug_logits) + consistency_loss(fake_logits, fake_aug_logits))
+    cr = ctx.cr_weight * (
+        consistency_loss(real_logits, real_aug_logits) + consistency_loss(fake_logits, fake_aug_logits)
+    )
     return real_logits, fake_logits, _r1_or_zero(ctx, real_logits, reals_in), cr
 
 
@@ -207,8 +223,13 @@ def d_step(ctx: StepContext, reals: Tensor, z: Tensor) -> dict[str, Tensor]:
     ctx.scaler.unscale_(ctx.opt_d)
     norm_d = grad_norm(ctx.D)
     skipped = optimizer_step(ctx, ctx.opt_d)
-    return {"loss_d": loss_d.detach(), "r1": r1.detach(), "cr": cr.detach(), "grad_norm_d": norm_d.detach(),
-            "amp_skipped_d": skipped}
+    return {
+        "loss_d": loss_d.detach(),
+        "r1": r1.detach(),
+        "cr": cr.detach(),
+        "grad_norm_d": norm_d.detach(),
+        "amp_skipped_d": skipped,
+    }
 
 
 def g_step(ctx: StepContext, z: Tensor) -> dict[str, Tensor]:

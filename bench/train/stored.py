@@ -14,8 +14,22 @@ from typing import Any
 
 from bench.core.errors import UserError
 
-POSITIVE = ("batch_size", "resolution", "data_count", "total_kimg", "minutes", "lr_g", "lr_d", "tick_kimg",
-            "snapshot_kimg", "world_size", "eval_kimg", "stop_kimg", "ema_halflife_kimg", "ema_rampup")
+POSITIVE = (
+    "batch_size",
+    "resolution",
+    "data_count",
+    "total_kimg",
+    "minutes",
+    "lr_g",
+    "lr_d",
+    "tick_kimg",
+    "snapshot_kimg",
+    "world_size",
+    "eval_kimg",
+    "stop_kimg",
+    "ema_halflife_kimg",
+    "ema_rampup",
+)
 NOT_NEGATIVE = ("keep_snapshots", "r1_gamma", "cr_weight", "adam_eps", "ema_decay")
 _KINDS = {int: "a whole number", float: "a number", str: "text", bool: "true or false", dict: "a JSON object"}
 _PLURALS = {float: "numbers", str: "strings", int: "whole numbers"}

@@ -25,7 +25,9 @@ import numpy as np
 from bench.core.errors import UserError
 
 CHECKPOINTS_FOLDER = "best-training-checkpoints"
-INSTALL_HINT = "reading the authors' TensorFlow checkpoints needs TensorFlow; install it with: pip install 'ladabench[tf]'"
+INSTALL_HINT = (
+    "reading the authors' TensorFlow checkpoints needs TensorFlow; install it with: pip install 'ladabench[tf]'"
+)
 _DATA_SHARD = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 _DUMP_SCRIPT = Path(__file__).with_name("tf_dump.py")
 _STATE_FILE_ENTRY = re.compile(r'^model_checkpoint_path:\s*"([^"]+)"', re.MULTILINE)
@@ -51,8 +53,10 @@ def _pick_prefix(folder: Path) -> Path:
     if len(prefixes) == 1:
         return folder / prefixes[0]
     if not prefixes:
-        raise UserError(f"{folder} holds no TensorFlow checkpoint (no ckpt-N.index / .data file); pass the dataset "
-                        f"folder downloaded from milmor/LadaGAN (it holds {CHECKPOINTS_FOLDER}/)")
+        raise UserError(
+            f"{folder} holds no TensorFlow checkpoint (no ckpt-N.index / .data file); pass the dataset "
+            f"folder downloaded from milmor/LadaGAN (it holds {CHECKPOINTS_FOLDER}/)"
+        )
     raise UserError(f"{folder} holds several checkpoints ({', '.join(prefixes)}); pass one of them as {folder}/ckpt-N")
 
 
@@ -79,8 +83,12 @@ def locate(source: Path) -> CheckpointFiles:
     expected = int(_DATA_SHARD.search(shards[0].name)[2]) if shards else 1
     if len(shards) != expected:
         want = prefix.name + f".data-00000-of-{expected:05d}"
-        raise UserError(f"checkpoint data for {prefix} is missing ({len(shards)} of {expected} shards, e.g. {want}); download it")
-    config = next((p for p in (prefix.parent / "config.json", prefix.parent.parent / "config.json") if p.is_file()), None)
+        raise UserError(
+            f"checkpoint data for {prefix} is missing ({len(shards)} of {expected} shards, e.g. {want}); download it"
+        )
+    config = next(
+        (p for p in (prefix.parent / "config.json", prefix.parent.parent / "config.json") if p.is_file()), None
+    )
     return CheckpointFiles(prefix=prefix, files=(index, *shards), config=config)
 
 
@@ -89,7 +97,9 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         conf = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path} is not a readable JSON config ({str(exc).splitlines()[0][:120]}); download it again") from None
+        raise UserError(
+            f"{path} is not a readable JSON config ({str(exc).splitlines()[0][:120]}); download it again"
+        ) from None
     if not isinstance(conf, dict):
         raise UserError(f"{path} is not a LadaGAN config.json (it holds a {type(conf).__name__}); download it again")
     return conf
@@ -103,8 +113,12 @@ def read_variables(files: CheckpointFiles, keep: tuple[str, ...]) -> tuple[dict[
     with tempfile.TemporaryDirectory(prefix="ladabench-tf-") as tmp:
         out = Path(tmp) / "variables.npz"
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}  # reading needs no GPU
-        done = subprocess.run([sys.executable, str(_DUMP_SCRIPT), str(files.prefix), str(out), *keep],
-                              capture_output=True, text=True, env=env)
+        done = subprocess.run(
+            [sys.executable, str(_DUMP_SCRIPT), str(files.prefix), str(out), *keep],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if done.returncode == 4:
             raise UserError(INSTALL_HINT)
         if done.returncode == 3:

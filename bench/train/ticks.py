@@ -39,7 +39,9 @@ def peak_memory_bytes(device: torch.device) -> int:
 class TickStats:
     """Tick statistics for `Trainer`."""
 
-    def _end_tick(self, per_step: list[dict[str, Any]], start_images: int, start_step: int, train_seconds: float) -> dict:
+    def _end_tick(
+        self, per_step: list[dict[str, Any]], start_images: int, start_step: int, train_seconds: float
+    ) -> dict:
         """Check the tick's losses are finite, then append their rank-averaged means to stats.jsonl and log.txt."""
         c = self.counters
         keys = (*STAT_KEYS, *SKIP_KEYS)

@@ -47,10 +47,14 @@ _VARIANTS = {
 
 ENTRIES: list[ModelSpec] = [
     ModelSpec(
-        name=name, summary=summary, presets=presets, build=ladagan.build,
+        name=name,
+        summary=summary,
+        presets=presets,
+        build=ladagan.build,
         default_preset_by_resolution=ladagan.DEFAULT_PRESET_BY_RESOLUTION,
         tiny_preset_by_resolution=ladagan.TINY_PRESET_BY_RESOLUTION,
-        default_kimg_by_preset=REFERENCE_KIMG_BY_PRESET, kind="ablation",
+        default_kimg_by_preset=REFERENCE_KIMG_BY_PRESET,
+        kind="ablation",
     )
     for name, (summary, presets) in _VARIANTS.items()
 ]

@@ -11,6 +11,11 @@ from bench.zoo.spec import ModelSpec, from_package
 REFERENCE_KIMG_BY_PRESET = {"cifar10": 68_096.0, "celeba64": 72_192.0, "ffhq128": 24_064.0}
 
 ENTRIES: list[ModelSpec] = [
-    from_package("ladagan", "LadaGAN: linear additive-attention Transformer G and D (arXiv 2401.09596)", ladagan,
-                 "ladagan", default_kimg_by_preset=REFERENCE_KIMG_BY_PRESET),
+    from_package(
+        "ladagan",
+        "LadaGAN: linear additive-attention Transformer G and D (arXiv 2401.09596)",
+        ladagan,
+        "ladagan",
+        default_kimg_by_preset=REFERENCE_KIMG_BY_PRESET,
+    ),
 ]

@@ -97,14 +97,21 @@ class ModelSpec:
         """(G, D) for a preset; G must say its latent width (`z_dim`), which training and metrics sample."""
         G, D = self.build(preset)
         if not isinstance(getattr(G, "z_dim", None), int):
-            raise TypeError(f"model '{self.name}': its generator has no integer `z_dim`; set it in the model's __init__")
+            raise TypeError(
+                f"model '{self.name}': its generator has no integer `z_dim`; set it in the model's __init__"
+            )
         return G, D
 
 
 def from_package(name: str, summary: str, package: ModuleType, kind: str, **defaults: Any) -> ModelSpec:
     """An entry for a model package that exports PRESETS, build, DEFAULT_PRESET_BY_RESOLUTION and TINY_PRESET_BY_RESOLUTION."""
     return ModelSpec(
-        name=name, summary=summary, presets=package.PRESETS, build=package.build,
+        name=name,
+        summary=summary,
+        presets=package.PRESETS,
+        build=package.build,
         default_preset_by_resolution=package.DEFAULT_PRESET_BY_RESOLUTION,
-        tiny_preset_by_resolution=package.TINY_PRESET_BY_RESOLUTION, kind=kind, **defaults,
+        tiny_preset_by_resolution=package.TINY_PRESET_BY_RESOLUTION,
+        kind=kind,
+        **defaults,
     )

@@ -41,8 +41,11 @@ def one_error_line(capsys) -> str:
 
 def fingerprint(folder: Path, skip: tuple[str, ...] = ("log.txt",)) -> dict[str, tuple[str, int]]:
     """Every file below `folder` (names in `skip` aside) with its sha256 and mtime in ns: equal means unchanged."""
-    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name not in skip}
+    return {
+        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(Path(folder).rglob("*"))
+        if p.is_file() and p.name not in skip
+    }
 
 
 def train_stopped_run(out: Path) -> Path:
@@ -86,8 +89,13 @@ def start_cli(args: list[str], out: Path, **env: str) -> subprocess.Popen:
     """A real `python -m bench.cli ARGS` subprocess; its stdout and stderr go to files in `out` (read them any time)."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "stdout.txt", "w") as stdout, open(out / "stderr.txt", "w") as stderr:
-        return subprocess.Popen([sys.executable, "-m", "bench.cli", *args], env=subprocess_env(**env),
-                                stdout=stdout, stderr=stderr, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.cli", *args],
+            env=subprocess_env(**env),
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+        )
 
 
 def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen, timeout_s: float = 120.0) -> None:

@@ -27,7 +27,18 @@ def test_bad_grid_ema_is_one_line_and_writes_nothing(tmp_path, capsys, text):
 def test_grid_lr_sets_both_rates_and_refuses_non_positive(tmp_path, capsys):
     assert grid_lr(" Preset ") == {} and grid_lr("0.001") == {"lr_g": 0.001, "lr_d": 0.001}
     for text, message in (("-1", "--lr must be a positive number (got -1)"), ("fast", "--lr 'fast' is not a number")):
-        code = main(["bench", "quick", "--lr", text, "--out", str(tmp_path / "r" / "q.md"), "--runs-dir", str(tmp_path / "runs")])
+        code = main(
+            [
+                "bench",
+                "quick",
+                "--lr",
+                text,
+                "--out",
+                str(tmp_path / "r" / "q.md"),
+                "--runs-dir",
+                str(tmp_path / "runs"),
+            ]
+        )
         assert code == 2 and message in capsys.readouterr().err
         assert not (tmp_path / "r").exists() and not (tmp_path / "runs").exists()
 

@@ -16,9 +16,18 @@ from bench.report.markdown import parse_mean_std, parse_results_table
 def test_grid_trains_evaluates_profiles_reports_and_reuses_finished_runs(tmp_path: Path) -> None:
     # One batch of 32 for the fastest model (the comparison logic is tested on fabricated runs), FID/KID from 16 images with the fast test feature net (marked non-comparable).
     plan = GridPlan(
-        name="t", models=["conv"], data="fashion10k", total_kimg=0.032, seeds=[0], num_gen=16,
-        report=tmp_path / "reports" / "t.md", features="random-conv", runs_root=tmp_path / "runs",
-        profile_repeats=1, scaling_tokens=(16, 64), command="ladabench bench quick --kimg 0.032",
+        name="t",
+        models=["conv"],
+        data="fashion10k",
+        total_kimg=0.032,
+        seeds=[0],
+        num_gen=16,
+        report=tmp_path / "reports" / "t.md",
+        features="random-conv",
+        runs_root=tmp_path / "runs",
+        profile_repeats=1,
+        scaling_tokens=(16, 64),
+        command="ladabench bench quick --kimg 0.032",
         train_overrides={"ema_halflife_kimg": 10.0, "ema_rampup": 0.05},
     )
     console = Console(file=open(tmp_path / "console.txt", "w"), width=120)  # noqa: SIM115 - closed by the GC
@@ -41,7 +50,10 @@ def test_grid_trains_evaluates_profiles_reports_and_reuses_finished_runs(tmp_pat
     init = [json.loads(x) for x in (run_dir / "metric-fid16_train-random-conv.jsonl").read_text().splitlines()]
     assert [(x["snapshot"], x["kimg"]) for x in init] == [("init", 0), ("snapshot-000000.032.pt", 0.032)]
     ratio = init[1]["value"] / init[0]["value"]
-    assert f"| conv | fid16_train-random-conv | 1 | {init[0]['value']:.4g} | {init[1]['value']:.4g} | {ratio:.2f} |" in text
+    assert (
+        f"| conv | fid16_train-random-conv | 1 | {init[0]['value']:.4g} | {init[1]['value']:.4g} | {ratio:.2f} |"
+        in text
+    )
     names = {p.name for p in report.plot_paths}
     assert {"t-fid-kimg.png", "t-fid-hours.png", "t-fid-macs.png", "t-speed.png", "t-attention.png"} == names
     profile = json.loads((tmp_path / "reports" / "t-profile.json").read_text())

@@ -48,7 +48,9 @@ def test_a_read_only_cache_is_read_and_a_missing_entry_is_computed_without_cachi
         done = _eval(prefix, run_copy, no_features)
     assert done.returncode == 0, done.stderr
     (warning,) = error_lines(done.stderr)
-    assert warning.startswith(f"warning: reference features not cached: cannot write in {no_features / 'fid-features'} (")
+    assert warning.startswith(
+        f"warning: reference features not cached: cannot write in {no_features / 'fid-features'} ("
+    )
     assert warning.endswith("); set $LADABENCH_CACHE to a writable folder to keep them")
     assert sorted(p.name for p in no_features.iterdir()) == ["datasets"]
     values = _values(run_copy)

@@ -27,7 +27,8 @@ def test_user_error_prints_message_and_no_traceback():
     # Through the real console script entry, as a user would run it.
     proc = subprocess.run(
         [sys.executable, "-c", "import sys; from bench.cli import main; sys.exit(main(['models', 'nosuchmodel']))"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "model 'nosuchmodel' is unknown" in proc.stderr

@@ -15,12 +15,18 @@ SCALING = ["profile", "--attention-scaling", "--repeats", "1", "--warmup", "0"]
 pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread (see threads.py)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--device", "tpu"], "error: --device 'tpu' is not a device; use cpu, cuda or cuda:N"),
-    (["--batch", "0"], "error: --batch must be a positive whole number (got 0)"),
-    (["--batch", "-5"], "error: --batch must be a positive whole number (got -5)"),
-    (["--ci-groups", "1"], "error: --ci-groups 1 cannot give an interval; pass 0 (none) or at least 2 (default 25)"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--device", "tpu"], "error: --device 'tpu' is not a device; use cpu, cuda or cuda:N"),
+        (["--batch", "0"], "error: --batch must be a positive whole number (got 0)"),
+        (["--batch", "-5"], "error: --batch must be a positive whole number (got -5)"),
+        (
+            ["--ci-groups", "1"],
+            "error: --ci-groups 1 cannot give an interval; pass 0 (none) or at least 2 (default 25)",
+        ),
+    ],
+)
 def test_bad_eval_options_are_one_line_and_the_run_is_untouched(stopped_run, capsys, args, message):
     before = fingerprint(stopped_run, skip=())
     assert main(["eval", str(stopped_run), "--metrics", "fid10_train", *RC, *args]) == 2
@@ -28,19 +34,49 @@ def test_bad_eval_options_are_one_line_and_the_run_is_untouched(stopped_run, cap
     assert fingerprint(stopped_run, skip=()) == before  # no metric line, no log line
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["profile", "ladagan", "--preset", "tiny", "--device", "tpu"], "error: --device 'tpu' is not a device; use cpu, cuda or cuda:N"),
-    (["profile", "ladagan", "--preset", "tiny", "--res", "0"], "error: --res must be a positive whole number (got 0)"),
-    (["profile", "ladagan", "--preset", "tiny", "--batch", "0"], "error: --batch must be a positive whole number (got 0)"),
-    ([*SCALING, "--tokens", "0"], "error: --tokens 0 is not a square number >= 1 (tokens form a square map, e.g. 64, 256, 1024)"),
-    ([*SCALING, "--tokens=-4"], "error: --tokens -4 is not a square number >= 1 (tokens form a square map, e.g. 64, 256, 1024)"),
-    ([*SCALING, "--tokens", ""], "error: --tokens needs at least one token count, e.g. --tokens 64,256,1024"),
-    ([*SCALING, "--tokens", "abc"], "error: --tokens 'abc' must be comma-separated integers, e.g. --tokens 64,256,1024"),
-    ([*SCALING, "--tokens", "4", "--dim", "0"], "error: --dim must be a positive whole number (got 0)"),
-    ([*SCALING, "--tokens", "4", "--dim", "7"], "error: --dim 7 does not split into 4 attention heads; pass a multiple of 4, e.g. 256"),
-    (["data", "stats", "fashion10k", *RC, "--batch", "0"], "error: --batch must be a positive whole number (got 0)"),
-    (["data", "stats", "fashion10k", *RC, "--device", "tpu"], "error: --device 'tpu' is not a device; use cpu, cuda or cuda:N"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["profile", "ladagan", "--preset", "tiny", "--device", "tpu"],
+            "error: --device 'tpu' is not a device; use cpu, cuda or cuda:N",
+        ),
+        (
+            ["profile", "ladagan", "--preset", "tiny", "--res", "0"],
+            "error: --res must be a positive whole number (got 0)",
+        ),
+        (
+            ["profile", "ladagan", "--preset", "tiny", "--batch", "0"],
+            "error: --batch must be a positive whole number (got 0)",
+        ),
+        (
+            [*SCALING, "--tokens", "0"],
+            "error: --tokens 0 is not a square number >= 1 (tokens form a square map, e.g. 64, 256, 1024)",
+        ),
+        (
+            [*SCALING, "--tokens=-4"],
+            "error: --tokens -4 is not a square number >= 1 (tokens form a square map, e.g. 64, 256, 1024)",
+        ),
+        ([*SCALING, "--tokens", ""], "error: --tokens needs at least one token count, e.g. --tokens 64,256,1024"),
+        (
+            [*SCALING, "--tokens", "abc"],
+            "error: --tokens 'abc' must be comma-separated integers, e.g. --tokens 64,256,1024",
+        ),
+        ([*SCALING, "--tokens", "4", "--dim", "0"], "error: --dim must be a positive whole number (got 0)"),
+        (
+            [*SCALING, "--tokens", "4", "--dim", "7"],
+            "error: --dim 7 does not split into 4 attention heads; pass a multiple of 4, e.g. 256",
+        ),
+        (
+            ["data", "stats", "fashion10k", *RC, "--batch", "0"],
+            "error: --batch must be a positive whole number (got 0)",
+        ),
+        (
+            ["data", "stats", "fashion10k", *RC, "--device", "tpu"],
+            "error: --device 'tpu' is not a device; use cpu, cuda or cuda:N",
+        ),
+    ],
+)
 def test_bad_profile_and_stats_options_are_one_line(tmp_path, capsys, args, message):
     assert main(args) == 2
     assert one_error_line(capsys) == message
@@ -65,8 +101,20 @@ def test_a_bench_output_that_cannot_be_written_fails_before_any_training(tmp_pat
     a_file.write_text("x")
     paths = {"runs-dir": tmp_path / "runs", "out": tmp_path / "rep" / "q.md"}
     paths[bad] = a_file / paths[bad].name
-    argv = ["bench", "quick", "--kimg", "0.008", "--num-gen", "10", "--no-profile", *RC,
-            "--runs-dir", str(paths["runs-dir"]), "--out", str(paths["out"])]
+    argv = [
+        "bench",
+        "quick",
+        "--kimg",
+        "0.008",
+        "--num-gen",
+        "10",
+        "--no-profile",
+        *RC,
+        "--runs-dir",
+        str(paths["runs-dir"]),
+        "--out",
+        str(paths["out"]),
+    ]
     assert main(argv) == 2
     assert one_error_line(capsys) == f"error: --{bad}: {a_file} is not a folder; pass a path in a writable folder"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no run, no log, no report folder

@@ -29,10 +29,26 @@ RUNS = {
 def _profile_json(path: Path) -> Path:
     """A `ladabench profile --json` file for both models (counts and CPU timing)."""
     rows = [
-        {"model": m, "preset": "tiny32", "resolution": 32, "params_g": pg, "params_d": pd_, "g_macs_per_image": macs,
-         "train_flops_per_real_image": 3 * macs, "train_img_per_sec": ips, "train_peak_rss_bytes": 2**29,
-         "train_peak_alloc_bytes": None, "device": "cpu", "device_name": "x86_64", "dtype": "float32", "batch": 8}
-        for m, pg, pd_, macs, ips in (("ladagan", 1_419_945, 266_338, 90e6, 50.0), ("conv", 368_771, 215_585, 40e6, 150.0))
+        {
+            "model": m,
+            "preset": "tiny32",
+            "resolution": 32,
+            "params_g": pg,
+            "params_d": pd_,
+            "g_macs_per_image": macs,
+            "train_flops_per_real_image": 3 * macs,
+            "train_img_per_sec": ips,
+            "train_peak_rss_bytes": 2**29,
+            "train_peak_alloc_bytes": None,
+            "device": "cpu",
+            "device_name": "x86_64",
+            "dtype": "float32",
+            "batch": 8,
+        }
+        for m, pg, pd_, macs, ips in (
+            ("ladagan", 1_419_945, 266_338, 90e6, 50.0),
+            ("conv", 368_771, 215_585, 40e6, 150.0),
+        )
     ]
     path.write_text(json.dumps({"schema": "ladabench.profile/1", "rows": rows}))
     return path
@@ -40,10 +56,21 @@ def _profile_json(path: Path) -> Path:
 
 def _scaling_json(path: Path) -> Path:
     """A `ladabench profile --attention-scaling --json` file."""
-    rows = [{"layer": layer, "tokens": t, "dim": 64, "heads": 2, "batch": 1, "device": "cpu",
-             "fwd_bwd_ms_median": t * (t if layer == "dot" else 1) * 1e-3, "fwd_bwd_mem_increase_bytes": t * 4096,
-             "macs_per_image": t * 64 * (t if layer == "dot" else 4)}
-            for layer in ("lada", "dot", "grid") for t in (64, 256, 1024)]
+    rows = [
+        {
+            "layer": layer,
+            "tokens": t,
+            "dim": 64,
+            "heads": 2,
+            "batch": 1,
+            "device": "cpu",
+            "fwd_bwd_ms_median": t * (t if layer == "dot" else 1) * 1e-3,
+            "fwd_bwd_mem_increase_bytes": t * 4096,
+            "macs_per_image": t * 64 * (t if layer == "dot" else 4),
+        }
+        for layer in ("lada", "dot", "grid")
+        for t in (64, 256, 1024)
+    ]
     path.write_text(json.dumps({"schema": "ladabench.attention-scaling/1", "rows": rows}))
     return path
 
@@ -64,7 +91,9 @@ def _expected(model: str, index: int) -> tuple[float, float]:
 
 
 def test_means_and_stds_over_seeds(grid: Path, tmp_path: Path) -> None:
-    report = build_report([grid], KEYS, tmp_path / "reports" / "cmp.md", profile_paths=[_profile_json(tmp_path / "p.json")])
+    report = build_report(
+        [grid], KEYS, tmp_path / "reports" / "cmp.md", profile_paths=[_profile_json(tmp_path / "p.json")]
+    )
     table = report.table.set_index("model")
     assert set(table.index) == {"ladagan", "conv"}
     for model in ("ladagan", "conv"):
@@ -127,9 +156,20 @@ def test_every_plot_written_and_linked(grid: Path, tmp_path: Path) -> None:
         ({"r1_interval": 4}, {}, ["r1_interval", "'1'", "'4'"]),  # the grid's runs predate it: R1 every step
     ],
 )
-def test_mixed_protocols_refused_with_fields_named(grid: Path, tmp_path: Path, options, metric_overrides, fields) -> None:
-    odd = make_run(grid, 9, "conv", 2, {8 if options.get("total_kimg") else 4: 50.0}, 30.0,
-                   total_kimg=options.get("total_kimg", 4), options=options, metric_overrides=metric_overrides)
+def test_mixed_protocols_refused_with_fields_named(
+    grid: Path, tmp_path: Path, options, metric_overrides, fields
+) -> None:
+    odd = make_run(
+        grid,
+        9,
+        "conv",
+        2,
+        {8 if options.get("total_kimg") else 4: 50.0},
+        30.0,
+        total_kimg=options.get("total_kimg", 4),
+        options=options,
+        metric_overrides=metric_overrides,
+    )
     with pytest.raises(UserError) as caught:
         build_report([grid], parse_metric_list("fid,kid"), tmp_path / "cmp.md")
     message = str(caught.value)
@@ -141,9 +181,21 @@ def test_mixed_protocols_refused_with_fields_named(grid: Path, tmp_path: Path, o
 
 def test_protocol_block_states_bcr_and_the_ema_start(tmp_path: Path) -> None:
     for seed in (0, 1):
-        make_run(tmp_path / "runs", seed, "ladagan", seed, {4: 10.0 + seed}, 5.0,
-                 options={"bcr": True, "cr_weight": 0.1, "ema_start": "fresh", "augment": "color,translation,cutout",
-                          "r1_interval": 4})
+        make_run(
+            tmp_path / "runs",
+            seed,
+            "ladagan",
+            seed,
+            {4: 10.0 + seed},
+            5.0,
+            options={
+                "bcr": True,
+                "cr_weight": 0.1,
+                "ema_start": "fresh",
+                "augment": "color,translation,cutout",
+                "r1_interval": 4,
+            },
+        )
     text = build_report([tmp_path / "runs"], KEYS, tmp_path / "cmp.md").markdown_path.read_text()
     assert "augmentation `color,translation,cutout` with bCR (cr_weight 0.1;" in text
     assert "**lazy R1**: every 4 D steps with weight 4 x r1_gamma" in text
@@ -180,7 +232,10 @@ def test_report_states_the_ema_schedule(tmp_path: Path) -> None:
     assert "| G_ema | start `copy`, half-life 10 kimg, ramp-up 0.05 x images seen |" in report.markdown_path.read_text()
     fixed = tmp_path / "fixed"
     make_run(fixed, 0, "ladagan", 0, {4: 50.0}, 30.0)
-    assert "| G_ema | start `copy`, 0.999 per step |" in build_report([fixed], parse_metric_list("fid"), tmp_path / "f.md").markdown_path.read_text()
+    assert (
+        "| G_ema | start `copy`, 0.999 per step |"
+        in build_report([fixed], parse_metric_list("fid"), tmp_path / "f.md").markdown_path.read_text()
+    )
 
 
 def test_matmul_peak_column_comes_from_a_roofline_profile(grid: Path, tmp_path: Path) -> None:

@@ -48,7 +48,9 @@ def test_eta_is_known_when_updates_are_minutes_apart(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(LINE_INTERVAL_ENV, "0")
     now = [0.0]
     out = io.StringIO()
-    with LoggedProgress(TextColumn("{task.description}"), console=Console(file=out), get_time=lambda: now[0]) as progress:
+    with LoggedProgress(
+        TextColumn("{task.description}"), console=Console(file=out), get_time=lambda: now[0]
+    ) as progress:
         task = progress.add_task("grid", total=10)
         for step in range(1, 4):  # a step every 5 min, ten times rich's default speed window
             now[0] = 300.0 * step
@@ -61,7 +63,9 @@ def test_a_task_added_without_eta_prints_only_elapsed(monkeypatch: pytest.Monkey
     monkeypatch.setenv(LINE_INTERVAL_ENV, "0")
     now = [0.0]
     out = io.StringIO()
-    with LoggedProgress(TextColumn("{task.description}"), console=Console(file=out), get_time=lambda: now[0]) as progress:
+    with LoggedProgress(
+        TextColumn("{task.description}"), console=Console(file=out), get_time=lambda: now[0]
+    ) as progress:
         task = progress.add_task("grid", total=4, eta=False)
         for step in (1, 2):
             now[0] = 60.0 * step
@@ -85,8 +89,27 @@ def test_training_without_a_terminal_prints_a_line_per_tick(tmp_path, capsys, mo
 
     monkeypatch.setenv(LINE_INTERVAL_ENV, "3600")
     with one_torch_thread():
-        assert main(["train", "ladagan", "--preset", "tiny", "--batch", "8", "--kimg", "0.024", "--tick-kimg", "0.008",
-                     "--device", "cpu", "--out", str(tmp_path)]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "ladagan",
+                    "--preset",
+                    "tiny",
+                    "--batch",
+                    "8",
+                    "--kimg",
+                    "0.024",
+                    "--tick-kimg",
+                    "0.008",
+                    "--device",
+                    "cpu",
+                    "--out",
+                    str(tmp_path),
+                ]
+            )
+            == 0
+        )
     ticks = re.findall(r"train (\d\.\d{3})/0\.024 kimg, (\d+) img/s, loss D (\S+) G", capsys.readouterr().out)
     assert list(dict.fromkeys(t[0] for t in ticks if t[2] != "nan")) == ["0.008", "0.016", "0.024"]
     assert all(int(t[1]) > 0 for t in ticks if t[2] != "nan")

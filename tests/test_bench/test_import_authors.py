@@ -24,9 +24,13 @@ from ladagan.presets import Preset
 from ladagan.tf_config import architecture_from_config
 
 # Looked up, never imported here: TensorFlow in the test process would crash a later triton import.
-pytestmark = [pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
-                                 reason="reading TF checkpoints needs TensorFlow (pip install 'ladabench[tf]')"),
-              pytest.mark.slow]  # each read starts TensorFlow in a child process
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("tensorflow") is None,
+        reason="reading TF checkpoints needs TensorFlow (pip install 'ladabench[tf]')",
+    ),
+    pytest.mark.slow,
+]  # each read starts TensorFlow in a child process
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tf_ladagan"
 CKPT = "best-training-checkpoints/ckpt-3200"
@@ -73,10 +77,20 @@ def test_run_directory_records_the_checkpoint_and_its_files(run_dir: Path) -> No
     for entry in source["files"]:
         assert hashlib.sha256(Path(entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
     assert {Path(e["path"]).name for e in source["files"]} == {
-        "ckpt-3200.index", "ckpt-3200.data-00000-of-00001", "config.json"}
+        "ckpt-3200.index",
+        "ckpt-3200.data-00000-of-00001",
+        "config.json",
+    }
     assert options["batch_size"] == 128 and options["r1_gamma"] == 1e-4 and options["betas"] == [0.5, 0.99]
     names = {p.name for p in run_dir.iterdir()}
-    assert {"options.json", "env.json", "log.txt", "stats.jsonl", "snapshot-000003.200.pt", "samples-000003.200.png"} <= names
+    assert {
+        "options.json",
+        "env.json",
+        "log.txt",
+        "stats.jsonl",
+        "snapshot-000003.200.pt",
+        "samples-000003.200.png",
+    } <= names
     (stats,) = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
     assert stats["images_seen"] == 3200 and stats["imported"] is True
 
@@ -95,15 +109,29 @@ def test_snapshot_reproduces_the_tf_outputs(run_dir: Path) -> None:
     G.load_state_dict(snap["G"])
     D.load_state_dict(snap["D"])
     with torch.no_grad():
-        assert np.abs(G.eval()(z).permute(0, 2, 3, 1).numpy() - np.load(FIXTURES / "micro64/expected/g.npy")).max() <= 1e-5
+        assert (
+            np.abs(G.eval()(z).permute(0, 2, 3, 1).numpy() - np.load(FIXTURES / "micro64/expected/g.npy")).max() <= 1e-5
+        )
         logits = D.eval()(images).numpy()
     assert np.abs(logits - np.load(FIXTURES / "micro64/expected/d_eval.npy")).max() <= 1e-5
     assert snap["images_seen"] == 3200
 
 
 def test_imported_run_evaluates_and_appears_in_compare(run_dir: Path, tmp_path: Path, capsys) -> None:
-    args = ["eval", str(run_dir), "--metrics", "fid", "--num-gen", "12", "--sample-seeds", "0",
-            "--features", "random-conv", "--device", "cpu"]
+    args = [
+        "eval",
+        str(run_dir),
+        "--metrics",
+        "fid",
+        "--num-gen",
+        "12",
+        "--sample-seeds",
+        "0",
+        "--features",
+        "random-conv",
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 0
     (line,) = [json.loads(t) for t in (run_dir / "metric-fid12_train-random-conv.jsonl").read_text().splitlines()]
     assert line["snapshot"] == "snapshot-000003.200.pt" and np.isfinite(line["value"])
@@ -131,14 +159,17 @@ def _fails(args: list[str], capsys) -> str:
     return " ".join(captured.err.split())
 
 
-@pytest.mark.parametrize(("case", "expected"), [
-    ("no-index", "checkpoint index"),
-    ("no-data", "checkpoint data for"),
-    ("truncated", "is truncated or damaged"),
-    ("not-a-checkpoint", "holds no TensorFlow checkpoint"),
-    ("missing-folder", "does not exist"),
-    ("bad-config", "is not a readable JSON config"),
-])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("no-index", "checkpoint index"),
+        ("no-data", "checkpoint data for"),
+        ("truncated", "is truncated or damaged"),
+        ("not-a-checkpoint", "holds no TensorFlow checkpoint"),
+        ("missing-folder", "does not exist"),
+        ("bad-config", "is not a readable JSON config"),
+    ],
+)
 def test_bad_input_is_one_line_and_writes_nothing(case, expected, tmp_path: Path, data64, capsys) -> None:
     src = _copy("micro64", tmp_path)
     ckpt = src / CKPT
@@ -165,10 +196,14 @@ def test_bad_input_is_one_line_and_writes_nothing(case, expected, tmp_path: Path
 def test_other_resolution_is_refused_by_config_and_by_shapes(tmp_path: Path, data64, capsys) -> None:
     src = _copy("micro128", tmp_path)
     out = tmp_path / "runs"
-    message = _fails(["import", "authors", str(src), "--preset", "micro64", "--data", data64, "--out", str(out)], capsys)
+    message = _fails(
+        ["import", "authors", str(src), "--preset", "micro64", "--data", data64, "--out", str(out)], capsys
+    )
     assert "does not match preset 'micro64'" in message and "img_size: preset 64 != checkpoint 128" in message
     (src / "config.json").unlink()  # without a config only the variables can tell
-    message = _fails(["import", "authors", str(src), "--preset", "micro64", "--data", data64, "--out", str(out)], capsys)
+    message = _fails(
+        ["import", "authors", str(src), "--preset", "micro64", "--data", data64, "--out", str(out)], capsys
+    )
     assert "does not fit preset 'micro64'" in message
     assert "to_rgb.weight is (3, 4, 3, 3) in the checkpoint but (3, 2, 3, 3) here" in message
     assert not out.exists() or not any(out.iterdir())
@@ -196,7 +231,11 @@ def test_missing_tensorflow_gives_the_install_line(tmp_path: Path, monkeypatch) 
 
 def test_unknown_preset_or_dataset_fails_before_reading(tmp_path: Path, capsys) -> None:
     src, out = FIXTURES / "micro64", tmp_path / "runs"
-    assert "preset 'nosuch' is unknown" in _fails(["import", "authors", str(src), "--preset", "nosuch", "--out", str(out)], capsys)
-    assert "dataset 'nosuchdata' is unknown" in _fails(["import", "authors", str(src), "--data", "nosuchdata", "--out", str(out)], capsys)
+    assert "preset 'nosuch' is unknown" in _fails(
+        ["import", "authors", str(src), "--preset", "nosuch", "--out", str(out)], capsys
+    )
+    assert "dataset 'nosuchdata' is unknown" in _fails(
+        ["import", "authors", str(src), "--data", "nosuchdata", "--out", str(out)], capsys
+    )
     assert "has no default dataset; pass --data" in _fails(["import", "authors", str(src), "--out", str(out)], capsys)
     assert not out.exists()

@@ -28,21 +28,38 @@ def _stderr(out: Path) -> str:
 def test_a_stopped_eval_exits_130_with_one_line_and_writes_nothing(run_copy, tmp_path, signum):
     before = fingerprint(run_copy, skip=())
     cache = tmp_path / "cache"  # a fresh cache: the reference features are being computed when the signal lands
-    proc = start_cli(["eval", str(run_copy), "--metrics", "fid2000_train", "--features", "random-conv",
-                      "--sample-seeds", "0"], tmp_path / "io", LADABENCH_CACHE=str(cache))
+    proc = start_cli(
+        ["eval", str(run_copy), "--metrics", "fid2000_train", "--features", "random-conv", "--sample-seeds", "0"],
+        tmp_path / "io",
+        LADABENCH_CACHE=str(cache),
+    )
     wait_until(lambda: "reference features fashion10k (2000)" in _stderr(tmp_path / "io"), proc)
     proc.send_signal(signum)
     assert proc.wait(timeout=120) == 130
     err = _stderr(tmp_path / "io")
     assert "Traceback" not in err
-    assert error_lines(err)[-1] == ("interrupted; no partial metric line or cache file was written (each is written whole); "
-                                    f"rerun the same command to evaluate {run_copy}")
+    assert error_lines(err)[-1] == (
+        "interrupted; no partial metric line or cache file was written (each is written whole); "
+        f"rerun the same command to evaluate {run_copy}"
+    )
     assert fingerprint(run_copy, skip=()) == before  # no metric line
     assert list(cache.glob("fid-features/*")) == []  # the reference being computed was not cached, not even in part
     assert not list(cache.rglob(PARTIAL_WRITE_GLOB)) and not list(cache.rglob("*.tmp*"))
 
 
-GRID = ["bench", "quick", "--kimg", "0.064", "--batch", "8", "--num-gen", "10", "--no-profile", "--features", "random-conv"]
+GRID = [
+    "bench",
+    "quick",
+    "--kimg",
+    "0.064",
+    "--batch",
+    "8",
+    "--num-gen",
+    "10",
+    "--no-profile",
+    "--features",
+    "random-conv",
+]
 
 
 @pytest.mark.slow
@@ -55,9 +72,11 @@ def test_a_stopped_bench_says_how_to_continue_and_the_same_command_finishes_it(t
     assert proc.wait(timeout=120) == 130
     err = _stderr(tmp_path / "io")
     assert "Traceback" not in err
-    assert error_lines(err)[-1] == (f"interrupted; to continue, rerun `ladabench {' '.join(args)}`: finished runs and "
-                                    "evaluations are reused and an unfinished run resumes from its last snapshot "
-                                    "(nothing partial was written)")
+    assert error_lines(err)[-1] == (
+        f"interrupted; to continue, rerun `ladabench {' '.join(args)}`: finished runs and "
+        "evaluations are reused and an unfinished run resumes from its last snapshot "
+        "(nothing partial was written)"
+    )
     (stopped,) = RunDir.children(runs)
     (snapshot,) = stopped.snapshots()  # written by the signal (the budget's own snapshot comes only at the end)
     images = load_snapshot(snapshot)["images_seen"]
@@ -86,6 +105,8 @@ def test_a_stopped_data_prepare_leaves_no_cache_file(tmp_path):
     assert proc.wait(timeout=120) == 130
     err = _stderr(tmp_path / "io")
     assert "Traceback" not in err
-    assert error_lines(err)[-1] == (f"interrupted; the dataset cache was not written (nothing partial is left); "
-                                    f"rerun `ladabench data prepare {name}` to prepare it")
+    assert error_lines(err)[-1] == (
+        f"interrupted; the dataset cache was not written (nothing partial is left); "
+        f"rerun `ladabench data prepare {name}` to prepare it"
+    )
     assert [p for p in cache.rglob("*") if p.is_file()] == []

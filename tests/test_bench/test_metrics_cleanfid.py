@@ -23,7 +23,7 @@ def _real_images(count: int, offset: int) -> np.ndarray:
     """Real images: the embedded Fashion-MNIST set through the data layer (uint8, 32x32 RGB)."""
     from bench.data import DEFAULT_DATASET, load_dataset
 
-    return np.asarray(load_dataset(DEFAULT_DATASET).images[offset:offset + count])
+    return np.asarray(load_dataset(DEFAULT_DATASET).images[offset : offset + count])
 
 
 def _write_folder(folder: Path, images: np.ndarray) -> None:
@@ -50,12 +50,20 @@ def test_fid_equals_cleanfid_compute_fid_on_same_folders(inception, tmp_path) ->
     _write_folder(tmp_path / "a", first)
     _write_folder(tmp_path / "b", second)
     theirs = cleanfid.compute_fid(
-        str(tmp_path / "a"), str(tmp_path / "b"), mode="clean", custom_feat_extractor=inception.fn,
-        device=torch.device("cpu"), num_workers=0, batch_size=12, verbose=False,
+        str(tmp_path / "a"),
+        str(tmp_path / "b"),
+        mode="clean",
+        custom_feat_extractor=inception.fn,
+        device=torch.device("cpu"),
+        num_workers=0,
+        batch_size=12,
+        verbose=False,
     )
     ref_feats = image_features(first, inception, batch_size=12, show_progress=False)
     mu, sigma = statistics(ref_feats)
-    ours = fid_from_features(image_features(second, inception, batch_size=12, show_progress=False),
-                             ReferenceStats(features=ref_feats, mu=mu, sigma=sigma))
+    ours = fid_from_features(
+        image_features(second, inception, batch_size=12, show_progress=False),
+        ReferenceStats(features=ref_feats, mu=mu, sigma=sigma),
+    )
     assert theirs > 1.0  # two different image sets are far apart
     assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-3)

@@ -62,11 +62,16 @@ def _expected_features(images: np.ndarray, weights: Path) -> np.ndarray:
     """Written here: PIL bicubic on float channels to 224 px, clip, ImageNet normalisation, the trunk."""
     resized = []
     for img in images:
-        channels = [np.asarray(Image.fromarray(img[..., c].astype(np.float32), mode="F").resize((224, 224), Image.BICUBIC))
-                    for c in range(3)]
+        channels = [
+            np.asarray(Image.fromarray(img[..., c].astype(np.float32), mode="F").resize((224, 224), Image.BICUBIC))
+            for c in range(3)
+        ]
         resized.append(np.clip(np.stack(channels), 0, 255))
     x = torch.from_numpy(np.stack(resized)) / 255.0
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = (
+        torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1),
+        torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1),
+    )
     with torch.no_grad():
         return _build_from_file(weights)((x - mean) / std).numpy()
 
@@ -113,7 +118,9 @@ def test_dinov2_offline_errors_name_the_fix(weights: Path, monkeypatch) -> None:
 
 def test_dinov2_metric_names_and_report_columns_never_mix_with_inception(tmp_path: Path) -> None:
     assert [n.name for n in resolve_metric_names(["fid", "kid"], 500, 500, features="dinov2")] == [
-        "fid500_train-dinov2", "kid500_train-dinov2"]
+        "fid500_train-dinov2",
+        "kid500_train-dinov2",
+    ]
     root = tmp_path / "runs"
     for i, (model, fid, fd) in enumerate((("ladagan", 40.0, 300.0), ("conv", 60.0, 500.0))):
         run = make_run(root, i, model, 0, {4: fid}, fid / 2)

@@ -16,15 +16,42 @@ from bench.cli import main
 from bench.core.errors import UserError
 from bench.metrics.evaluate import evaluate_snapshot
 
-PROTOCOL_FIELDS = ("value", "std", "values_per_seed", "num_gen", "num_ref", "reference", "resize_mode", "weights_sha256",
-                   "seeds", "snapshot", "kimg", "cleanfid_version", "elapsed_s", "comparable")
+PROTOCOL_FIELDS = (
+    "value",
+    "std",
+    "values_per_seed",
+    "num_gen",
+    "num_ref",
+    "reference",
+    "resize_mode",
+    "weights_sha256",
+    "seeds",
+    "snapshot",
+    "kimg",
+    "cleanfid_version",
+    "elapsed_s",
+    "comparable",
+)
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A real run of the tiny LadaGAN preset on the embedded dataset (16 images, two steps)."""
     out = tmp_path_factory.mktemp("runs")
-    args = ["train", "ladagan", "--preset", "tiny", "--batch", "8", "--kimg", "0.016", "--device", "cpu", "--out", str(out)]
+    args = [
+        "train",
+        "ladagan",
+        "--preset",
+        "tiny",
+        "--batch",
+        "8",
+        "--kimg",
+        "0.016",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     (run,) = [p for p in out.iterdir() if p.is_dir()]
     return run
@@ -37,8 +64,17 @@ def _lines(path: Path) -> list[dict]:
 
 def test_evaluate_snapshot_appends_protocol_lines_and_reuses_reference(run_dir: Path) -> None:
     logs: list[str] = []
-    first = evaluate_snapshot(run_dir, None, ["fid", "kid"], "cpu", num_gen=40, seeds=[0, 1],
-                              features="random-conv", show_progress=False, log=logs.append)
+    first = evaluate_snapshot(
+        run_dir,
+        None,
+        ["fid", "kid"],
+        "cpu",
+        num_gen=40,
+        seeds=[0, 1],
+        features="random-conv",
+        show_progress=False,
+        log=logs.append,
+    )
     assert [r["metric"] for r in first] == ["fid40_train-random-conv", "kid40_train-random-conv"]
     fid = first[0]
     for field in PROTOCOL_FIELDS:
@@ -50,8 +86,16 @@ def test_evaluate_snapshot_appends_protocol_lines_and_reuses_reference(run_dir: 
     assert any("computed and cached" in line for line in logs)
 
     logs.clear()
-    second = evaluate_snapshot(run_dir, None, ["fid40_train-random-conv"], "cpu", seeds=[0, 1],
-                               features="random-conv", show_progress=False, log=logs.append)
+    second = evaluate_snapshot(
+        run_dir,
+        None,
+        ["fid40_train-random-conv"],
+        "cpu",
+        seeds=[0, 1],
+        features="random-conv",
+        show_progress=False,
+        log=logs.append,
+    )
     assert any("reused cached" in line for line in logs)
     assert second[0]["values_per_seed"] == fid["values_per_seed"]  # same seeds, same snapshot -> same FID
     lines = _lines(run_dir / "metric-fid40_train-random-conv.jsonl")
@@ -60,8 +104,22 @@ def test_evaluate_snapshot_appends_protocol_lines_and_reuses_reference(run_dir: 
 
 
 def test_eval_cli_prints_results_and_refuses_unknown_snapshot(run_dir: Path, capsys) -> None:
-    code = main(["eval", str(run_dir), "--metrics", "fid", "--num-gen", "20", "--sample-seeds", "0",
-                 "--features", "random-conv", "--device", "cpu"])
+    code = main(
+        [
+            "eval",
+            str(run_dir),
+            "--metrics",
+            "fid",
+            "--num-gen",
+            "20",
+            "--sample-seeds",
+            "0",
+            "--features",
+            "random-conv",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "fid20_train-random-conv" in out and "NO" in out  # not comparable, said so
     assert main(["eval", str(run_dir), "--snapshot", "999", "--features", "random-conv"]) == 2
@@ -76,8 +134,24 @@ def test_eval_cli_prints_intervals_and_precision_recall(run_dir: Path, capsys) -
     import re
 
     # N=24: another N than the other tests here use, so that none of them finds this test's cached reference
-    code = main(["eval", str(run_dir), "--metrics", "fid,kid,pr", "--num-gen", "24", "--sample-seeds", "0,1",
-                 "--features", "random-conv", "--device", "cpu", "--ci-groups", "10"])
+    code = main(
+        [
+            "eval",
+            str(run_dir),
+            "--metrics",
+            "fid,kid,pr",
+            "--num-gen",
+            "24",
+            "--sample-seeds",
+            "0,1",
+            "--features",
+            "random-conv",
+            "--device",
+            "cpu",
+            "--ci-groups",
+            "10",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     for name in ("fid24_train-random-conv", "kid24_train-random-conv"):
@@ -86,8 +160,23 @@ def test_eval_cli_prints_intervals_and_precision_recall(run_dir: Path, capsys) -
         assert lo < hi
     pr_line = next(row for row in out.splitlines() if "pr24_train-random-conv" in row)
     assert all(f"{part} " in pr_line for part in ("P", "R", "D", "C"))
-    assert main(["eval", str(run_dir), "--metrics", "fid", "--num-gen", "24", "--ci-groups", "1",
-                 "--features", "random-conv"]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                str(run_dir),
+                "--metrics",
+                "fid",
+                "--num-gen",
+                "24",
+                "--ci-groups",
+                "1",
+                "--features",
+                "random-conv",
+            ]
+        )
+        == 2
+    )
     assert "--ci-groups 1" in capsys.readouterr().err
 
 
@@ -104,8 +193,26 @@ def test_profile_cli_writes_json_and_csv(tmp_path: Path, capsys) -> None:
     from bench.registry import get_model
 
     out_json, out_csv = tmp_path / "p.json", tmp_path / "p.csv"
-    code = main(["profile", "ladagan", "--preset", "tiny32", "--repeats", "2", "--warmup", "1", "--batch", "4",
-                 "--device", "cpu", "--json", str(out_json), "--csv", str(out_csv)])
+    code = main(
+        [
+            "profile",
+            "ladagan",
+            "--preset",
+            "tiny32",
+            "--repeats",
+            "2",
+            "--warmup",
+            "1",
+            "--batch",
+            "4",
+            "--device",
+            "cpu",
+            "--json",
+            str(out_json),
+            "--csv",
+            str(out_csv),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "MACs" in printed and "FLOPs" in printed
@@ -128,8 +235,26 @@ def test_attention_scaling_cli(tmp_path: Path, capsys) -> None:
 
     out_json, threads = tmp_path / "a.json", torch.get_num_threads()
     try:
-        code = main(["profile", "--attention-scaling", "--tokens", "64,256", "--dim", "32", "--repeats", "2",
-                     "--warmup", "0", "--threads", "1", "--device", "cpu", "--json", str(out_json)])
+        code = main(
+            [
+                "profile",
+                "--attention-scaling",
+                "--tokens",
+                "64,256",
+                "--dim",
+                "32",
+                "--repeats",
+                "2",
+                "--warmup",
+                "0",
+                "--threads",
+                "1",
+                "--device",
+                "cpu",
+                "--json",
+                str(out_json),
+            ]
+        )
     finally:
         torch.set_num_threads(threads)  # --threads sets a process-wide value
     assert code == 0

@@ -37,7 +37,7 @@ def _real_images(count: int, offset: int = 0) -> np.ndarray:
     """Real 32-px images: the embedded Fashion-MNIST set through the data layer."""
     from bench.data import DEFAULT_DATASET, load_dataset
 
-    return np.asarray(load_dataset(DEFAULT_DATASET).images[offset:offset + count])
+    return np.asarray(load_dataset(DEFAULT_DATASET).images[offset : offset + count])
 
 
 def _smooth_images(count: int, size: int, seed: int = 0) -> np.ndarray:
@@ -71,7 +71,9 @@ def _helper_features(helper, images: np.ndarray, resize: bool) -> np.ndarray:
     """fid-helper's public `extract_feats` on uint8 (N, H, W, 3) images in [0, 255]."""
     batch = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2)  # a writable copy
     hw = (299, 299) if resize else None
-    return helper.extract_feats(batch, data_range=(0, 255), resize_hw=hw, resample_mode=helper.resample_mode if resize else None)
+    return helper.extract_feats(
+        batch, data_range=(0, 255), resize_hw=hw, resample_mode=helper.resample_mode if resize else None
+    )
 
 
 @pytest.mark.slow  # 6 Inception passes + 6 through fid-helper (~10 s on one shared core)
@@ -168,8 +170,14 @@ def test_kid_equals_independent_unbiased_mmd_over_same_subsets() -> None:
 
 def _dataset(images: np.ndarray) -> SimpleNamespace:
     """A stand-in PreparedDataset over in-memory images (only the fields metrics read)."""
-    return SimpleNamespace(name="indep", resolution=images.shape[1], count=len(images), content_hash="indep-h",
-                           images=images, meta={"split": "train"})
+    return SimpleNamespace(
+        name="indep",
+        resolution=images.shape[1],
+        count=len(images),
+        content_hash="indep-h",
+        images=images,
+        meta={"split": "train"},
+    )
 
 
 def _tiny_generator():
@@ -186,16 +194,31 @@ def _tiny_generator():
 def test_reported_kid_is_scaled_mean_of_independent_subsets(num_gen: int, data_count: int) -> None:
     extractor = load_feature_extractor("random-conv")
     data = _dataset(_smooth_images(data_count, 32, seed=9))
-    (row,) = evaluate_generator(_tiny_generator(), data, [MetricName("kid", num_gen, "train", "random-conv")], extractor,
-                                seeds=[0, 1], show_progress=False, ci_groups=0)
+    (row,) = evaluate_generator(
+        _tiny_generator(),
+        data,
+        [MetricName("kid", num_gen, "train", "random-conv")],
+        extractor,
+        seeds=[0, 1],
+        show_progress=False,
+        ci_groups=0,
+    )
     # The rule: subsets of min(1000, N generated, N reference) images, 100 of them per sample seed.
     size = min(KID_SUBSET_SIZE, num_gen, min(num_gen, data_count))
     assert row["kid_subset_size"] == size and row["kid_subsets_per_seed"] == KID_NUM_SUBSETS == 100
     ref = load_or_compute_reference(data, num_gen, extractor, show_progress=False).features
     from bench.metrics.generate import generated_features
 
-    expected = [_independent_kid_subsets(generated_features(_tiny_generator(), seed, num_gen, extractor, show_progress=False),
-                                         ref, seed, KID_NUM_SUBSETS, size) for seed in (0, 1)]
+    expected = [
+        _independent_kid_subsets(
+            generated_features(_tiny_generator(), seed, num_gen, extractor, show_progress=False),
+            ref,
+            seed,
+            KID_NUM_SUBSETS,
+            size,
+        )
+        for seed in (0, 1)
+    ]
     assert row["value"] == pytest.approx(1e3 * np.mean(expected), rel=1e-4)
 
 
@@ -217,7 +240,8 @@ def test_interval_closed_forms_equal_independent_computations() -> None:
     wide_mu, wide_sigma = statistics(wide_ref)
     wide_kept = np.setdiff1d(np.arange(24), [3, 17])
     assert frechet_of_rows(wide_gen, wide_mu, wide_sigma, [wide_kept])[0] == pytest.approx(
-        _independent_frechet(wide_gen[wide_kept], wide_ref), rel=1e-6)
+        _independent_frechet(wide_gen[wide_kept], wide_ref), rel=1e-6
+    )
     for rows, value in zip(kept, mmd2_leave_out(gen, ref, groups[:2]), strict=True):
         assert value == pytest.approx(_independent_mmd2_sizes(gen[rows], ref), rel=1e-9)
 
@@ -251,8 +275,12 @@ def test_pipeline_fid_does_not_depend_on_batch_size() -> None:
     extractor = load_feature_extractor("random-conv")
     data = _dataset(_smooth_images(60, 32, seed=2))
     metric = [MetricName("fid", 60, "train", "random-conv")]
-    fids = {b: evaluate_generator(_tiny_generator(), data, metric, extractor, seeds=[0], batch_size=b,
-                                  show_progress=False, ci_groups=0)[0]["value"] for b in (1, 7, 50)}
+    fids = {
+        b: evaluate_generator(
+            _tiny_generator(), data, metric, extractor, seeds=[0], batch_size=b, show_progress=False, ci_groups=0
+        )[0]["value"]
+        for b in (1, 7, 50)
+    }
     assert fids[1] > 1e-3
     for b in (7, 50):
         assert fids[b] == pytest.approx(fids[1], rel=1e-5)
@@ -268,7 +296,9 @@ def test_per_image_seeds_give_the_same_images_at_any_batch_size() -> None:
     count, seed = 12, 4
     with torch.no_grad():
         singles = [generator(_latent(seed, i, generator.z_dim)[None]) for i in range(count)]
-    expected = np.concatenate([(x * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy() for x in singles])
+    expected = np.concatenate(
+        [(x * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy() for x in singles]
+    )
     for batch in (1, 7, 50):
         images = generate_uint8(generator, seed, count, batch_size=batch)
         # The same latents through a batched forward may differ in the last float bit: at most one grey level.
@@ -281,8 +311,15 @@ def test_reported_fid_interval_is_the_jackknife_of_independent_frechet_distances
     extractor = load_feature_extractor("random-conv")  # 64-d: more images than dimensions keeps sqrtm exact
     data = _dataset(_smooth_images(80, 32, seed=6))
     generator = _tiny_generator()
-    (row,) = evaluate_generator(generator, data, [MetricName("fid", 80, "train", "random-conv")], extractor,
-                                seeds=[0, 1], show_progress=False, ci_groups=10)
+    (row,) = evaluate_generator(
+        generator,
+        data,
+        [MetricName("fid", 80, "train", "random-conv")],
+        extractor,
+        seeds=[0, 1],
+        show_progress=False,
+        ci_groups=10,
+    )
     from bench.metrics.generate import generated_features
 
     ref = load_or_compute_reference(data, 80, extractor, show_progress=False).features

@@ -60,8 +60,9 @@ def test_pr_metric_in_the_pipeline_matches_brute_force() -> None:
     images = images.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     data = SimpleNamespace(name="prdc", resolution=32, count=30, content_hash="prdc-h", images=images, meta={})
     extractor = load_feature_extractor("random-conv")
-    (row,) = evaluate_generator(generator, data, [MetricName("pr", 30, "train", "random-conv")], extractor,
-                                seeds=[0], show_progress=False)
+    (row,) = evaluate_generator(
+        generator, data, [MetricName("pr", 30, "train", "random-conv")], extractor, seeds=[0], show_progress=False
+    )
     assert row["metric"] == "pr30_train-random-conv" and row["nearest_k"] == 3
     gen = generated_features(generator, 0, 30, extractor, show_progress=False)
     ref = load_or_compute_reference(data, 30, extractor, show_progress=False).features
@@ -84,8 +85,14 @@ def test_pr_columns_in_the_report(tmp_path) -> None:
         run = make_run(root, i, model, seed, {4: 50.0}, 20.0)
         line = json.loads((run / "metric-fid500_train.jsonl").read_text())
         parts = {"precision": precision, "recall": 0.5, "density": 0.9, "coverage": 0.4}
-        line.update(metric="pr500_train", kind="pr", value=precision, unit="fraction", nearest_k=3,
-                    components={k: {"value": v, "std": None, "values_per_seed": [v]} for k, v in parts.items()})
+        line.update(
+            metric="pr500_train",
+            kind="pr",
+            value=precision,
+            unit="fraction",
+            nearest_k=3,
+            components={k: {"value": v, "std": None, "values_per_seed": [v]} for k, v in parts.items()},
+        )
         (run / "metric-pr500_train.jsonl").write_text(json.dumps(line) + "\n")
     report = build_report([root], parse_metric_list("fid,pr"), tmp_path / "r.md")
     rows = {r["model"]: r for r in parse_results_table(report.markdown_path.read_text())}

@@ -23,8 +23,14 @@ from bench.metrics.reference import load_or_compute_reference, statistics
 
 def _dataset(images: np.ndarray, name: str = "blobs", content_hash: str = "h0") -> SimpleNamespace:
     """A stand-in PreparedDataset over in-memory images (only the fields metrics read)."""
-    return SimpleNamespace(name=name, resolution=images.shape[1], count=len(images),
-                           content_hash=content_hash, images=images, meta={"split": "train"})
+    return SimpleNamespace(
+        name=name,
+        resolution=images.shape[1],
+        count=len(images),
+        content_hash=content_hash,
+        images=images,
+        meta={"split": "train"},
+    )
 
 
 def _blobs(count: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -60,8 +66,11 @@ def test_fid_of_a_set_with_itself_is_zero_and_rises_with_noise(extractor) -> Non
 def test_kid_is_near_zero_for_the_same_set_and_repeatable_per_seed(extractor) -> None:
     images = _blobs(100)
     feats = image_features(images, extractor, show_progress=False)
-    noisy = image_features(np.clip(images + 60 * np.random.default_rng(2).normal(size=images.shape), 0, 255).astype(np.uint8),
-                           extractor, show_progress=False)
+    noisy = image_features(
+        np.clip(images + 60 * np.random.default_rng(2).normal(size=images.shape), 0, 255).astype(np.uint8),
+        extractor,
+        show_progress=False,
+    )
     same = kid_subset_values(feats, feats, seed=0, num_subsets=5, subset_size=50)
     far = kid_subset_values(noisy, feats, seed=0, num_subsets=5, subset_size=50)
     assert abs(same.mean()) < 0.1 * far.mean()
@@ -96,7 +105,9 @@ def test_fid_at_batch_1_and_50_agrees_and_seeds_repeat(extractor) -> None:
     metrics = [MetricName("fid", 60, "train", "random-conv")]
 
     def fid(batch_size: int, seeds: list[int]) -> list[float]:
-        rows = evaluate_generator(generator, data, metrics, extractor, seeds=seeds, batch_size=batch_size, show_progress=False)
+        rows = evaluate_generator(
+            generator, data, metrics, extractor, seeds=seeds, batch_size=batch_size, show_progress=False
+        )
         return rows[0]["values_per_seed"]
 
     at_50 = fid(50, [0, 1])

@@ -42,8 +42,25 @@ def test_rows_without_timing_get_no_fraction() -> None:
 @pytest.mark.slow
 def test_profile_roofline_cli_carries_peaks_into_the_json(tmp_path: Path, capsys) -> None:
     out_json = tmp_path / "p.json"
-    code = main(["profile", "conv", "--preset", "tiny32", "--repeats", "1", "--warmup", "0", "--batch", "2",
-                 "--device", "cpu", "--roofline", "--json", str(out_json)])
+    code = main(
+        [
+            "profile",
+            "conv",
+            "--preset",
+            "tiny32",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--batch",
+            "2",
+            "--device",
+            "cpu",
+            "--roofline",
+            "--json",
+            str(out_json),
+        ]
+    )
     assert code == 0
     assert "matmul peak on cpu" in capsys.readouterr().out
     payload = json.loads(out_json.read_text())

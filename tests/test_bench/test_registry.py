@@ -20,10 +20,19 @@ class _P:
 
 
 def _spec() -> ModelSpec:
-    presets = {"big32": _P("big32", 32), "big64": _P("big64", 64), "tiny32": _P("tiny32", 32), "tiny64": _P("tiny64", 64)}
+    presets = {
+        "big32": _P("big32", 32),
+        "big64": _P("big64", 64),
+        "tiny32": _P("tiny32", 32),
+        "tiny64": _P("tiny64", 64),
+    }
     return ModelSpec(
-        name="toy", summary="toy", presets=presets, build=lambda p: (nn.Identity(), nn.Identity()),
-        default_preset_by_resolution={32: "big32", 64: "big64"}, tiny_preset_by_resolution={32: "tiny32", 64: "tiny64"},
+        name="toy",
+        summary="toy",
+        presets=presets,
+        build=lambda p: (nn.Identity(), nn.Identity()),
+        default_preset_by_resolution={32: "big32", 64: "big64"},
+        tiny_preset_by_resolution={32: "tiny32", 64: "tiny64"},
     )
 
 

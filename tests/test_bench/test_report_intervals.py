@@ -60,19 +60,46 @@ def test_against_flags_injected_regression_and_fails_when_asked(tmp_path: Path, 
     new_runs = _grid(tmp_path / "new", worse)
     report = build_report([new_runs], KEYS, tmp_path / "new.md", against=old.csv_path)
     verdicts = {(c.model, c.metric): c.verdict for c in report.changes}
-    assert verdicts == {("conv", "fid"): "worse", ("conv", "kid"): "worse",
-                        ("ladagan", "fid"): "within interval", ("ladagan", "kid"): "within interval"}
+    assert verdicts == {
+        ("conv", "fid"): "worse",
+        ("conv", "kid"): "worse",
+        ("ladagan", "fid"): "within interval",
+        ("ladagan", "kid"): "within interval",
+    }
     assert "Regression check against" in report.markdown_path.read_text()
 
-    args = ["compare", str(new_runs), "--metric", "fid,kid", "--out", str(tmp_path / "cli.md"), "--against", str(old.csv_path)]
+    args = [
+        "compare",
+        str(new_runs),
+        "--metric",
+        "fid,kid",
+        "--out",
+        str(tmp_path / "cli.md"),
+        "--against",
+        str(old.csv_path),
+    ]
     assert main(args) == 0  # flagged, but not asked to fail
     assert "worse" in capsys.readouterr().out
     assert main([*args, "--fail-on-regression"]) == 1
     assert "regression:" in capsys.readouterr().out
     # An improvement is marked but does not fail the gate.
     better = _grid(tmp_path / "better", {**BASE, ("ladagan", 0): 20.0, ("ladagan", 1): 21.0})
-    assert main(["compare", str(better), "--metric", "fid", "--out", str(tmp_path / "b.md"),
-                 "--against", str(old.csv_path), "--fail-on-regression"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(better),
+                "--metric",
+                "fid",
+                "--out",
+                str(tmp_path / "b.md"),
+                "--against",
+                str(old.csv_path),
+                "--fail-on-regression",
+            ]
+        )
+        == 0
+    )
     assert "better" in capsys.readouterr().out
 
 

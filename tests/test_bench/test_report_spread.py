@@ -14,8 +14,14 @@ from bench.report.spread import pooled_seed_std, spread_note, within_noise
 def _table(values: dict[str, list[float]]) -> pd.DataFrame:
     rows = []
     for model, seeds in values.items():
-        rows.append({"model": model, "kid_mean": statistics.mean(seeds),
-                     "kid_std": statistics.stdev(seeds) if len(seeds) > 1 else float("nan"), "n_seeds": len(seeds)})
+        rows.append(
+            {
+                "model": model,
+                "kid_mean": statistics.mean(seeds),
+                "kid_std": statistics.stdev(seeds) if len(seeds) > 1 else float("nan"),
+                "n_seeds": len(seeds),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -68,8 +74,9 @@ def _spread_reports(tmp_path, single_options=None):
     from bench.report.columns import parse_metric_list
 
     two, one = tmp_path / "two", tmp_path / "one"
-    for i, ((model, seed), kid) in enumerate({("ladagan", 0): 20.0, ("ladagan", 1): 22.0,
-                                              ("conv", 0): 30.0, ("conv", 1): 34.0}.items()):
+    for i, ((model, seed), kid) in enumerate(
+        {("ladagan", 0): 20.0, ("ladagan", 1): 22.0, ("conv", 0): 30.0, ("conv", 1): 34.0}.items()
+    ):
         make_run(two, i, model, seed, {4: 50.0}, kid)
     make_run(one, 0, "ladagan", 0, {4: 50.0}, 21.0, options=single_options)
     make_run(one, 1, "conv", 0, {4: 50.0}, 25.0, options=single_options)
@@ -84,7 +91,10 @@ def test_single_seed_report_borrows_the_spread_of_a_report_of_the_same_protocol(
     text = build_report([one], keys, tmp_path / "r1.md", spread_from=spread_csv).markdown_path.read_text()
     pooled = math.sqrt(((20 - 21) ** 2 + (22 - 21) ** 2 + (30 - 32) ** 2 + (34 - 32) ** 2) / 2)
     band = 1.959963984540054 * math.sqrt(2.0) * pooled  # one seed per value in the borrowing report
-    assert f"pooled std over training seeds {pooled:.3g} (2 degrees of freedom, measured in r2.md over training seeds 0,1)" in text
+    assert (
+        f"pooled std over training seeds {pooled:.3g} (2 degrees of freedom, measured in r2.md over training seeds 0,1)"
+        in text
+    )
     assert f"a gap below {band:.3g} can be training noise" in text
     assert "`ladagan` vs `conv`: 4 (within seed noise)" in text  # 4 < band (6.2)
 
@@ -94,11 +104,15 @@ def test_spread_of_another_ema_schedule_is_refused_naming_the_field(tmp_path):
     from bench.report.build import build_report
 
     one, spread_csv, keys = _spread_reports(tmp_path, {"ema_halflife_kimg": 10.0, "ema_rampup": 0.05})
-    with pytest.raises(UserError, match=r"another protocol \(ema_halflife_kimg: 10\.0 vs None; ema_rampup: 0\.05 vs None\)"):
+    with pytest.raises(
+        UserError, match=r"another protocol \(ema_halflife_kimg: 10\.0 vs None; ema_rampup: 0\.05 vs None\)"
+    ):
         build_report([one], keys, tmp_path / "r1.md", spread_from=spread_csv)
     assert not (tmp_path / "r1.md").exists() and not (tmp_path / "r1.csv").exists()
     # In a grid (not strict) the mismatch becomes a note and the spread stays unmeasured.
-    text = build_report([one], keys, tmp_path / "r1.md", spread_from=spread_csv, spread_strict=False).markdown_path.read_text()
+    text = build_report(
+        [one], keys, tmp_path / "r1.md", spread_from=spread_csv, spread_strict=False
+    ).markdown_path.read_text()
     assert "Seed spread not borrowed" in text and "not measured at this protocol" in text
 
 
@@ -113,7 +127,10 @@ def test_runs_trained_with_different_thread_counts_are_named_in_a_note(tmp_path)
     first = make_run(tmp_path / "runs", 0, "ladagan", 0, {4: 50.0}, 20.0)
     second = make_run(tmp_path / "runs", 1, "conv", 0, {4: 50.0}, 30.0)
     keys = parse_metric_list("kid,imgs-per-sec")
-    assert "differ in their environment" not in build_report([tmp_path / "runs"], keys, tmp_path / "a.md").markdown_path.read_text()
+    assert (
+        "differ in their environment"
+        not in build_report([tmp_path / "runs"], keys, tmp_path / "a.md").markdown_path.read_text()
+    )
     env = json.loads((second / "env.json").read_text())
     (second / "env.json").write_text(json.dumps({**env, "cpu_threads": 1}))
     text = build_report([tmp_path / "runs"], keys, tmp_path / "b.md").markdown_path.read_text()
@@ -125,7 +142,9 @@ def test_missing_or_single_seed_spread_source_is_one_line_and_writes_nothing(tmp
     from bench.report.build import build_report
 
     one, spread_csv, keys = _spread_reports(tmp_path)
-    with pytest.raises(UserError, match=r"--spread-from .*none\.csv does not exist; pass the \.csv of a multi-seed report"):
+    with pytest.raises(
+        UserError, match=r"--spread-from .*none\.csv does not exist; pass the \.csv of a multi-seed report"
+    ):
         build_report([one], keys, tmp_path / "r1.md", spread_from=tmp_path / "none.csv")
     # A one-seed report of the same protocol has no spread to lend.
     build_report([one], keys, tmp_path / "single.md")

@@ -32,8 +32,13 @@ def test_sub_kimg_snapshots_get_distinct_names_keep_last_k_keeps_two_and_the_fal
 
 
 def test_old_whole_kimg_names_still_read_and_order_among_new_ones(tmp_path):
-    images = {"snapshot-000000.500.pt": 500, "snapshot-000001.pt": 1000, "snapshot-000001.250.pt": 1250,
-              "snapshot-000010.pt": 10000, "snapshot-000002.999.pt": 2999}
+    images = {
+        "snapshot-000000.500.pt": 500,
+        "snapshot-000001.pt": 1000,
+        "snapshot-000001.250.pt": 1250,
+        "snapshot-000010.pt": 10000,
+        "snapshot-000002.999.pt": 2999,
+    }
     for name, count in images.items():
         save_snapshot(tmp_path / name, {"images_seen": count})
     run = RunDir(tmp_path)

@@ -29,19 +29,44 @@ def _refused(argv: list[str], capsys) -> tuple[int, str]:
     "argv, code, message",
     [
         (["train", "nosuchgan", *TINY], 2, "model 'nosuchgan' is unknown; known: ladagan"),
-        (["train", "ladagan", "--data", "celba64", *TINY], 2, "dataset 'celba64' is unknown (did you mean 'celeba64'?); known: fashion10k"),
-        (["train", "ladagan", "--preset", "huge", "--device", "cpu"], 2, "preset 'huge' is unknown for model 'ladagan'; known: cifar10"),
-        (["train", "ladagan", *TINY, "--metrics", "fidd500_train"], 2, "metric kind 'fidd' in 'fidd500_train' is unknown; known: fid, kid"),
+        (
+            ["train", "ladagan", "--data", "celba64", *TINY],
+            2,
+            "dataset 'celba64' is unknown (did you mean 'celeba64'?); known: fashion10k",
+        ),
+        (
+            ["train", "ladagan", "--preset", "huge", "--device", "cpu"],
+            2,
+            "preset 'huge' is unknown for model 'ladagan'; known: cifar10",
+        ),
+        (
+            ["train", "ladagan", *TINY, "--metrics", "fidd500_train"],
+            2,
+            "metric kind 'fidd' in 'fidd500_train' is unknown; known: fid, kid",
+        ),
         (["train", "ladagan", *TINY, "--kimg", "-1"], 2, "--kimg must be a positive number (got -1.0)"),
         (["train", "ladagan", *TINY, "--kimg", "0"], 2, "--kimg must be a positive number (got 0.0)"),
         (["train", "ladagan", *TINY, "--minutes", "0"], 2, "--minutes must be a positive number (got 0.0)"),
-        (["train", "ladagan", "--preset", "tiny", "--batch", "10001", "--device", "cpu"], 2,
-         "--batch 10001 is larger than dataset 'fashion10k' (10000 images); pass a smaller --batch"),
+        (
+            ["train", "ladagan", "--preset", "tiny", "--batch", "10001", "--device", "cpu"],
+            2,
+            "--batch 10001 is larger than dataset 'fashion10k' (10000 images); pass a smaller --batch",
+        ),
         (["train", "ladagan", *TINY, "--keep-snapshots", "-1"], 2, "--keep-snapshots must be >= 0"),
         (["train", "ladagan", *TINY, "--r1-interval", "0"], 2, "--r1-interval must be a whole number >= 1"),
     ],
-    ids=["unknown-model", "unknown-dataset", "unknown-preset", "unknown-metric", "negative-kimg", "zero-kimg",
-         "zero-minutes", "batch-over-dataset", "negative-keep", "zero-r1-interval"],
+    ids=[
+        "unknown-model",
+        "unknown-dataset",
+        "unknown-preset",
+        "unknown-metric",
+        "negative-kimg",
+        "zero-kimg",
+        "zero-minutes",
+        "batch-over-dataset",
+        "negative-keep",
+        "zero-r1-interval",
+    ],
 )
 def test_bad_training_options_are_refused_before_anything_is_written(tmp_path, capsys, argv, code, message):
     out = tmp_path / "runs"
@@ -51,8 +76,21 @@ def test_bad_training_options_are_refused_before_anything_is_written(tmp_path, c
 
 
 def test_missing_data_root_names_where_it_looked_and_how_to_get_the_data(tmp_path, capsys):
-    code, err = _refused(["train", "ladagan", "--data", "celeba64", "--data-root", str(tmp_path / "nope"),
-                          "--device", "cpu", "--out", str(tmp_path / "runs")], capsys)
+    code, err = _refused(
+        [
+            "train",
+            "ladagan",
+            "--data",
+            "celeba64",
+            "--data-root",
+            str(tmp_path / "nope"),
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+        capsys,
+    )
     assert code == 3
     assert f"no images found (looked in {tmp_path / 'nope' / 'img_align_celeba'}" in err and "--data-root DIR" in err
     assert not (tmp_path / "runs").exists()
@@ -61,8 +99,21 @@ def test_missing_data_root_names_where_it_looked_and_how_to_get_the_data(tmp_pat
 def test_unreadable_data_root_is_a_clear_error(tmp_path, capsys):
     root = tmp_path / "a-file-not-a-folder"  # unreadable as a folder, even for root (chmod cannot do that)
     root.write_text("x")
-    code, err = _refused(["train", "ladagan", "--data", "celeba64", "--data-root", str(root),
-                          "--device", "cpu", "--out", str(tmp_path / "runs")], capsys)
+    code, err = _refused(
+        [
+            "train",
+            "ladagan",
+            "--data",
+            "celeba64",
+            "--data-root",
+            str(root),
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+        capsys,
+    )
     assert code == 3 and f"looked in {root / 'img_align_celeba'}" in err
     assert not (tmp_path / "runs").exists()
 
@@ -115,8 +166,13 @@ def test_a_compare_over_no_runs_is_refused(tmp_path, capsys):
 @pytest.mark.slow
 def test_the_console_script_exits_non_zero_without_a_traceback(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    done = subprocess.run([sys.executable, "-m", "bench.cli", "train", "nosuchgan", "--out", str(tmp_path / "runs")],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "train", "nosuchgan", "--out", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "model 'nosuchgan' is unknown" in done.stderr and "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "runs").exists()

@@ -69,10 +69,19 @@ def _ctx(G, D, seed: int, r1_gamma: float, cr_weight: float, lr: float = 0.1) ->
     """A bCR step context with plain SGD (so a parameter update is exactly -lr x its gradient)."""
     gen = torch.Generator().manual_seed(seed)
     return StepContext(
-        G=G, D=D, opt_g=torch.optim.SGD(G.parameters(), lr=lr), opt_d=torch.optim.SGD(D.parameters(), lr=lr),
-        ema=make_ema(G, 0.9), G_plain=G, scaler=torch.amp.GradScaler("cpu", enabled=False),
-        augment=lambda x: diff_augment(x, POLICY, gen), r1_gamma=r1_gamma, amp_dtype=None, device_type="cpu",
-        bcr=True, cr_weight=cr_weight,
+        G=G,
+        D=D,
+        opt_g=torch.optim.SGD(G.parameters(), lr=lr),
+        opt_d=torch.optim.SGD(D.parameters(), lr=lr),
+        ema=make_ema(G, 0.9),
+        G_plain=G,
+        scaler=torch.amp.GradScaler("cpu", enabled=False),
+        augment=lambda x: diff_augment(x, POLICY, gen),
+        r1_gamma=r1_gamma,
+        amp_dtype=None,
+        device_type="cpu",
+        bcr=True,
+        cr_weight=cr_weight,
     )
 
 
@@ -197,11 +206,19 @@ def test_bcr_d_step_under_autocast_is_close_to_full_precision(amp_dtype):
         G_run, D_run = copy.deepcopy(G), copy.deepcopy(D)
         gen = torch.Generator().manual_seed(6)
         ctx = StepContext(
-            G=G_run, D=D_run, opt_g=torch.optim.Adam(G_run.parameters()), opt_d=torch.optim.Adam(D_run.parameters()),
-            ema=make_ema(G_run, 0.9), G_plain=G_run,
+            G=G_run,
+            D=D_run,
+            opt_g=torch.optim.Adam(G_run.parameters()),
+            opt_d=torch.optim.Adam(D_run.parameters()),
+            ema=make_ema(G_run, 0.9),
+            G_plain=G_run,
             scaler=torch.amp.GradScaler("cpu", enabled=dtype == torch.float16, init_scale=2.0**8),
-            augment=lambda x, gen=gen: diff_augment(x, POLICY, gen), r1_gamma=0.01, amp_dtype=dtype,
-            device_type="cpu", bcr=True, cr_weight=0.1,
+            augment=lambda x, gen=gen: diff_augment(x, POLICY, gen),
+            r1_gamma=0.01,
+            amp_dtype=dtype,
+            device_type="cpu",
+            bcr=True,
+            cr_weight=0.1,
         )
         results[dtype] = d_step(ctx, reals, z)
     full, mixed = results[None], results[amp_dtype]

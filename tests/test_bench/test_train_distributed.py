@@ -32,9 +32,26 @@ def test_two_process_run_counts_images_globally_writes_one_run_and_resumes_in_on
     out = tmp_path / "runs"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", "0.032", "--stop-kimg", "0.016",
-         "--deterministic", "--procs", "2", "--out", str(out)],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "train",
+            *TINY,
+            "--kimg",
+            "0.032",
+            "--stop-kimg",
+            "0.016",
+            "--deterministic",
+            "--procs",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     runs = list(out.iterdir())
@@ -71,15 +88,26 @@ def test_procs_relaunches_the_resolved_options_under_torchrun(tmp_path, monkeypa
         return subprocess.CompletedProcess(command, 0)
 
     monkeypatch.setattr(subprocess, "run", fake_run)
-    assert main(["train", *TINY, "--kimg", "0.5", "--deterministic", "--no-compile", "--procs", "2",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            ["train", *TINY, "--kimg", "0.5", "--deterministic", "--no-compile", "--procs", "2", "--out", str(tmp_path)]
+        )
+        == 0
+    )
     command = launched["command"]
     assert command[:6] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m"]
     args = command[6:]
     assert args[0] == "bench.commands.torchrun" and "--procs" not in args  # the workers get options, not flags
     options = launched["launch"]["options"]
-    for key, value in (("model", "ladagan"), ("preset", "tiny32"), ("batch_size", 8), ("total_kimg", 0.5),
-                       ("device", "cpu"), ("out", str(tmp_path)), ("world_size", 2)):
+    for key, value in (
+        ("model", "ladagan"),
+        ("preset", "tiny32"),
+        ("batch_size", 8),
+        ("total_kimg", 0.5),
+        ("device", "cpu"),
+        ("out", str(tmp_path)),
+        ("world_size", 2),
+    ):
         assert options[key] == value
     assert options["deterministic"] is True and options["compile"] is False and launched["launch"]["resume"] is None
     assert not any(tmp_path.iterdir())  # the launcher itself writes nothing
@@ -89,7 +117,9 @@ def test_procs_relaunches_the_resolved_options_under_torchrun(tmp_path, monkeypa
 def test_global_batch_must_split_evenly_over_processes(monkeypatch, capsys):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("torchrun must not start on bad input"))
     assert main(["train", *TINY, "--procs", "3"]) == 2  # checked before torchrun is launched
-    assert "--batch 8 is the global batch and must split evenly over 3 processes" in capsys.readouterr().err.replace("\n", "")
+    assert "--batch 8 is the global batch and must split evenly over 3 processes" in capsys.readouterr().err.replace(
+        "\n", ""
+    )
     monkeypatch.setenv("WORLD_SIZE", "3")  # inside torchrun: every rank checks too
     assert main(["train", *TINY, "--dry-run"]) == 2
     assert "must split evenly over 3 processes" in capsys.readouterr().err.replace("\n", "")
@@ -128,9 +158,26 @@ def test_bcr_trains_under_ddp_with_one_forward_of_the_pair(tmp_path):
     out = tmp_path / "runs"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", "0.016", "--bcr", "--augment",
-         "color,translation,cutout", "--procs", "2", "--out", str(out)],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "train",
+            *TINY,
+            "--kimg",
+            "0.016",
+            "--bcr",
+            "--augment",
+            "color,translation,cutout",
+            "--procs",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (run,) = list(out.iterdir())

@@ -81,8 +81,20 @@ def test_set_decay_applies_to_the_next_update():
     assert torch.equal(ema.module[0].weight, G[0].weight)
 
 
-TINY = ["ladagan", "--preset", "tiny", "--batch", "8", "--tick-kimg", "0.008", "--device", "cpu", "--seed", "5",
-        "--deterministic"]
+TINY = [
+    "ladagan",
+    "--preset",
+    "tiny",
+    "--batch",
+    "8",
+    "--tick-kimg",
+    "0.008",
+    "--device",
+    "cpu",
+    "--seed",
+    "5",
+    "--deterministic",
+]
 
 
 def _final(out) -> dict:

@@ -22,7 +22,9 @@ from bench.train.lock import RunLock, RunLockedError
 from bench.train.snapshots import load_generator, prune
 from bench.train.state import SnapshotError, UnsafeSnapshotError, load_snapshot, save_snapshot
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread, as the subprocesses: same kernels, bitwise-comparable runs
+pytestmark = pytest.mark.usefixtures(
+    "one_thread"
+)  # one torch thread, as the subprocesses: same kernels, bitwise-comparable runs
 
 
 def test_truncated_newest_snapshot_is_detected_set_aside_and_the_previous_one_used(run_copy, capsys):
@@ -35,7 +37,10 @@ def test_truncated_newest_snapshot_is_detected_set_aside_and_the_previous_one_us
     assert not newer.exists() and (run_copy / "snapshot-000001.pt.corrupt").exists()
     log = (run_copy / "log.txt").read_text()
     assert "warning: " in log and "resumed from snapshot-000000.016.pt at 16 images" in log
-    assert load_snapshot(RunDir(run_copy).snapshots()[-1])["images_seen"] == 32 and load_snapshot(good)["images_seen"] == 16
+    assert (
+        load_snapshot(RunDir(run_copy).snapshots()[-1])["images_seen"] == 32
+        and load_snapshot(good)["images_seen"] == 16
+    )
 
 
 def test_a_damaged_snapshot_named_explicitly_is_refused_naming_the_good_one(run_copy, capsys):
@@ -119,7 +124,11 @@ def test_keep_snapshots_removes_the_oldest_and_never_the_newest(tmp_path):
         save_snapshot(tmp_path / f"snapshot-{kimg:06d}.pt", {"images_seen": kimg * 1000})
     removed = prune(RunDir(tmp_path), keep=3, newest=tmp_path / "snapshot-000004.pt")
     assert [p.name for p in removed] == ["snapshot-000000.pt", "snapshot-000001.pt"]
-    assert [p.name for p in RunDir(tmp_path).snapshots()] == ["snapshot-000002.pt", "snapshot-000003.pt", "snapshot-000004.pt"]
+    assert [p.name for p in RunDir(tmp_path).snapshots()] == [
+        "snapshot-000002.pt",
+        "snapshot-000003.pt",
+        "snapshot-000004.pt",
+    ]
     # Resumed from an older snapshot, the one just written sorts first by name: it still stays.
     removed = prune(RunDir(tmp_path), keep=1, newest=tmp_path / "snapshot-000002.pt")
     assert [p.name for p in RunDir(tmp_path).snapshots()] == ["snapshot-000002.pt"]

@@ -20,8 +20,10 @@ def test_a_snapshot_of_another_model_is_refused_before_anything_is_rewritten(run
     good = load_snapshot(run_copy / "snapshot-000000.016.pt")
     spec = get_model("ladagan-dot")  # another architecture: its G has other weight names/shapes
     other_g, _ = spec.build_models(spec.presets["tiny32"])
-    save_snapshot(run_copy / "snapshot-000001.pt", {**good, "G": other_g.state_dict(),
-                                                    "options": {**good["options"], "model": "ladagan-dot"}})
+    save_snapshot(
+        run_copy / "snapshot-000001.pt",
+        {**good, "G": other_g.state_dict(), "options": {**good["options"], "model": "ladagan-dot"}},
+    )
     before = fingerprint(run_copy)
     code = main(["train", "--resume", str(run_copy), "--kimg", "0.064", "--force"])
     assert code == 2
@@ -61,7 +63,10 @@ def test_a_budget_below_one_image_is_refused_and_no_run_folder_is_made(tmp_path,
     given = {"--kimg": "0.016", flag: value}
     args = ["train", *TINY, *[x for pair in given.items() for x in pair], "--out", str(tmp_path / "runs")]
     assert main(args) == 2
-    assert one_error_line(capsys) == f"error: {flag} {value} is less than one image (budgets count images: kimg x 1000); pass at least 0.001"
+    assert (
+        one_error_line(capsys)
+        == f"error: {flag} {value} is less than one image (budgets count images: kimg x 1000); pass at least 0.001"
+    )
     assert not (tmp_path / "runs").exists()
 
 
@@ -86,18 +91,32 @@ def _malformed(run: Path, name: str, text: str) -> None:
     (run / name).write_text(text)
 
 
-@pytest.mark.parametrize(("name", "text", "expected"), [
-    ("options.json", '{"model": "ladagan",\n', "options.json, line 2: not valid JSON"),
-    ("options.json", "[1, 2]\n", "options.json: expected a JSON object, found a list"),
-    ("options.json", '{"preset": "tiny32"}\n', "options.json lacks model, data"),
-    ("metric-fid10_train.jsonl", '{"metric": "fid10_train", "value": 3.0}\n[1, 2]\n',
-     "metric-fid10_train.jsonl, line 2: expected a JSON object, found a list"),
-    ("metric-fid10_train.jsonl", '{"metric": "fid10_train", "value": "abc"}\n',
-     "metric-fid10_train.jsonl, line 1: a metric line needs a 'metric' name and a numeric 'value' (got value 'abc')"),
-    ("metric-fid10_train.jsonl", 'not json\n{"metric": "fid10_train", "value": 3.0}\n',
-     "metric-fid10_train.jsonl, line 1: not a JSON line"),
-])
-def test_a_malformed_run_file_is_one_line_naming_the_file_and_line_in_compare(run_copy, tmp_path, capsys, name, text, expected):
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("options.json", '{"model": "ladagan",\n', "options.json, line 2: not valid JSON"),
+        ("options.json", "[1, 2]\n", "options.json: expected a JSON object, found a list"),
+        ("options.json", '{"preset": "tiny32"}\n', "options.json lacks model, data"),
+        (
+            "metric-fid10_train.jsonl",
+            '{"metric": "fid10_train", "value": 3.0}\n[1, 2]\n',
+            "metric-fid10_train.jsonl, line 2: expected a JSON object, found a list",
+        ),
+        (
+            "metric-fid10_train.jsonl",
+            '{"metric": "fid10_train", "value": "abc"}\n',
+            "metric-fid10_train.jsonl, line 1: a metric line needs a 'metric' name and a numeric 'value' (got value 'abc')",
+        ),
+        (
+            "metric-fid10_train.jsonl",
+            'not json\n{"metric": "fid10_train", "value": 3.0}\n',
+            "metric-fid10_train.jsonl, line 1: not a JSON line",
+        ),
+    ],
+)
+def test_a_malformed_run_file_is_one_line_naming_the_file_and_line_in_compare(
+    run_copy, tmp_path, capsys, name, text, expected
+):
     _malformed(run_copy, name, text)
     report = tmp_path / "reports" / "r.md"
     assert main(["compare", str(run_copy), "--out", str(report), "--metric", "fid,kid"]) == 2
@@ -123,20 +142,30 @@ def test_a_torn_final_metric_line_is_skipped_but_a_torn_middle_line_is_not(tmp_p
         RunDir(tmp_path).metric_lines()
 
 
-@pytest.mark.parametrize(("field", "value", "problem"), [
-    ("total_kimg", "abc", "field 'total_kimg' is \"abc\", not a number"),
-    ("batch_size", -3, "field 'batch_size' is -3; it must be positive"),
-    ("betas", 5, "field 'betas' is 5, not a list of numbers"),
-    ("deterministic", "yes", "field 'deterministic' is \"yes\", not true or false"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("total_kimg", "abc", "field 'total_kimg' is \"abc\", not a number"),
+        ("batch_size", -3, "field 'batch_size' is -3; it must be positive"),
+        ("betas", 5, "field 'betas' is 5, not a list of numbers"),
+        ("deterministic", "yes", "field 'deterministic' is \"yes\", not true or false"),
+    ],
+)
 @pytest.mark.parametrize("command", ["resume", "eval", "compare"])
-def test_a_wrong_typed_stored_option_is_one_line_naming_file_and_field(run_copy, tmp_path, capsys, field, value, problem, command):
+def test_a_wrong_typed_stored_option_is_one_line_naming_file_and_field(
+    run_copy, tmp_path, capsys, field, value, problem, command
+):
     options = json.loads((run_copy / "options.json").read_text())
     _malformed(run_copy, "options.json", json.dumps({**options, field: value}))
     before = fingerprint(run_copy, skip=())
-    argv = {"resume": ["train", "--resume", str(run_copy)],
-            "eval": ["eval", str(run_copy), "--metrics", "fid10_train", "--features", "random-conv"],
-            "compare": ["compare", str(run_copy), "--out", str(tmp_path / "reports" / "r.md")]}[command]
+    argv = {
+        "resume": ["train", "--resume", str(run_copy)],
+        "eval": ["eval", str(run_copy), "--metrics", "fid10_train", "--features", "random-conv"],
+        "compare": ["compare", str(run_copy), "--out", str(tmp_path / "reports" / "r.md")],
+    }[command]
     assert main(argv) == 2
-    assert one_error_line(capsys) == f"error: {run_copy / 'options.json'}: {problem}; restore the file or start the run again"
+    assert (
+        one_error_line(capsys)
+        == f"error: {run_copy / 'options.json'}: {problem}; restore the file or start the run again"
+    )
     assert fingerprint(run_copy, skip=()) == before and not (tmp_path / "reports").exists()

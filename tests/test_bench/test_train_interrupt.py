@@ -18,8 +18,13 @@ from bench.train.state import load_snapshot
 
 def _start(out: Path, kimg: str) -> subprocess.Popen:
     """A real `python -m bench.cli train` subprocess (one thread, this checkout importable)."""
-    return subprocess.Popen([sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", kimg, "--out", str(out)],
-                            env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "train", *TINY, "--kimg", kimg, "--out", str(out)],
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_first_tick(out: Path, proc: subprocess.Popen) -> Path:
@@ -30,7 +35,9 @@ def _wait_for_first_tick(out: Path, proc: subprocess.Popen) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_signal_snapshots_releases_the_lock_exits_130_and_the_run_resumes_to_its_budget(tmp_path, capsys, signum):
+def test_a_stop_signal_snapshots_releases_the_lock_exits_130_and_the_run_resumes_to_its_budget(
+    tmp_path, capsys, signum
+):
     out = tmp_path / "runs"
     proc = _start(out, "0.2")  # 25 iterations: far more than pass before the signal lands
     run = _wait_for_first_tick(out, proc)

@@ -57,9 +57,19 @@ class TinyG(nn.Module):
 def _ctx(G, D, r1_interval: int, step: int) -> StepContext:
     """A float64 step context without augmentation, at iteration `step`."""
     return StepContext(
-        G=G, D=D, opt_g=torch.optim.Adam(G.parameters(), lr=1e-3), opt_d=torch.optim.Adam(D.parameters(), lr=1e-3),
-        ema=make_ema(G, 0.9), G_plain=G, scaler=torch.amp.GradScaler("cpu", enabled=False), augment=lambda x: x,
-        r1_gamma=GAMMA, amp_dtype=None, device_type="cpu", r1_interval=r1_interval, step=step,
+        G=G,
+        D=D,
+        opt_g=torch.optim.Adam(G.parameters(), lr=1e-3),
+        opt_d=torch.optim.Adam(D.parameters(), lr=1e-3),
+        ema=make_ema(G, 0.9),
+        G_plain=G,
+        scaler=torch.amp.GradScaler("cpu", enabled=False),
+        augment=lambda x: x,
+        r1_gamma=GAMMA,
+        amp_dtype=None,
+        device_type="cpu",
+        r1_interval=r1_interval,
+        step=step,
     )
 
 

@@ -13,8 +13,17 @@ from bench.core.errors import UserError
 from bench.train.options import SCHEMA, TrainOptions, differences
 
 # Fields the resolver derives (from the model, preset, data or process count): no flag sets them.
-DERIVED = {"model_kind", "preset_source", "data_content_hash", "data_count", "resolution", "adam_eps",
-           "world_size", "preset_config", "schema"}
+DERIVED = {
+    "model_kind",
+    "preset_source",
+    "data_content_hash",
+    "data_count",
+    "resolution",
+    "adam_eps",
+    "world_size",
+    "preset_config",
+    "schema",
+}
 COMMAND_ONLY = {"resume", "force", "dry_run", "procs"}
 
 
@@ -69,8 +78,10 @@ def test_a_stored_dict_from_before_the_r1_interval_and_bcr_differs_only_in_what_
     stored = json.loads(capsys.readouterr().out)
     options = TrainOptions.from_json(stored)
     old = {k: v for k, v in stored.items() if k not in ("r1_interval", "bcr", "cr_weight")}
-    old["preset_config"] = {**stored["preset_config"], "training": {
-        k: v for k, v in stored["preset_config"]["training"].items() if k not in ("bcr", "cr_weight")}}
+    old["preset_config"] = {
+        **stored["preset_config"],
+        "training": {k: v for k, v in stored["preset_config"]["training"].items() if k not in ("bcr", "cr_weight")},
+    }
     assert options.r1_interval == 1 and options.bcr is False
     assert differences(old, options) == []
     assert differences(old, options.replace(r1_interval=4)) == ["r1_interval: 1 -> 4"]

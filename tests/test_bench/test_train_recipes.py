@@ -34,12 +34,21 @@ def _stats(run: Path) -> list[dict]:
 
 
 def test_dry_run_prints_the_authors_ffhq128_configuration(tmp_path, capsys):
-    assert main(["train", "ladagan", "--data", "ffhq128", "--data-root", str(tmp_path), "--dry-run", "--device", "cpu"]) == 0
+    assert (
+        main(["train", "ladagan", "--data", "ffhq128", "--data-root", str(tmp_path), "--dry-run", "--device", "cpu"])
+        == 0
+    )
     o = json.loads(capsys.readouterr().out)
     assert o["preset"] == "ffhq128" and o["resolution"] == 128 and "ffhq_128/config.json" in o["preset_source"]
     assert (o["batch_size"], o["augment"], o["bcr"], o["cr_weight"]) == (64, "color,translation,cutout", True, 0.1)
     assert (o["r1_gamma"], o["ema_decay"], o["ema_start"], o["lr_g"], o["lr_d"], o["betas"]) == (
-        1e-4, 0.999, "fresh", 2e-4, 2e-4, [0.5, 0.99])
+        1e-4,
+        0.999,
+        "fresh",
+        2e-4,
+        2e-4,
+        [0.5, 0.99],
+    )
     g, d = o["preset_config"]["generator"], o["preset_config"]["discriminator"]
     assert (g["dims"], g["heads"], g["mlp_dims"], g["dec_dims"]) == ([1024, 512, 256], [4, 4, 4], [512] * 3, [128, 64])
     assert (d["enc_dims"], d["out_dims"], d["heads"], d["mlp_dim"]) == ([32, 64, 128, 256], [512, 1024], 4, 512)
@@ -71,7 +80,17 @@ def test_bad_recipe_flags_are_one_line_errors(tmp_path, capsys, flag, message):
 
 @pytest.mark.slow
 def test_bcr_cutout_run_trains_logs_the_consistency_loss_and_resumes_bitwise(tmp_path, capsys):
-    args = [*TINY, "--bcr", "--augment", "color,translation,cutout", "--kimg", "0.032", "--seed", "2", "--deterministic"]
+    args = [
+        *TINY,
+        "--bcr",
+        "--augment",
+        "color,translation,cutout",
+        "--kimg",
+        "0.032",
+        "--seed",
+        "2",
+        "--deterministic",
+    ]
     full = _run(args, tmp_path / "full")
     split = _run([*args, "--stop-kimg", "0.016"], tmp_path / "split")
     assert main(["train", "--resume", str(split)]) == 0

@@ -17,8 +17,24 @@ from bench.train.snapshots import load_generator
 @pytest.mark.parametrize("model", sorted(all_models()))
 def test_model_trains_two_steps_and_leaves_a_complete_run_directory(model: str, tmp_path: Path) -> None:
     # 8 images at batch 4: two full D+G iterations at the tiny preset on the embedded data.
-    args = ["train", model, "--preset", "tiny", "--kimg", "0.008", "--batch", "4", "--tick-kimg", "0.004",
-            "--seed", "3", "--device", "cpu", "--out", str(tmp_path)]
+    args = [
+        "train",
+        model,
+        "--preset",
+        "tiny",
+        "--kimg",
+        "0.008",
+        "--batch",
+        "4",
+        "--tick-kimg",
+        "0.004",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert run.name == f"00000-{model}-fashion10k-tiny32-kimg0.008-seed3"

@@ -50,7 +50,17 @@ def test_budget_stops_exactly_and_leaves_a_complete_run_directory(tmp_path, caps
     stats = _stats(run)
     assert [s["images_seen"] for s in stats] == [8, 16, 20]
     assert [s["step"] for s in stats] == [1, 2, 3]
-    for key in ("kimg", "wall_s", "img_per_sec", "loss_d", "loss_g", "r1", "grad_norm_d", "grad_norm_g", "peak_mem_bytes"):
+    for key in (
+        "kimg",
+        "wall_s",
+        "img_per_sec",
+        "loss_d",
+        "loss_g",
+        "r1",
+        "grad_norm_d",
+        "grad_norm_g",
+        "peak_mem_bytes",
+    ):
         assert key in stats[-1]
     assert stats[-1]["r1"] > 0 and stats[-1]["peak_mem_bytes"] > 0
     snap = load_snapshot(RunDir(run).snapshots()[-1])  # weights_only=True
@@ -60,7 +70,18 @@ def test_budget_stops_exactly_and_leaves_a_complete_run_directory(tmp_path, caps
     assert options["total_kimg"] == 0.02 and options["preset"] == "tiny32" and options["batch_size"] == 8
     assert options["preset_config"]["training"]["batch_size"] == 8
     env = json.loads((run / "env.json").read_text())
-    for key in ("python", "torch", "cuda", "cudnn", "gpu_name", "git_sha", "git_dirty", "clean_fid", "hostname", "command_line"):
+    for key in (
+        "python",
+        "torch",
+        "cuda",
+        "cudnn",
+        "gpu_name",
+        "git_sha",
+        "git_dirty",
+        "clean_fid",
+        "hostname",
+        "command_line",
+    ):
         assert key in env
     assert (run / "samples-000000.png").stat().st_size > 0
     assert "stopped (budget) at 20 images" in (run / "log.txt").read_text()
@@ -139,18 +160,25 @@ def test_nan_stops_the_run_naming_loss_and_step_and_keeps_the_last_good_snapshot
     (snap_path,) = RunDir(run).snapshots()
     snap = load_snapshot(snap_path)
     assert snap["images_seen"] == 16
-    assert all(torch.isfinite(t).all() for part in ("G", "D", "G_ema") for t in snap[part].values() if t.is_floating_point())
+    assert all(
+        torch.isfinite(t).all() for part in ("G", "D", "G_ema") for t in snap[part].values() if t.is_floating_point()
+    )
     assert [s["images_seen"] for s in _stats(run)] == [8, 16]  # no stats line for the broken tick
 
 
 def test_dry_run_prints_the_authors_celeba64_configuration(tmp_path, capsys):
     # Resolution comes from the dataset's registry entry: no image is read, so an empty root is enough.
-    assert main(["train", "ladagan", "--data", "celeba64", "--data-root", str(tmp_path), "--dry-run", "--device", "cpu"]) == 0
+    assert (
+        main(["train", "ladagan", "--data", "celeba64", "--data-root", str(tmp_path), "--dry-run", "--device", "cpu"])
+        == 0
+    )
     options = json.loads(capsys.readouterr().out)
     assert options["preset"] == "celeba64" and options["resolution"] == 64
     assert options["preset_source"].startswith("authors' config")
     assert options["batch_size"] == 128 and options["r1_gamma"] == 1e-4 and options["ema_decay"] == 0.999
-    assert options["lr_g"] == options["lr_d"] == 2e-4 and options["betas"] == [0.5, 0.99] and options["adam_eps"] == 1e-7
+    assert (
+        options["lr_g"] == options["lr_d"] == 2e-4 and options["betas"] == [0.5, 0.99] and options["adam_eps"] == 1e-7
+    )
     assert options["preset_config"]["generator"]["dims"] == [1024, 256, 64]
     assert options["preset_config"]["discriminator"]["enc_dims"] == [64, 128, 256]
     assert options["augment"] == "color,translation" and options["amp"] == "off"

@@ -15,7 +15,11 @@ RECIPE = SimpleNamespace(betas=(0.5, 0.99), adam_eps=1e-7)
 def _adam_by_hand(param: torch.Tensor, grads: list[torch.Tensor], lr: float) -> torch.Tensor:
     """Kingma & Ba's Adam with bias correction, written out in float64 (the reference the kernels approximate)."""
     b1, b2 = RECIPE.betas
-    p, m, v = param.double().clone(), torch.zeros_like(param, dtype=torch.float64), torch.zeros_like(param, dtype=torch.float64)
+    p, m, v = (
+        param.double().clone(),
+        torch.zeros_like(param, dtype=torch.float64),
+        torch.zeros_like(param, dtype=torch.float64),
+    )
     for t, g in enumerate(grads, start=1):
         m = b1 * m + (1 - b1) * g.double()
         v = b2 * v + (1 - b2) * g.double() ** 2

@@ -64,9 +64,16 @@ def _ctx(G, D, seed: int, r1_gamma: float) -> StepContext:
     """A full-precision step context whose augmentation draws from a generator seeded with `seed`."""
     gen = torch.Generator().manual_seed(seed)
     return StepContext(
-        G=G, D=D, opt_g=torch.optim.Adam(G.parameters(), lr=1e-3), opt_d=torch.optim.Adam(D.parameters(), lr=1e-3),
-        ema=make_ema(G, 0.9), G_plain=G, scaler=torch.amp.GradScaler("cpu", enabled=False),
-        augment=lambda x: diff_augment(x, "color,translation", gen), r1_gamma=r1_gamma, amp_dtype=None,
+        G=G,
+        D=D,
+        opt_g=torch.optim.Adam(G.parameters(), lr=1e-3),
+        opt_d=torch.optim.Adam(D.parameters(), lr=1e-3),
+        ema=make_ema(G, 0.9),
+        G_plain=G,
+        scaler=torch.amp.GradScaler("cpu", enabled=False),
+        augment=lambda x: diff_augment(x, "color,translation", gen),
+        r1_gamma=r1_gamma,
+        amp_dtype=None,
         device_type="cpu",
     )
 
@@ -104,7 +111,9 @@ def test_g_step_updates_g_not_d_and_moves_ema():
     D_before, G_before = copy.deepcopy(D.state_dict()), copy.deepcopy(G.state_dict())
     out = g_step(ctx, torch.randn(4, G.z_dim))
     assert torch.isfinite(out["loss_g"]) and out["grad_norm_g"] > 0
-    assert all(torch.equal(D.state_dict()[k], v) for k, v in D_before.items() if "running" not in k and "num_batches" not in k)
+    assert all(
+        torch.equal(D.state_dict()[k], v) for k, v in D_before.items() if "running" not in k and "num_batches" not in k
+    )
     name, w = next(iter(G.named_parameters()))
     assert not torch.equal(w, G_before[name])
     ema_w = ctx.ema.module.state_dict()[name]
@@ -122,7 +131,9 @@ def test_ema_starts_as_copy_and_follows_its_formula_every_step():
     assert set(ema_state_dict(ema)) == set(G.state_dict())
     other = make_ema(SmallG(), decay)
     load_ema_state_dict(other, ema_state_dict(ema))
-    assert all(torch.equal(a, b) for a, b in zip(ema_state_dict(other).values(), ema_state_dict(ema).values(), strict=True))
+    assert all(
+        torch.equal(a, b) for a, b in zip(ema_state_dict(other).values(), ema_state_dict(ema).values(), strict=True)
+    )
 
 
 @pytest.mark.parametrize("decay", [0.0, 1.0])

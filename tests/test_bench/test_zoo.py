@@ -50,7 +50,9 @@ def test_no_r1_variant_changes_only_the_penalty():
 def test_switch_variants_flip_one_config_field():
     base = get_model("ladagan").presets["tiny64"].generator
     assert get_model("ladagan-nosln").presets["tiny64"].generator == base.__class__(**{**base.__dict__, "sln": False})
-    assert get_model("ladagan-mlpres").presets["tiny64"].generator == base.__class__(**{**base.__dict__, "mlp_residual": True})
+    assert get_model("ladagan-mlpres").presets["tiny64"].generator == base.__class__(
+        **{**base.__dict__, "mlp_residual": True}
+    )
 
 
 @pytest.mark.slow

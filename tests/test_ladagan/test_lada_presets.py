@@ -12,20 +12,65 @@ import pytest
 from ladagan.presets import PRESETS
 
 SHARED = {
-    "noise_dim": 128, "g_heads": [4, 4, 4], "g_mlp": [512, 512, 512], "d_out_dim": [512, 1024], "d_heads": 4,
-    "d_mlp": 512, "g_lr": 0.0002, "d_lr": 0.0002, "g_beta1": 0.5, "g_beta2": 0.99, "d_beta1": 0.5,
-    "d_beta2": 0.99, "gp_weight": 0.0001, "ema_decay": 0.999, "cr_weight": 0.1,
+    "noise_dim": 128,
+    "g_heads": [4, 4, 4],
+    "g_mlp": [512, 512, 512],
+    "d_out_dim": [512, 1024],
+    "d_heads": 4,
+    "d_mlp": 512,
+    "g_lr": 0.0002,
+    "d_lr": 0.0002,
+    "g_beta1": 0.5,
+    "g_beta2": 0.99,
+    "d_beta1": 0.5,
+    "d_beta2": 0.99,
+    "gp_weight": 0.0001,
+    "ema_decay": 0.999,
+    "cr_weight": 0.1,
 }
 AUTHORS_CONFIGS = {
-    "cifar10": ("cifar10", "7799dff", {
-        **SHARED, "img_size": 32, "batch_size": 128, "g_dim": [1024, 256, 64], "dec_dim": False,
-        "d_enc_dim": [128, 256], "policy": "color,translation", "bcr": False}),
-    "celeba64": ("celeba_64", "7799dff", {
-        **SHARED, "img_size": 64, "batch_size": 128, "g_dim": [1024, 256, 64], "dec_dim": False,
-        "d_enc_dim": [64, 128, 256], "policy": "color,translation", "bcr": False}),
-    "ffhq128": ("ffhq_128", "01934f8", {
-        **SHARED, "img_size": 128, "batch_size": 64, "g_dim": [1024, 512, 256], "dec_dim": [128, 64],
-        "d_enc_dim": [32, 64, 128, 256], "policy": "color,translation,cutout", "bcr": True}),
+    "cifar10": (
+        "cifar10",
+        "7799dff",
+        {
+            **SHARED,
+            "img_size": 32,
+            "batch_size": 128,
+            "g_dim": [1024, 256, 64],
+            "dec_dim": False,
+            "d_enc_dim": [128, 256],
+            "policy": "color,translation",
+            "bcr": False,
+        },
+    ),
+    "celeba64": (
+        "celeba_64",
+        "7799dff",
+        {
+            **SHARED,
+            "img_size": 64,
+            "batch_size": 128,
+            "g_dim": [1024, 256, 64],
+            "dec_dim": False,
+            "d_enc_dim": [64, 128, 256],
+            "policy": "color,translation",
+            "bcr": False,
+        },
+    ),
+    "ffhq128": (
+        "ffhq_128",
+        "01934f8",
+        {
+            **SHARED,
+            "img_size": 128,
+            "batch_size": 64,
+            "g_dim": [1024, 512, 256],
+            "dec_dim": [128, 64],
+            "d_enc_dim": [32, 64, 128, 256],
+            "policy": "color,translation,cutout",
+            "bcr": True,
+        },
+    ),
 }
 
 
@@ -34,12 +79,28 @@ def as_authors_config(name: str) -> dict[str, object]:
     p = PRESETS[name]
     g, d, t = p.generator, p.discriminator, p.training
     return {
-        "img_size": p.resolution, "noise_dim": g.z_dim, "batch_size": t.batch_size, "g_dim": list(g.dims),
-        "g_heads": list(g.heads), "g_mlp": list(g.mlp_dims), "dec_dim": False if g.dec_dims is None else list(g.dec_dims),
-        "d_enc_dim": list(d.enc_dims), "d_out_dim": list(d.out_dims), "d_heads": d.heads, "d_mlp": d.mlp_dim,
-        "g_lr": t.lr_g, "d_lr": t.lr_d, "g_beta1": t.betas[0], "g_beta2": t.betas[1], "d_beta1": t.betas[0],
-        "d_beta2": t.betas[1], "gp_weight": t.r1_gamma, "ema_decay": t.ema_decay, "policy": t.augment,
-        "bcr": t.bcr, "cr_weight": t.cr_weight,
+        "img_size": p.resolution,
+        "noise_dim": g.z_dim,
+        "batch_size": t.batch_size,
+        "g_dim": list(g.dims),
+        "g_heads": list(g.heads),
+        "g_mlp": list(g.mlp_dims),
+        "dec_dim": False if g.dec_dims is None else list(g.dec_dims),
+        "d_enc_dim": list(d.enc_dims),
+        "d_out_dim": list(d.out_dims),
+        "d_heads": d.heads,
+        "d_mlp": d.mlp_dim,
+        "g_lr": t.lr_g,
+        "d_lr": t.lr_d,
+        "g_beta1": t.betas[0],
+        "g_beta2": t.betas[1],
+        "d_beta1": t.betas[0],
+        "d_beta2": t.betas[1],
+        "gp_weight": t.r1_gamma,
+        "ema_decay": t.ema_decay,
+        "policy": t.augment,
+        "bcr": t.bcr,
+        "cr_weight": t.cr_weight,
     }
 
 

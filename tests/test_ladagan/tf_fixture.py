@@ -16,8 +16,10 @@ from ladagan.tf_config import architecture_from_config
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "tf_ladagan"
 NAMES = ("micro64", "micro128")
 # Looked up, never imported here: TensorFlow in the test process would crash a later triton import.
-needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
-                                      reason="reading TF checkpoints needs TensorFlow (pip install 'ladabench[tf]')")
+needs_tensorflow = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is None,
+    reason="reading TF checkpoints needs TensorFlow (pip install 'ladabench[tf]')",
+)
 
 
 def fixture_preset(name: str) -> Preset:
