@@ -75,16 +75,16 @@ def check_fits(path: Path, snap: dict[str, Any], options: TrainOptions) -> None:
     for part, wanted in expected.items():
         stored = snap.get(part)
         if not isinstance(stored, dict) or _shapes(stored) != _shapes(wanted):
-            trained = snap.get("options") if isinstance(snap.get("options"), dict) else {}
-            origin = (
-                f" (it was trained as {trained.get('model', '?')} preset {trained.get('preset', '?')})"
-                if trained
-                else ""
-            )
             raise UserError(
                 f"snapshot {path} does not fit {options.model} preset {options.preset}: its {part} weights "
-                f"differ in names or shapes{origin}; resume it with the options it was trained with"
+                f"differ in names or shapes{_trained_as(snap)}; resume it with the options it was trained with"
             )
+
+
+def _trained_as(snap: dict[str, Any]) -> str:
+    """` (it was trained as MODEL preset PRESET)` from the options a snapshot carries, or '' when it carries none."""
+    trained = snap.get("options") if isinstance(snap.get("options"), dict) else {}
+    return f" (it was trained as {trained.get('model', '?')} preset {trained.get('preset', '?')})" if trained else ""
 
 
 def _shapes(state: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -151,5 +151,20 @@ def load_generator(
     snapshot = Path(snapshot) if snapshot is not None else run.latest_snapshot()
     spec = get_model(options.model)
     generator, _ = spec.build_models(spec.presets[options.preset])
-    generator.load_state_dict(load_snapshot(snapshot)["G_ema"])
+    try:
+        snap = load_snapshot(snapshot)
+    except UnsafeSnapshotError:
+        raise
+    except SnapshotError as exc:
+        good = next((p for p in reversed(run.snapshots()) if p != snapshot and _loads(p)), None)
+        hint = f"pass --snapshot {good}" if good else "the run has no other readable snapshot"
+        raise UserError(f"{exc}; {hint}") from None
+    # Shapes first (as resume does): a snapshot of another model is one line, not torch's list of keys.
+    stored = snap.get("G_ema")
+    if not isinstance(stored, dict) or _shapes(stored) != _shapes(generator.state_dict()):
+        raise UserError(
+            f"snapshot {snapshot} does not fit {options.model} preset {options.preset} (the run's options.json): "
+            f"its G_ema weights differ in names or shapes{_trained_as(snap)}; pass a snapshot of this run"
+        )
+    generator.load_state_dict(stored)
     return generator.to(device).eval(), options, snapshot
