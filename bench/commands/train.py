@@ -96,7 +96,8 @@ class _Plan:
 
 def _resolve(request: dict[str, Any], open_data: bool) -> tuple[TrainOptions, Any]:
     """Resolved options and, when `open_data`, the opened dataset (its identity goes into the options)."""
-    from bench.train.resolve import resolve_options  # start-up: torch (see bench.commands.common)
+    # start-up: torch (see bench.commands.common); the metrics layer counts a --budget-tflops run's FLOPs
+    from bench.metrics.budget import resolve_budgeted as resolve_options
 
     if not open_data:  # the resolution from the registry entry, without reading or preparing any image
         return resolve_options(request, int(make_source(request["data"], request.get("data_root")).resolution)), None
@@ -124,6 +125,7 @@ def _plan(request: dict[str, Any], resume: Path | None, force: bool, dry_run: bo
     run, snapshot = split_resume_path(resume, require_snapshot=False)
     stored = TrainOptions.from_json(run.read_options(), str(run.options_path)).to_json()  # older files: as trained
     inherited = {f.name: stored.get(f.name) for f in CLI_FIELDS if f.metadata["inherited"]}
+    inherited["train_flops_per_image"] = stored.get("train_flops_per_image")  # the count it was budgeted with
     options, dataset = _resolve({**inherited, **{k: v for k, v in request.items() if v is not None}}, not dry_run)
     changed = differences(stored, options)
     if changed and not force and not dry_run:

@@ -92,6 +92,16 @@ class TrainOptions:
         flag=Flag("--kimg", "Budget in thousands of real images shown to D (training stops exactly there).", float),
         protocol=True,
     )
+    budget_tflops: float | None = option(
+        flag=Flag(
+            "--budget-tflops",
+            "Budget in training TFLOPs instead of --kimg: stops at the first image count whose images x training "
+            "FLOPs per real image (counted as `ladabench profile` does, for this model, preset and recipe) reach it.",
+            float,
+        ),
+        protocol=True,
+    )
+    train_flops_per_image: int | None = option()  # the count a --budget-tflops run was budgeted with (commands layer)
     minutes: float | None = option(
         flag=Flag(
             "--minutes",

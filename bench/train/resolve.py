@@ -21,6 +21,7 @@ import torch
 from bench.core.errors import UserError
 from bench.registry import get_model
 from bench.train.augment import parse_policy
+from bench.train.budget import check_budget_tflops, flops_budget_images
 from bench.train.options import (
     AMP_MODES,
     EMA_STARTS,
@@ -76,16 +77,26 @@ def resolve_options(request: dict[str, Any], resolution: int) -> TrainOptions:
         resolution=resolution,
         device=values["device"] or default_device(),
     )
-    if values["total_kimg"] is None and values["minutes"] is None:
+    if values["total_kimg"] is not None and values["budget_tflops"] is not None:
+        raise UserError("--kimg and --budget-tflops are two budgets: pass one of them")
+    if values["total_kimg"] is None and values["minutes"] is None and values["budget_tflops"] is None:
         values["total_kimg"] = spec.default_total_kimg(preset.name)
     if values["tick_kimg"] is None:
-        values["tick_kimg"] = default_tick_kimg(values["total_kimg"], int(values["batch_size"]))
+        values["tick_kimg"] = default_tick_kimg(_budget_kimg(values), int(values["batch_size"]))
     if values["metrics"] and values["eval_kimg"] is None:
         values["eval_kimg"] = values["snapshot_kimg"]
     options = _coerce(values)
     _check(options)
     recipe = {f.name: getattr(options, f.name) for f in option_fields(recipe=True)}
     return options.replace(preset_config=json_config(effective_preset(preset, recipe)))
+
+
+def _budget_kimg(values: dict[str, Any]) -> float | None:
+    """The budget in kimg the default tick is cut from: --kimg, or what a counted --budget-tflops buys."""
+    tflops, flops = values["budget_tflops"], values["train_flops_per_image"]
+    if tflops is not None and flops and math.isfinite(tflops) and tflops > 0:
+        return flops_budget_images(float(tflops), int(flops)) / 1000
+    return values["total_kimg"]
 
 
 def json_config(preset: Any) -> dict[str, Any]:
@@ -182,6 +193,7 @@ def _check(o: TrainOptions) -> None:
     _check_augmentation(o)
     for name in ("minutes", "total_kimg"):
         _positive(name, getattr(o, name), allow_none=True)
+    check_budget_tflops(o.budget_tflops, o.train_flops_per_image, o.batch_size)
     _positive("tick_kimg", o.tick_kimg)
     _positive("snapshot_kimg", o.snapshot_kimg)
     _positive("stop_kimg", o.stop_kimg, allow_none=True)

@@ -22,6 +22,7 @@ from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.registry import get_model
 from bench.train import distributed
+from bench.train.budget import budget_text
 from bench.train.interrupt import stop_on_signals
 from bench.train.lock import RunLock
 from bench.train.loop import INTERRUPTED, OnSnapshot, OnTick, Trainer, TrainResult
@@ -124,7 +125,7 @@ class _Session:
             else:
                 trainer.log(
                     f"start: {options.model} preset {options.preset} on {options.data}, "
-                    f"budget {options.total_kimg} kimg / {options.minutes} min, device {options.device}, "
+                    f"budget {budget_text(options)} / {options.minutes} min, device {options.device}, "
                     f"{self.info.world_size} process(es)"
                 )
             console.print(f"run directory: {escape(str(run.path))}")
