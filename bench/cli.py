@@ -7,7 +7,7 @@ import sys
 import typer
 
 from bench.commands import bench, compare, data, doctor, evaluate, importer, models, profile, train
-from bench.core.console import exit_code_of
+from bench.core.console import escape_help, exit_code_of
 from bench.core.interrupt import interrupt_with
 
 INTERRUPTED = "interrupted; nothing partial was written (every file is written whole); rerun the command to finish"
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     def run() -> None:
         """The app, with a clean line on Ctrl-C (train, eval, bench and data prepare install their own)."""
         with interrupt_with(INTERRUPTED):
-            app(args=argv, prog_name="ladabench")
+            escape_help(typer.main.get_command(app))(args=argv, prog_name="ladabench")
 
     return exit_code_of(run)
 

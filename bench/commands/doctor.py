@@ -7,6 +7,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bench.core.console import console
@@ -81,8 +82,8 @@ def doctor_command(
     table.add_column("check")
     table.add_column("status")
     table.add_column("detail", overflow="fold")
-    for row in environment_rows() + weights_rows() + cache_rows() + data_rows(data_root):
-        table.add_row(*row)
+    for check, status, detail in environment_rows() + weights_rows() + cache_rows() + data_rows(data_root):
+        table.add_row(escape(check), status, escape(detail))  # details hold paths, which may contain brackets
     console.print(table)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,6 +24,24 @@ def _console(stderr: bool) -> Console:
 
 console = _console(stderr=False)
 err_console = _console(stderr=True)
+
+
+def escape_help(command: Any) -> Any:
+    """Escape rich markup in every help text of a Click command tree, so `[tf]` or `PATH[@RES]` print as written.
+
+    Typer renders help through rich markup, which reads any `[word]` as a style tag and drops it; help
+    texts are plain text, so they are escaped here, where the tree is built, instead of at each definition.
+    """
+    for attr in ("help", "short_help", "epilog"):
+        text = getattr(command, attr, None)
+        if text:
+            setattr(command, attr, escape(text))
+    for param in getattr(command, "params", []):
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        escape_help(sub)
+    return command
 
 
 def exit_code_of(run: Callable[[], object]) -> int:

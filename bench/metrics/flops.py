@@ -14,11 +14,16 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from fvcore.nn import FlopCountAnalysis
-from fvcore.nn.jit_handles import einsum_flop_jit
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
+
+with warnings.catch_warnings():
+    # fvcore's import scripts a focal loss with torch.jit.script, which torch deprecates: a warning about
+    # fvcore's code, not the user's, printed at every command start. Only that one message is hidden.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
+    from fvcore.nn import FlopCountAnalysis
+    from fvcore.nn.jit_handles import einsum_flop_jit
 
 
 def _shape(value: Any) -> list[int]:

@@ -24,7 +24,9 @@ def report_tables(report) -> list[Table]:
         if not keys:
             continue
         table = Table(
-            title=f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}",
+            title=escape(
+                f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}"
+            ),
             caption=caption,
         )
         for header in ("model", "preset", "seeds", *(column_header(k, info["hours_label"]) for k in keys)):
