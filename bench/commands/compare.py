@@ -58,6 +58,7 @@ def compare_command(
     # start-up: pandas and seaborn are imported only when comparing (see bench.commands.common)
     from bench.commands.costs import count_missing_costs
     from bench.report.build import build_report, checked_runs
+    from bench.report.regression import load_previous
     from bench.report.tables import report_tables
 
     keys = parse_metric_list(metric)
@@ -82,6 +83,8 @@ def compare_command(
     )
     with console.status("gathering runs and rendering the report ..."):
         checked_runs(paths, keys, [])  # bad runs fail here, before the counts file below is written
+        if against is not None:
+            load_previous(against)  # so does a bad --against (the report compares with it only after counting)
         profile_paths = count_missing_costs(paths, list(profile or []), keys, out.with_name(f"{out.stem}-counts.json"))
         report = build_report(
             paths,

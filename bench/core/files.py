@@ -71,6 +71,15 @@ def append_line(path: Path, line: str) -> None:
         os.fsync(fh.fileno())
 
 
+def require_file(path: Path, label: str, fix: str) -> Path:
+    """`path` when it is a file, else a UserError saying what it is instead (a folder, nothing) and `fix`."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    what = "is a folder, not a file" if path.is_dir() else "does not exist"
+    raise UserError(f"{label} {path} {what}; {fix}")
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON object file as a dict, or a UserError naming the broken file (and the line of a syntax error)."""
     try:

@@ -116,6 +116,10 @@ def parse_folder_spec(spec: str, default_resolution: int = 64) -> tuple[Path, in
     head, sep, tail = spec.rpartition("@")
     if sep and tail.isdigit():
         path, resolution = head, int(tail)
+    elif sep and not Path(spec).expanduser().exists():  # a folder whose name holds '@' is still taken as it is
+        raise UserError(
+            f"resolution '{tail}' in 'folder:{spec}' is not a whole number; use folder:{head}@64 (8..2048 px)"
+        )
     if not path:
         raise UserError("dataset 'folder:' needs a path: use folder:PATH or folder:PATH@RES (e.g. folder:./imgs@64)")
     if not 8 <= resolution <= 2048:

@@ -293,8 +293,9 @@ def build_report(
     out_path = Path(out_path)
     stem = out_path.with_suffix("")
     curves = metrics[metrics["metric"] == fid_label] if fid_label and not metrics.empty else pd.DataFrame()
-    made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, info["hours_label"])
+    # Every input is read and checked before the first file (a plot) is written: a bad --against changes nothing.
     changes = compare_with(table, load_previous(against), keys, against) if against else []
+    made = _make_plots(stem, curves, _fid_cost_table(per_run), profile, scaling, fid_label, info["hours_label"])
     csv_path = stem.with_suffix(".csv")
     atomic_write_text(csv_path, table.to_csv(index=False))
     write_protocol(csv_path, info)

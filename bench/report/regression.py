@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.core.errors import UserError
+from bench.core.files import require_file
 from bench.report.aggregate import GROUP_KEYS
 from bench.report.columns import COLUMNS
 from bench.report.intervals import format_interval
@@ -37,9 +38,7 @@ class Change:
 
 def load_previous(path: Path) -> pd.DataFrame:
     """An older report's CSV (`ladabench compare` writes it beside the Markdown), or a UserError naming the fix."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--against {path} does not exist; pass the .csv that an earlier `ladabench compare` wrote")
+    path = require_file(path, "--against", "pass the .csv that an earlier `ladabench compare` wrote")
     try:
         table = pd.read_csv(path)
     except (OSError, ValueError) as exc:

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from bench.core.errors import UserError
-from bench.core.files import atomic_write_json, read_json
+from bench.core.files import atomic_write_json, read_json, require_file
 from bench.report.protocol import METRIC_FIELDS
 from bench.report.spread import pooled_seed_std
 
@@ -89,14 +89,9 @@ class BorrowedSpread:
 
 def load_spread_source(csv_path: Path, own_info: dict[str, Any], kinds: list[str]) -> BorrowedSpread:
     """A multi-seed report's table after checking that its protocol equals this report's; a UserError otherwise."""
-    csv_path = Path(csv_path)
-    record_path = protocol_path(csv_path)
-    if not csv_path.is_file() or not record_path.is_file():
-        missing = csv_path if not csv_path.is_file() else record_path
-        raise UserError(
-            f"--spread-from {csv_path}: {missing} does not exist; pass the .csv of a multi-seed "
-            "report written by `ladabench compare`/`bench` (its -protocol.json sits beside it)"
-        )
+    fix = "pass the .csv of a multi-seed report written by `ladabench compare`/`bench` (its -protocol.json sits beside it)"
+    csv_path = require_file(csv_path, "--spread-from", fix)
+    record_path = require_file(protocol_path(csv_path), f"--spread-from {csv_path}:", fix)
     other = read_json(record_path)
     if other.get("schema") != PROTOCOL_SCHEMA:
         raise UserError(

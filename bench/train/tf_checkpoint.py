@@ -70,7 +70,8 @@ def _prefix_of(source: Path) -> Path:
         return source.parent / source.name.split(".")[0]
     if source.parent.is_dir() and any(source.parent.glob(source.name + ".*")):
         return source  # a prefix such as .../ckpt-68096000
-    raise UserError(f"{source} does not exist; pass the folder downloaded from milmor/LadaGAN (e.g. cifar10/)")
+    what = "is not a TensorFlow checkpoint (a ckpt-N.index or .data file)" if source.exists() else "does not exist"
+    raise UserError(f"{source} {what}; pass the folder downloaded from milmor/LadaGAN (e.g. cifar10/)")
 
 
 def locate(source: Path) -> CheckpointFiles:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from clicheck import fingerprint, one_error_line
+from reportfakes import make_run
 
 from bench.cli import main
 from bench.registry import get_model
@@ -41,3 +44,71 @@ def test_eval_of_an_empty_snapshot_names_the_newest_good_one(run_copy, capsys, n
     assert "snapshot-000000.024.pt is truncated or unreadable" in line
     assert line.endswith(f"pass --snapshot {run_copy / 'snapshot-000000.016.pt'}")
     assert fingerprint(run_copy, skip=()) == before
+
+
+def _against_inputs(tmp_path: Path) -> dict[str, Path]:
+    """Bad --against files a user could pass: missing, empty, garbage, another kind of CSV, a folder, markup."""
+    made = {
+        "empty": tmp_path / "empty.csv",
+        "garbage": tmp_path / "garbage.csv",
+        "other-csv": tmp_path / "other.csv",
+        "markup": tmp_path / "x[/y].csv",
+    }
+    made["empty"].write_text("")
+    made["garbage"].write_bytes(b"\x00\xff\xfe not,a\n\x00")
+    made["other-csv"].write_text("kimg,fid\n1,40.0\n")
+    made["markup"].parent.mkdir()  # the folder `x[`: the path reads as rich markup `[/y]`
+    made["markup"].write_text("")
+    (tmp_path / "a-folder.csv").mkdir()
+    return {**made, "missing": tmp_path / "none.csv", "folder": tmp_path / "a-folder.csv"}
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "garbage", "other-csv", "folder", "markup"])
+def test_compare_refuses_a_bad_against_before_writing_any_plot(tmp_path, capsys, case):
+    root = tmp_path / "runs"
+    make_run(root, 0, "ladagan", 0, {2: 45.0, 4: 40.0}, 20.0)
+    make_run(root, 1, "conv", 0, {2: 55.0, 4: 50.0}, 30.0)
+    against = _against_inputs(tmp_path)[case]
+    out = tmp_path / "rep" / "cmp.md"
+    assert main(["compare", str(root), "--metric", "fid,macs", "--out", str(out), "--against", str(against)]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"error: --against {against} ")  # brackets in the path printed as typed
+    assert not out.parent.exists()  # no plot, no CSV, no counts file
+
+
+def test_a_folder_where_a_csv_is_expected_is_called_a_folder(tmp_path, capsys):
+    root = tmp_path / "runs"
+    make_run(root, 0, "ladagan", 0, {4: 40.0}, 20.0)
+    folder = tmp_path / "seeds.csv"
+    folder.mkdir()
+    out = tmp_path / "rep" / "cmp.md"
+    assert main(["compare", str(root), "--metric", "fid", "--out", str(out), "--spread-from", str(folder)]) == 2
+    assert one_error_line(capsys).startswith(f"error: --spread-from {folder} is a folder, not a file; pass the .csv")
+    assert not out.parent.exists()
+
+
+def test_a_file_that_is_not_a_tf_checkpoint_is_not_called_missing(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG")
+    out = tmp_path / "imported"
+    assert main(["import", "authors", str(photo), "--out", str(out)]) == 2
+    assert one_error_line(capsys).startswith(f"error: {photo} is not a TensorFlow checkpoint (a ckpt-N.index")
+    assert not out.exists()
+
+
+def test_a_folder_resolution_that_is_not_a_number_is_refused(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["train", "ladagan", "--preset", "tiny", "--data", f"folder:{tmp_path}@abc", "--out", str(out)]) == 2
+    assert one_error_line(capsys) == (
+        f"error: resolution 'abc' in 'folder:{tmp_path}@abc' is not a whole number; use folder:{tmp_path}@64 (8..2048 px)"
+    )
+    assert not out.exists()
+
+
+def test_a_folder_whose_name_holds_an_at_sign_is_still_a_folder(tmp_path):
+    from bench.data.folders import parse_folder_spec
+
+    folder = tmp_path / "photos@home"
+    folder.mkdir()
+    assert parse_folder_spec(str(folder)) == (folder, 64)
+    assert parse_folder_spec(f"{folder}@32") == (folder, 32)
