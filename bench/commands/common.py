@@ -7,6 +7,8 @@ imported at module top (measured with `/usr/bin/time python -m bench.cli --help`
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.core.errors import UserError
 
 DEVICE_HELP = "Device: cpu, cuda or cuda:N (default: cuda when available, else cpu)."
@@ -47,3 +49,16 @@ def checked_device(device: str | None) -> str:
     device = device or default_device()
     check_device(device)
     return device
+
+
+def refuse_unused(ctx: Any, unused: list[str], why: str) -> None:
+    """A UserError naming every option in `unused` (parameter names) that was typed: none is silently ignored."""
+    typed = [
+        p.name.upper() if p.param_type_name == "argument" else p.opts[0]
+        for p in ctx.command.params
+        if p.name in unused and ctx.get_parameter_source(p.name).name in ("COMMANDLINE", "ENVIRONMENT")
+    ]
+    if typed:
+        raise UserError(
+            f"{', '.join(typed)} {'has' if len(typed) == 1 else 'have'} no effect {why}; drop {'it' if len(typed) == 1 else 'them'}"
+        )

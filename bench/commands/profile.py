@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.common import DEVICE_HELP, checked_device, parse_int_list, require_positive
+from bench.commands.common import DEVICE_HELP, checked_device, parse_int_list, refuse_unused, require_positive
 from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_text
@@ -227,7 +227,13 @@ def _token_counts(text: str, dim: int) -> tuple[int, ...]:
     return counts
 
 
+# Options each mode does not read: typing one is refused rather than silently ignored.
+MODEL_ONLY = ["model", "preset", "res", "batch", "amp", "compile_g", "no_speed", "r1_interval", "roofline"]
+SCALING_ONLY = ["tokens", "dim"]
+
+
 def profile_command(
+    ctx: typer.Context,
     model: str = typer.Argument(None, help="Registered model name (see `ladabench models`), or 'all'."),
     preset: str = typer.Option(
         None, "--preset", help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default)."
@@ -280,6 +286,10 @@ def profile_command(
     from bench.metrics.attention_scaling import attention_scaling as run_scaling
     from bench.metrics.profile import SCHEMA
 
+    if attention_scaling:
+        refuse_unused(ctx, MODEL_ONLY, "with --attention-scaling (it times single attention layers)")
+    else:
+        refuse_unused(ctx, SCALING_ONLY, "without --attention-scaling")
     device = _checked_settings(
         device, repeats, warmup, threads, r1_interval, {"--res": res, "--batch": batch, "--dim": dim}
     )

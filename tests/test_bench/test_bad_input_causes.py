@@ -112,3 +112,27 @@ def test_a_folder_whose_name_holds_an_at_sign_is_still_a_folder(tmp_path):
     folder.mkdir()
     assert parse_folder_spec(str(folder)) == (folder, 64)
     assert parse_folder_spec(f"{folder}@32") == (folder, 32)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--attention-scaling", "--roofline"],
+            "error: --roofline has no effect with --attention-scaling (it times single attention layers); drop it",
+        ),
+        (
+            ["ladagan", "--attention-scaling", "--amp", "bf16"],
+            "error: MODEL, --amp have no effect with --attention-scaling (it times single attention layers); drop them",
+        ),
+        (
+            ["ladagan", "--preset", "tiny", "--no-speed", "--tokens", "64"],
+            "error: --tokens has no effect without --attention-scaling; drop it",
+        ),
+    ],
+)
+def test_profile_refuses_an_option_its_mode_would_ignore(tmp_path, capsys, args, message):
+    out = tmp_path / "p.json"
+    assert main(["profile", *args, "--json", str(out)]) == 2
+    assert one_error_line(capsys) == message
+    assert not out.exists()
