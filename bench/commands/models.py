@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bench.core.console import console
-
-
-def count_params(module) -> int:
-    """Number of trainable and non-trainable parameters (buffers excluded)."""
-    return sum(p.numel() for p in module.parameters())
 
 
 def build_for_counting(spec, preset):
@@ -30,7 +26,8 @@ def models_command(
         False, "--sources", help="Add each preset's provenance (authors' config or our choice)."
     ),
 ) -> None:
-    """List registered models and their presets with G and D parameter counts."""
+    """List registered models (built-in and from installed plugins) and their presets with G and D parameter counts."""
+    from bench.metrics.profile import count_params  # start-up: imports torch (see bench.commands.common)
     from bench.registry import (  # start-up: the zoo imports torch (see bench.commands.common)
         all_models,
         get_model,
@@ -41,7 +38,7 @@ def models_command(
         console.print("No models are registered yet.")
         return
     table = Table(title="Registered models", show_lines=False)
-    for col in ("model", "kind", "preset", "res (px)", "G params", "D params"):
+    for col in ("model", "package", "kind", "preset", "res (px)", "G params", "D params"):
         numeric = "params" in col or "res" in col
         table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     if sources:
@@ -50,14 +47,15 @@ def models_command(
         for preset_name, preset in spec.presets.items():
             g, d = build_for_counting(spec, preset)
             row = [
-                spec.name,
-                spec.kind,
-                preset_name,
+                escape(spec.name),
+                escape(spec.package),
+                escape(spec.kind),
+                escape(preset_name),
                 str(preset.resolution),
                 f"{count_params(g):,}",
                 f"{count_params(d):,}",
             ]
-            table.add_row(*row, *([preset.source] if sources else []))
+            table.add_row(*row, *([escape(preset.source)] if sources else []))
     console.print(table)
 
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from bench.core.errors import UserError
 
+BUILT_IN = "ladabench"  # the package of the models in bench/zoo; plugins carry their distribution's name and version
 DEFAULT_KIMG = 10_000.0  # a preset with no declared budget
 DEFAULT_TINY_KIMG = 100.0  # tiny presets are for smoke runs and the CPU quick benchmark
 
@@ -53,7 +54,8 @@ class ModelSpec:
     default_preset_by_resolution: Mapping[int, str]
     tiny_preset_by_resolution: Mapping[int, str] = field(default_factory=dict)
     default_kimg_by_preset: Mapping[str, float] = field(default_factory=dict)
-    kind: str = "ladagan"  # "ladagan" | "ablation" | "baseline"
+    kind: str = "ladagan"  # "ladagan" | "ablation" | "baseline" (a plugin may name its own)
+    package: str = BUILT_IN  # where the entry came from; the registry sets it for plugins from their entry point
 
     def preset(self, name: str | None, resolution: int | None = None) -> Any:
         """Resolve a preset name ('tiny' means the tiny preset at `resolution`; None the default)."""
