@@ -81,6 +81,7 @@ def _request(given: dict[str, Any]) -> dict[str, Any]:
     request = dict(given)
     request["betas"] = _split_list(given["betas"], "--betas", float)
     request["metrics"] = _split_list(given["metrics"], "--metrics", str) or None
+    request["trackers"] = _split_list(given["trackers"], "--tracker", str) or None
     request["out"] = str(given["out"]) if given["out"] is not None else None
     return request
 

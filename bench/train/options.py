@@ -261,6 +261,15 @@ class TrainOptions:
     out: str = option(
         "runs", Flag("--out", "Folder that receives the run directory (default: runs/).", Path), session=True
     )
+    trackers: tuple[str, ...] = option(
+        (),
+        Flag(
+            "--tracker",
+            "Mirror stats, metrics and sample grids to tensorboard and/or wandb (comma-separated; default: none). "
+            "A resumed run keeps its trackers unless this is given.",
+        ),
+        session=True,
+    )
     preset_config: dict[str, Any] | None = option()
     schema: str = option(SCHEMA)
 

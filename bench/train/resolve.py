@@ -30,6 +30,7 @@ from bench.train.options import (
     flag_of,
     option_fields,
 )
+from bench.train.trackers import parse_trackers
 
 MAX_TICK_KIMG = 4.0  # StyleGAN's tick length; shorter runs get ~10 ticks
 
@@ -191,6 +192,7 @@ def _check(o: TrainOptions) -> None:
             "--ema-rampup ramps up a half-life: pass --ema-halflife-kimg too (e.g. --ema-halflife-kimg 10 --ema-rampup 0.05)"
         )
     _check_augmentation(o)
+    parse_trackers(o.trackers)
     for name in ("minutes", "total_kimg"):
         _positive(name, getattr(o, name), allow_none=True)
     check_budget_tflops(o.budget_tflops, o.train_flops_per_image, o.batch_size)
