@@ -1,7 +1,7 @@
 """The layers import in one direction only, with no cycle, at module top (checked on the source with `ast`).
 
 ladagan, baselines -> bench.core -> bench.data -> bench.models -> bench.train -> bench.metrics ->
-bench.report -> bench.commands, bench.cli. A module imports only from its own layer or earlier ones.
+bench.report -> bench.grid -> bench.commands, bench.cli. A module imports only from its own layer or earlier ones.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ LAYERS = [  # (module prefix, layer); the longest matching prefix wins
     ("bench.train", 4),
     ("bench.metrics", 5),
     ("bench.report", 6),
-    ("bench.commands", 7),
-    ("bench.cli", 7),
+    ("bench.grid", 7),
+    ("bench.commands", 8),
+    ("bench.cli", 8),
 ]
 START_UP = "start-up"  # the word a comment must carry to justify an import inside a function
 

@@ -1,288 +1,194 @@
-"""`ladabench bench quick|ablations`: train a model grid at one equal budget, evaluate, profile, write the report."""
+"""`ladabench bench quick|ablations|status`: a model grid at one equal budget, run locally or on SLURM, reported.
+
+The grids' protocols are named values in `bench.grid.protocol`; the grid layer (`bench.grid`) plans the
+cells and runs them on an executor; this module builds the plan from the options, prints, and writes
+the report from the run folders.
+"""
 
 from __future__ import annotations
 
 import inspect
-import math
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
-from bench.commands.common import parse_int_list
+from bench.commands.common import FEATURES_HELP, parse_int_list
 from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.interrupt import Interrupted, interrupt_with
 from bench.data import DEFAULT_DATASET
+from bench.grid.protocol import (  # noqa: F401 - grid_lr, parse_grid_ema: the grid options' parsers, tested here
+    GRID_METRICS,
+    PROTOCOLS,
+    GridProtocol,
+    grid_lr,
+    grid_notes,
+    grid_recipe,
+    grid_spread_source,
+    parse_grid_ema,
+)
 
 bench_app = typer.Typer(
     help="Benchmark grids: every model trained at one equal kimg budget, evaluated and reported.",
     no_args_is_help=True,
 )
 
-QUICK_MODELS = ("ladagan", "conv", "transgan", "ladagan-dot")
-ABLATION_MODELS = (
-    "ladagan",
-    "ladagan-dot",
-    "ladagan-nosln",
-    "ladagan-mlpres",
-    "ladagan-nor1",
-    "ladagan-convd",
-    "conv",
-    "transgan",
-)
-# Defaults sized for the quick grid to finish in 30 min on an idle 2-core CPU from an empty cache (1,666 s
-# measured): at batch 16 in fp32 the tiny32 models train at about 61/69/38/36 img/s (ladagan/conv/transgan/
-# ladagan-dot, the runs' own stats), i.e. about 88 s per kimg for all four; evaluation (N=250 at
-# initialisation and at the budget, plus the reference) about 2,250 Inception forwards in 4 min.
-QUICK_KIMG, QUICK_NUM_GEN = 16.0, 250
-ABLATION_KIMG, ABLATION_NUM_GEN = QUICK_KIMG, QUICK_NUM_GEN  # the quick protocol, so the two grids share runs
-# The small-budget EMA protocol (StyleGAN2-ADA's ema_kimg 10 with ema_rampup 0.05): the reference's fixed
-# 0.999 per step leaves G_ema mostly at its initial weights for a few hundred steps (README "Quick benchmark").
-GRID_EMA_HALFLIFE_KIMG, GRID_EMA_RAMPUP = 10.0, 0.05
-# The rest of the small-budget protocol (README "Quick benchmark": chosen by measurement, each a grid option):
-GRID_LR = 1e-3  # Adam rate of G and D; the presets' 2e-4 learns too little in a few hundred steps
-GRID_TINY_BATCH = 16  # tiny presets only: twice the updates per kimg of the presets' 32
-# Precision: fp32, the authors'. bf16 autocast is 1.1-1.8x faster on AMX but was not shown to score like fp32 at
-# equal budget (3 seeds x 4 models: means moved by -21..+4 FID, seed spread halved; README "Precision"), so it
-# stays an option (`--amp bf16`), recorded in each run's options and refused as a spread source for fp32 grids.
-GRID_AMP = "off"
-SEEDS_REPORT_CSV = "reports/fashion32-seeds.csv"  # the quick protocol at 3 training seeds (its seed spread)
-FEATURES_HELP = (
-    "Feature network: 'inception' (real FID/KID); 'random-conv' only for fast tests (marked not comparable)."
-)
+
+class GridFailed(UserError):
+    """Some cells of a grid failed (the table above names them); the others finished."""
+
+    exit_code = 1
+    label = None
 
 
-def _scale_up_hint(name: str, console) -> None:
-    """How to run the same grid as a real benchmark on a GPU."""
+def _scale_up_hint(name: str) -> None:
+    """How to run the same grid as a real benchmark on a GPU or a cluster."""
     console.print(
         f"[bold]Scale up on a GPU:[/] `ladabench bench {name} --device cuda --preset default --data cifar10 "
         "--kimg 2000 --seeds 0,1,2 --num-gen 10000 --sample-seeds 0,1,2` (paper-size presets; time one model "
-        "first, e.g. `ladabench train ladagan --data cifar10 --kimg 50`, and multiply by the budget)."
+        "first, e.g. `ladabench train ladagan --data cifar10 --kimg 50`, and multiply by the budget); on a SLURM "
+        "cluster add `--executor slurm` (docs/cluster.md)."
     )
 
 
-@dataclass(frozen=True)
-class Grid:
-    """One `ladabench bench` grid: its models, default budget and report, and its command's help."""
-
-    name: str
-    models: tuple[str, ...]
-    kimg: float
-    num_gen: int
-    out: str
-    title: str
-    doc: str
-    spread_default: str | None = None  # a multi-seed report of the same protocol, used when it exists
-    runs_default: str | None = None  # runs folder when --runs-dir is not given (default runs/<name>)
+def _option(default: Any, *decls: str, help: str) -> Any:  # noqa: A002 - Typer's own keyword
+    """A Typer option (short to spell in the table below)."""
+    return typer.Option(default, *decls, help=help)
 
 
-GRIDS = (
-    Grid(
-        "quick",
-        QUICK_MODELS,
-        QUICK_KIMG,
-        QUICK_NUM_GEN,
-        "reports/quick.md",
-        "ladabench quick benchmark",
-        "LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets: reports/quick.md "
-        "(27.8 min measured from an empty cache on an idle 2-core CPU).",
-        SEEDS_REPORT_CSV,
-    ),
-    Grid(
-        "ablations",
-        ABLATION_MODELS,
-        ABLATION_KIMG,
-        ABLATION_NUM_GEN,
-        "reports/ablations.md",
-        "ladabench ablations",
-        "LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md. "
-        "Same protocol and runs folder as the quick grid: the models they share are trained once.",
-        SEEDS_REPORT_CSV,
-        "runs/quick",
-    ),
-)
-
-
-def _options(grid: Grid) -> dict[str, tuple[type, object]]:
+def _options(grid: GridProtocol) -> dict[str, tuple[type, object]]:
     """The options every grid command takes (name -> (type, Typer option)), with the grid's defaults."""
+    runs_default = grid.runs_default or f"runs/{grid.name}"
     return {
-        "kimg": (
-            float,
-            typer.Option(
-                grid.kimg, "--kimg", help="Budget per run in kimg (real images shown to D), equal for every model."
-            ),
-        ),
-        "data": (str, typer.Option(None, "--data", help="Dataset (default: the embedded fashion10k).")),
-        "seeds": (str, typer.Option("0", "--seeds", help="Training seeds, e.g. 0,1,2 (mean ± std over them).")),
+        "kimg": (float, _option(grid.total_kimg, "--kimg", help="Budget per run in kimg, equal for every model.")),
+        "data": (str, _option(None, "--data", help="Dataset (default: the embedded fashion10k).")),
+        "seeds": (str, _option("0", "--seeds", help="Training seeds, e.g. 0,1,2 (mean ± std over them).")),
         "num_gen": (
             int,
-            typer.Option(
-                grid.num_gen,
-                "--num-gen",
-                help="Generated images per sample seed for FID/KID (the metric name states it).",
-            ),
+            _option(grid.num_gen, "--num-gen", help="Generated images per sample seed for FID/KID."),
         ),
-        "sample_seeds": (
-            str,
-            typer.Option("0", "--sample-seeds", help="Sample seeds for FID (mean over them per run)."),
-        ),
-        "out": (
-            Path,
-            typer.Option(Path(grid.out), "--out", help="Report path; plots, CSV and profile JSON go beside it."),
-        ),
-        "preset": (
-            str,
-            typer.Option("tiny", "--preset", help="Preset for every model: 'tiny' (CPU) or 'default' (paper size)."),
-        ),
-        "device": (str, typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available).")),
+        "sample_seeds": (str, _option("0", "--sample-seeds", help="Sample seeds for FID (mean over them per run).")),
+        "out": (Path, _option(Path(grid.report), "--out", help="Report path; plots, CSV, profile JSON beside it.")),
+        "preset": (str, _option("tiny", "--preset", help="Preset of every model: 'tiny' (CPU) or 'default'.")),
+        "device": (str, _option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available).")),
         "batch": (
             int,
-            typer.Option(
-                None,
-                "--batch",
-                help=f"Batch size for every model (default: {GRID_TINY_BATCH} with tiny presets, else the presets').",
-            ),
+            _option(None, "--batch", help=f"Batch size of every run (default: {grid.batch_tiny} with tiny presets)."),
         ),
         "amp": (
             str,
-            typer.Option(
-                None,
-                "--amp",
-                help="Mixed precision of every run: off (default, fp32 as the authors), bf16 or fp16; bf16 is faster on AMX CPUs but changes FID at equal budget (README).",
-            ),
+            _option(None, "--amp", help=f"Mixed precision of every run: off, bf16 or fp16 (default: {grid.amp})."),
         ),
-        "features": (str, typer.Option("inception", "--features", help=FEATURES_HELP)),
+        "features": (str, _option("inception", "--features", help=FEATURES_HELP)),
         "profile": (
             bool,
-            typer.Option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report."),
+            _option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report."),
         ),
         "runs_dir": (
             Path,
-            typer.Option(
-                None,
-                "--runs-dir",
-                help=f"Folder for the grid's runs (default {grid.runs_default or 'runs/' + grid.name}); finished runs there with the same options are reused.",
-            ),
+            _option(None, "--runs-dir", help=f"Folder of the grid's runs (default {runs_default}); reused."),
         ),
         "lr": (
             str,
-            typer.Option(
+            _option(
                 None,
                 "--lr",
-                help=f"Adam learning rate of G and D for every run (default: {GRID_LR:g} with tiny presets, the small-budget protocol, else each preset's own; 'preset': each preset's own, 2e-4 for the tiny ones); recorded in each run's options and stated in the report.",
+                help=f"Adam rate of G and D (default: {grid.lr_tiny:g} with tiny presets; 'preset': each preset's).",
             ),
         ),
         "spread_from": (
             str,
-            typer.Option(
+            _option(
                 None,
                 "--spread-from",
-                help=f"A multi-seed report's .csv of the same protocol whose between-seed spread judges the gaps of a single-seed grid (default: {grid.spread_default or 'none'} when it exists; 'none': do not borrow).",
+                help="A multi-seed report's .csv of the same protocol that judges a single-seed grid's gaps "
+                f"(default: {grid.spread_default or 'none'} when it exists; 'none': do not borrow).",
             ),
         ),
         "ema": (
             str,
-            typer.Option(
-                f"{GRID_EMA_HALFLIFE_KIMG:g},{GRID_EMA_RAMPUP:g}",
+            _option(
+                grid.ema_text,
                 "--ema",
-                help="G_ema schedule of every run: HALFLIFE_KIMG,RAMPUP (default: StyleGAN2-ADA's 10 kimg with ramp-up 0.05, for small budgets) or 'reference' (the preset's per-step decay, 0.999).",
+                help="G_ema schedule: HALFLIFE_KIMG,RAMPUP, or 'reference' (the preset's per-step decay).",
             ),
+        ),
+        "executor": (
+            str,
+            _option(
+                "local",
+                "--executor",
+                help="Where cells run: local (worker processes), slurm (one job array), debug (this process).",
+            ),
+        ),
+        "workers": (
+            int,
+            _option(
+                None,
+                "--workers",
+                help="local: cells side by side (default: one per GPU on CUDA, one per CPU core on CPU).",
+            ),
+        ),
+        "threads": (
+            int,
+            _option(None, "--threads", help="Torch threads per cell (default on CPU: cores / workers)."),
+        ),
+        "partition": (str, _option(None, "--partition", help="slurm: the partition (default: the cluster's).")),
+        "time_min": (int, _option(24 * 60, "--time-min", help="slurm: time limit per cell in minutes.")),
+        "gpus_per_task": (int, _option(None, "--gpus-per-task", help="slurm: GPUs per cell.")),
+        "cpus_per_task": (int, _option(None, "--cpus-per-task", help="slurm: CPU cores per cell.")),
+        "mem_gb": (float, _option(None, "--mem-gb", help="slurm: memory per cell in GB.")),
+        "array_parallelism": (
+            int,
+            _option(None, "--array-parallelism", help="slurm: most cells running at once."),
+        ),
+        "sbatch": (
+            list[str],
+            _option(None, "--sbatch", help="slurm: an extra sbatch flag KEY=VALUE (repeatable), e.g. qos=high."),
+        ),
+        "wait": (
+            bool,
+            _option(False, "--wait/--no-wait", help="slurm: follow the jobs and write the report when all end."),
+        ),
+        "report_only": (
+            bool,
+            _option(False, "--report-only", help="Write the report from the runs folder only (no cell runs)."),
         ),
     }
 
 
-def parse_grid_ema(text: str) -> dict[str, float | None]:
-    """'10,0.05' -> the TrainOptions half-life fields; 'reference' -> none (the preset's per-step decay)."""
-    if text.strip().lower() == "reference":
-        return {}
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        halflife, rampup = float(parts[0]), (float(parts[1]) if len(parts) > 1 and parts[1] else None)
-    except (ValueError, IndexError):
-        raise UserError(
-            f"--ema '{text}' is not understood; write HALFLIFE_KIMG,RAMPUP (e.g. 10,0.05) or 'reference'"
-        ) from None
-    if len(parts) > 2:
-        raise UserError(
-            f"--ema '{text}' has {len(parts)} parts; write HALFLIFE_KIMG,RAMPUP (e.g. 10,0.05) or 'reference'"
-        )
-    return {"ema_halflife_kimg": halflife, "ema_rampup": rampup}
+def _executor_options(given: dict[str, Any]) -> Any:
+    """The executor options from the command's values."""
+    from bench.grid.executors import ExecutorOptions  # start-up: submitit and torch only when a grid runs
 
-
-def grid_lr(text: str) -> dict[str, float]:
-    """--lr as the TrainOptions fields it sets ('preset': none, the presets' own rates)."""
-    if text.strip().lower() == "preset":
-        return {}
-    try:
-        lr = float(text)
-    except ValueError:
-        raise UserError(
-            f"--lr '{text}' is not a number; e.g. --lr 0.001, or --lr preset for each preset's own rate"
-        ) from None
-    if not math.isfinite(lr) or lr <= 0:
-        raise UserError(f"--lr must be a positive number (got {lr:g}), e.g. --lr 0.001")
-    return {"lr_g": lr, "lr_d": lr}
-
-
-def grid_recipe(given: dict[str, Any]) -> dict[str, Any]:
-    """The TrainOptions fields every cell of a grid sets: EMA schedule, learning rates (tiny: 1e-3), precision (fp32)."""
-    amp = given["amp"] if given["amp"] is not None else GRID_AMP
-    lr = (
-        given["lr"]
-        if given["lr"] is not None
-        else (f"{GRID_LR:g}" if given.get("preset", "tiny") == "tiny" else "preset")
-    )
-    return {**parse_grid_ema(given["ema"]), **grid_lr(lr), "amp": amp}
-
-
-def grid_notes(overrides: dict[str, Any]) -> list[str]:
-    """The report's sentence on the grid's learning rate (not a protocol field, so stated here)."""
-    if "lr_g" not in overrides:
-        return []
-    return [
-        f"Every run trained with Adam learning rate {overrides['lr_g']:g} for G and D (`--lr`; the presets' own "
-        "rates, 2e-4 for the tiny ones, are used with `--lr preset`)."
-    ]
-
-
-def grid_spread_source(grid: Grid, given: str | None, out: Path) -> Path | None:
-    """The report to borrow a seed spread from: the one given, else the grid's default when it exists (never the report itself)."""
-    if given is not None and given.strip().lower() == "none":
-        return None
-    path = Path(given) if given is not None else (Path(grid.spread_default) if grid.spread_default else None)
-    if path is None or path.resolve() == Path(out).with_suffix(".csv").resolve():
-        return None
-    if given is None and not path.is_file():
-        return None
-    return path
-
-
-def _continue_line(name: str, command: str) -> str:
-    """What a stopped grid prints: how to continue it (the same command: done work is reused)."""
-    again = f"rerun `{command}`" if command else f"rerun `ladabench bench {name}` with the same options"
-    return (
-        f"interrupted; to continue, {again}: finished runs and evaluations are reused and an unfinished run "
-        "resumes from its last snapshot (nothing partial was written)"
+    return ExecutorOptions(
+        kind=given["executor"],
+        workers=given["workers"],
+        threads=given["threads"],
+        partition=given["partition"],
+        time_min=given["time_min"],
+        gpus_per_task=given["gpus_per_task"],
+        cpus_per_task=given["cpus_per_task"],
+        mem_gb=given["mem_gb"],
+        array_parallelism=given["array_parallelism"],
+        sbatch=tuple(given["sbatch"] or ()),
+        wait=given["wait"],
     )
 
 
-def _run(grid: Grid, given: dict[str, Any]) -> None:
-    """Build the plan from the options, run the grid, print the table and where the report went."""
-    # start-up: torch, pandas and the metrics are imported only when running a grid (see bench.commands.common)
-    from bench.commands.grid import GridPlan, run_grid
-    from bench.report.tables import report_tables
-    from bench.train.resolve import default_device
+def _plan(grid: GridProtocol, given: dict[str, Any], device: str) -> Any:
+    """The grid plan from the options."""
+    from bench.grid.plan import GridPlan  # start-up: torch only when a grid runs
 
-    device = given["device"] or default_device()
-    overrides = grid_recipe(given)
-    batch = given["batch"] if given["batch"] is not None or given["preset"] != "tiny" else GRID_TINY_BATCH
-    plan = GridPlan(
+    overrides = grid_recipe(given, grid)
+    batch = given["batch"] if given["batch"] is not None or given["preset"] != "tiny" else grid.batch_tiny
+    return GridPlan(
         name=grid.name,
         models=list(grid.models),
         data=given["data"] or DEFAULT_DATASET,
@@ -292,6 +198,7 @@ def _run(grid: Grid, given: dict[str, Any]) -> None:
         report=given["out"],
         preset=given["preset"],
         sample_seeds=parse_int_list(given["sample_seeds"], "--sample-seeds"),
+        metrics=list(grid.metrics),
         features=given["features"],
         device=device,
         batch=batch,
@@ -303,27 +210,143 @@ def _run(grid: Grid, given: dict[str, Any]) -> None:
         spread_from=grid_spread_source(grid, given["spread_from"], given["out"]),
         command="ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv[1:3] else "",
     )
+
+
+def cells_table(statuses: list[Any], title: str) -> Table:
+    """The table of cells: state, kimg, speed, ETA, job, and the run or the first error line with the log."""
+    from bench.grid.status import status_rows  # start-up: the grid layer imports torch
+
+    rows = status_rows(statuses)
+    table = Table(title=title)
+    for column in rows[0] if rows else ("cell", "state"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        style = {"failed": "red", "evaluated": "green"}.get(row["state"])
+        table.add_row(*(escape(v) for v in row.values()), style=style)
+    return table
+
+
+def write_grid_report(plan: Any, statuses: list[Any], dataset: Any) -> Any:
+    """Profile the models and write the report from the cells' run folders; return the built report."""
+    # start-up: pandas, torch and the metrics are imported only when a report is written
+    from bench.commands.costs import count_missing_costs
+    from bench.grid.plan import budget_note, cell_options
+    from bench.grid.run import profile_models
+    from bench.report.build import build_report
+    from bench.report.columns import parse_metric_list
+    from bench.train.ema import EmaSchedule
+
+    run_dirs = [s.run for s in statuses]
+    first = cell_options(plan, plan.models[0], plan.seeds[0], dataset)
+    schedule = EmaSchedule(first.ema_decay, first.ema_halflife_kimg, first.ema_rampup, first.batch_size)
+    note = budget_note(plan.total_kimg, first.batch_size, schedule)
+    profile_paths = profile_models(plan, dataset.resolution, console) if plan.profile else []
+    compare = (
+        "ladabench compare "
+        + " ".join(shlex.quote(str(p)) for p in run_dirs)
+        + f" --metric {GRID_METRICS}"
+        + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths)
+        + (f" --spread-from {shlex.quote(str(plan.spread_from))}" if plan.spread_from else "")
+        + f" --out {shlex.quote(str(plan.report))}"
+    )
+    commands = [plan.command, "# or, from the same runs and profile files:", compare] if plan.command else [compare]
+    keys = parse_metric_list(GRID_METRICS)
+    counts_path = plan.report.with_name(f"{plan.report.stem}-counts.json")
+    profile_paths = count_missing_costs(run_dirs, profile_paths, keys, counts_path)
+    return build_report(
+        run_dirs,
+        keys,
+        plan.report,
+        profile_paths,
+        plan.title,
+        commands,
+        notes=[n for n in (*plan.notes, note) if n],
+        spread_from=plan.spread_from,
+        spread_strict=False,
+    )
+
+
+def _continue_line(name: str, command: str) -> str:
+    """What a stopped grid prints: how to continue it (the same command: done work is reused)."""
+    again = f"rerun `{command}`" if command else f"rerun `ladabench bench {name}` with the same options"
+    return (
+        f"interrupted; to continue, {again}: finished runs and evaluations are reused and an unfinished run "
+        "resumes from its last snapshot (nothing partial was written)"
+    )
+
+
+def _report_command(plan: Any) -> str:
+    """The command that writes the report once the cells are evaluated."""
+    if plan.command:
+        return plan.command + " --report-only"
+    return f"ladabench bench {plan.name} --runs-dir {shlex.quote(str(plan.runs_dir))} --report-only"
+
+
+def _run(grid: GridProtocol, given: dict[str, Any]) -> None:
+    """Build the plan, run or submit its cells, print the table of cells, write the report when all are done."""
+    from bench.grid.run import run_cells  # start-up: torch, submitit and the metrics only when a grid runs
+    from bench.report.tables import report_tables
+    from bench.train.resolve import default_device
+
+    device = given["device"] or default_device()
+    executor = _executor_options(given)
+    plan = _plan(grid, given, device)
+    report_command = _report_command(plan)
+    if given["report_only"]:
+        executor = type(executor)(kind="debug")
     console.print(
-        f"[bold]{grid.name}[/]: {len(plan.models)} models x seeds {plan.seeds} on {plan.data}, {plan.total_kimg:g} kimg "
-        f"each, preset {plan.preset}, {device}; FID/KID with {plan.num_gen} generated images per sample seed "
-        f"{plan.sample_seeds}"
+        f"[bold]{grid.name}[/]: {len(plan.models)} models x seeds {plan.seeds} on {plan.data}, "
+        f"{plan.total_kimg:g} kimg each, preset {plan.preset}, {device}; FID/KID with {plan.num_gen} generated "
+        f"images per sample seed {plan.sample_seeds}; executor {executor.kind}"
     )
     stopped = _continue_line(grid.name, plan.command)
     with interrupt_with(stopped):
         try:
-            report = run_grid(plan, console)
-        except Interrupted:  # a run stopped on the signal after writing its snapshot
+            if given["report_only"]:
+                outcome = _report_only(plan)
+            else:
+                outcome = run_cells(plan, executor, console, report_command)
+        except Interrupted:  # cells stopped on the signal after writing their snapshots
             raise Interrupted(stopped) from None
+    if outcome.submitted_only:
+        jobs = sorted({j.split("_")[0] for j in outcome.job_ids.values()})
+        console.print(f"submitted SLURM job array {', '.join(jobs)}: {len(outcome.job_ids)} cells")
+        console.print(f"runs folder: {escape(str(plan.runs_dir))}")
+        console.print(f"follow it:  ladabench bench status {escape(str(plan.runs_dir))}")
+        console.print(f"report:     {escape(report_command)}  (when every cell is evaluated)")
+        return
+    console.print(cells_table(outcome.statuses, f"{grid.name}: cells"))
+    if outcome.failed:
+        raise GridFailed(
+            f"{len(outcome.failed)} of {len(outcome.statuses)} cells failed (table above: first error line and log); "
+            "fix the cause and rerun the same command: only failed and pending cells run"
+        )
+    if not outcome.complete:
+        raise GridFailed(
+            f"{sum(s.state != 'evaluated' for s in outcome.statuses)} cells are not evaluated yet; "
+            f"see `ladabench bench status {plan.runs_dir}`, then rerun `{report_command}`"
+        )
+    report = write_grid_report(plan, outcome.statuses, outcome.dataset)
     for table in report_tables(report):
         console.print(table)
     for note in report.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     console.print(f"wrote {escape(str(report.markdown_path))} with {len(report.plot_paths)} plots")
     if not device.startswith("cuda"):
-        _scale_up_hint(grid.name, console)
+        _scale_up_hint(grid.name)
 
 
-def _command(grid: Grid) -> Callable[..., None]:
+def _report_only(plan: Any) -> Any:
+    """The grid's cells as they stand in the runs folder (nothing runs)."""
+    from bench.grid.plan import check_plan, plan_cells  # start-up: torch only when a grid runs
+    from bench.grid.run import GridOutcome
+    from bench.grid.status import cell_status
+
+    dataset = check_plan(plan)
+    return GridOutcome([cell_status(c) for c in plan_cells(plan, dataset)], dataset)
+
+
+def _command(grid: GridProtocol) -> Callable[..., None]:
     """The Typer command of a grid (its signature generated from `_options`)."""
 
     def command(**given: Any) -> None:
@@ -340,8 +363,25 @@ def _command(grid: Grid) -> Callable[..., None]:
     return command
 
 
-for _grid in GRIDS:
+for _grid in PROTOCOLS.values():
     bench_app.command(_grid.name)(_command(_grid))
+
+
+@bench_app.command("status")
+def status_command(
+    runs_dir: Path = typer.Argument(Path("runs/quick"), help="A grid's runs folder (default runs/quick)."),
+) -> None:
+    """Each cell of the grids in RUNS_DIR: state, kimg, img/s, ETA, and its SLURM job and state (read-only)."""
+    from bench.grid.status import grid_statuses, read_manifests  # start-up: the grid layer imports torch
+
+    if not runs_dir.is_dir():
+        raise UserError(f"{runs_dir} is not a folder; pass a grid's --runs-dir (default runs/quick)")
+    for manifest in read_manifests(runs_dir):
+        statuses = grid_statuses(manifest)
+        counts = {state: sum(s.state == state for s in statuses) for state in dict.fromkeys(s.state for s in statuses)}
+        summary = ", ".join(f"{n} {state}" for state, n in counts.items())
+        title = f"{manifest['grid']} ({manifest.get('executor', '?')}): {summary}"
+        console.print(cells_table(statuses, title))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench.commands.grid import GridPlan, run_grid
+from bench.commands.bench import write_grid_report
+from bench.grid.executors import ExecutorOptions
+from bench.grid.plan import GridPlan
+from bench.grid.run import run_cells
 from bench.report.markdown import parse_mean_std, parse_results_table
+
+
+def run_grid(plan: GridPlan, console: Console):
+    """Run every cell in this process (the debug executor), then write the report as `ladabench bench` does."""
+    outcome = run_cells(plan, ExecutorOptions(kind="debug"), console)
+    assert outcome.complete
+    return write_grid_report(plan, outcome.statuses, outcome.dataset)
 
 
 @pytest.mark.slow
