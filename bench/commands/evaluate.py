@@ -20,6 +20,7 @@ from bench.commands.common import (
 from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.interrupt import interrupt_with
+from bench.core.records import MetricLine
 from bench.core.rundir import RunDir
 from bench.metrics.ci import CI_GROUPS
 
@@ -50,21 +51,18 @@ def resolve_snapshot(run_dir: Path, snapshot: str | None) -> Path | None:
     return run.snapshot_named(snapshot)
 
 
-def _value_text(row: dict) -> str:
+def _value_text(line: MetricLine) -> str:
     """`12.345 [11.9, 12.8] FID`; precision/recall rows show all four values (P, R, D, C)."""
     # start-up: the report layer (pandas) is imported only when printing results
     from bench.report.intervals import format_interval
 
-    if row["kind"] == "pr":
-        parts = row["components"]
-        return " ".join(
-            f"{name[0].upper()} {parts[name]['value']:.3f}" for name in ("precision", "recall", "density", "coverage")
-        )
-    interval = format_interval(*(row.get("ci95") or (None, None)))
-    return f"{row['value']:.3f} {interval} {row['unit']}".replace("  ", " ")
+    if line.components is not None:
+        return " ".join(f"{name[0].upper()} {line.component(name):.3f}" for name in line.components)
+    interval = format_interval(*(line.ci95 or (None, None)))
+    return f"{line.value:.3f} {interval} {line.unit}".replace("  ", " ")
 
 
-def _results_table(rows: list[dict], title: str) -> Table:
+def _results_table(lines: list[MetricLine], title: str) -> Table:
     """Metric results (value with its 95% interval) with their protocol columns."""
     table = Table(title=escape(title), caption=escape("[lo, hi]: 95% interval, jackknife over generated samples"))
     for column in (
@@ -80,20 +78,20 @@ def _results_table(rows: list[dict], title: str) -> Table:
         "s",
     ):
         table.add_column(column, overflow="fold")
-    for row in rows:
-        std = "-" if row["std"] is None else f"{row['std']:.3f}"
-        ref = row["reference"]
+    for line in lines:
+        std = "-" if line.std is None else f"{line.std:.3f}"
+        ref = line.reference
         table.add_row(
-            row["metric"],
-            escape(_value_text(row)),
+            line.metric,
+            escape(_value_text(line)),
             std,
-            ", ".join(f"{v:.3f}" for v in row["values_per_seed"]),
-            str(row["num_gen"]),
-            str(row["num_ref"]),
-            escape(f"{ref['data']} ({ref['split']}, {ref['content_hash'][:10]}, cache {ref['cache']})"),
-            f"{row['features']} {row['weights_sha256'][:10]}",
-            "yes" if row["comparable"] else "[red]NO[/]",
-            f"{row['elapsed_s']:.0f}",
+            ", ".join(f"{v:.3f}" for v in line.values_per_seed),
+            str(line.num_gen),
+            str(line.num_ref),
+            escape(f"{ref.data} ({ref.split}, {(ref.content_hash or '')[:10]}, cache {ref.cache})"),
+            f"{line.features} {(line.weights_sha256 or '')[:10]}",
+            "yes" if line.comparable else "[red]NO[/]",
+            f"{line.elapsed_s:.0f}",
         )
     return table
 
@@ -144,7 +142,7 @@ def eval_command(
         f"rerun the same command to evaluate {run_dir}"
     )
     with interrupt_with(stopped):
-        rows = evaluate_snapshot(
+        lines = evaluate_snapshot(
             run_dir,
             snapshot_path,
             [m for m in metrics.split(",") if m.strip()],
@@ -158,9 +156,9 @@ def eval_command(
             ci_groups=ci_groups,
             dinov2=dinov2,
         )
-    console.print(_results_table(rows, f"{run_dir.name} / {rows[0]['snapshot']}"))
-    for row in rows:
-        console.print(f"appended to {escape(str(run_dir / ('metric-' + row['metric'] + '.jsonl')))}")
+    console.print(_results_table(lines, f"{run_dir.name} / {lines[0].snapshot}"))
+    for line in lines:
+        console.print(f"appended to {escape(str(RunDir(run_dir).metric_path(line.metric)))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -26,9 +26,9 @@ from bench.core.files import (
     atomic_write_bytes,
     atomic_write_json,
     read_json,
-    read_jsonl,
     read_jsonl_numbered,
 )
+from bench.core.records import MetricLine, StatsLine
 
 OPTIONS_FILE, ENV_FILE, LOG_FILE, STATS_FILE, LOCK_FILE = (
     "options.json",
@@ -210,35 +210,28 @@ class RunDir:
         """env.json ({} when absent)."""
         return read_json(self.env_path) if self.env_path.is_file() else {}
 
-    def read_stats(self) -> list[dict[str, Any]]:
-        """Every complete stats line."""
-        return read_jsonl(self.stats_path)
+    def read_stats(self) -> list[StatsLine]:
+        """Every complete stats line; a UserError naming the file and line for one without its counters."""
+        return [self._record(StatsLine, number, line) for number, line in read_jsonl_numbered(self.stats_path)]
 
     def images_seen(self) -> int:
         """Images shown to D so far, from the last complete stats line (0 before the first tick)."""
-        for line in reversed(self.read_stats()):
-            if "images_seen" in line:
-                return int(line["images_seen"])
-        return 0
+        stats = self.read_stats()
+        return stats[-1].images_seen if stats else 0
 
-    def metric_lines(self, metric: str | None = None) -> list[dict[str, Any]]:
+    def metric_lines(self, metric: str | None = None) -> list[MetricLine]:
         """Every complete metric line (of one metric name, or of all in name order)."""
         paths = [self.metric_path(metric)] if metric else sorted(self.path.glob(METRIC_GLOB))
-        lines = []
-        for path in paths:
-            for number, line in read_jsonl_numbered(path):
-                value = line.get("value")
-                if (
-                    not isinstance(line.get("metric"), str)
-                    or isinstance(value, bool)
-                    or not isinstance(value, (int, float))
-                ):
-                    raise UserError(
-                        f"{path}, line {number}: a metric line needs a 'metric' name and a numeric 'value' "
-                        f"(got value {value!r}); fix or delete that line"
-                    )
-                lines.append(line)
-        return lines
+        return [
+            self._record(MetricLine, number, line, path) for path in paths for number, line in read_jsonl_numbered(path)
+        ]
+
+    def _record(self, record: type, number: int, line: dict[str, Any], path: Path | None = None) -> Any:
+        """One stored line as its record type, or a UserError naming the file and line."""
+        try:
+            return record.from_json(line)
+        except ValueError as exc:
+            raise UserError(f"{path or self.stats_path}, line {number}: {exc}; fix or delete that line") from None
 
     # ----- writing -----------------------------------------------------------------------------
     def write_options(self, options: dict[str, Any]) -> None:
@@ -254,13 +247,13 @@ class RunDir:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         append_line(self.log_path, f"{stamp}  {message}")
 
-    def append_stats(self, record: dict[str, Any]) -> None:
-        """Append one tick's record to stats.jsonl."""
-        append_line(self.stats_path, json.dumps(record))
+    def append_stats(self, line: StatsLine) -> None:
+        """Append one tick's line to stats.jsonl."""
+        append_line(self.stats_path, json.dumps(line.to_json()))
 
-    def append_metric(self, result: dict[str, Any]) -> None:
+    def append_metric(self, line: MetricLine) -> None:
         """Append one evaluation result to metric-<its name>.jsonl."""
-        append_line(self.metric_path(result["metric"]), json.dumps(result, sort_keys=False))
+        append_line(self.metric_path(line.metric), json.dumps(line.to_json()))
 
     def truncate_stats(self, images_seen: int) -> None:
         """Keep only stats lines up to a snapshot's images_seen (ticks after it will be trained again)."""
@@ -269,8 +262,8 @@ class RunDir:
         kept = []
         for line in self.stats_path.read_text().splitlines():
             try:
-                if json.loads(line)["images_seen"] <= images_seen:
+                if StatsLine.from_json(json.loads(line)).images_seen <= images_seen:
                     kept.append(line)
-            except (json.JSONDecodeError, KeyError, TypeError):
+            except (json.JSONDecodeError, ValueError, AttributeError):
                 continue  # a line cut short by a crash: its tick will be trained and logged again
         atomic_write_bytes(self.stats_path, "".join(ln + "\n" for ln in kept).encode())

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from bench.core.errors import UserError
+from bench.core.records import MetricLine, MetricReference
 from bench.core.rundir import RunDir, snapshot_kimg
 from bench.data import load_dataset
 from bench.metrics.ci import CI_GROUPS
@@ -99,7 +100,7 @@ def evaluate_generator(
     show_progress: bool = True,
     log: Log | None = None,
     ci_groups: int = CI_GROUPS,
-) -> list[dict[str, Any]]:
+) -> list[MetricLine]:
     """Compute each metric for `generator` against `dataset`; one result dict (protocol included) per metric."""
     log = log or (lambda msg: None)
     _check_resolution(generator, dataset)
@@ -125,39 +126,39 @@ def evaluate_generator(
         features = functools.partial(memo.get, count=metric.num_gen)
         computed = QUALITY_METRICS[metric.kind].compute(features, ref, metric.num_gen, seeds, ci_groups)
         results.append(
-            {
-                "metric": metric.name,
-                "kind": metric.kind,
+            MetricLine(
+                metric=metric.name,
+                kind=metric.kind,
                 **computed,
-                "num_gen": metric.num_gen,
-                "num_ref": ref.count,
-                "seeds": seeds,
-                "reference": {
-                    "data": dataset.name,
-                    "split": metric.split,
-                    "content_hash": dataset.content_hash,
-                    "data_split": dict(getattr(dataset, "meta", {}) or {}).get("split"),
-                    "selection": ref.meta.get("selection"),
-                    "cache": "hit" if ref.cache_hit else "computed",
-                },
-                "resize_mode": RESIZE_MODE,
-                "resize": resize_description(extractor.input_size),
-                "features": extractor.name,
-                "features_description": extractor.description,
-                "weights_sha256": extractor.weights_sha256,
-                "comparable": extractor.comparable,
-                "latents": LATENT_RULE,
-                "quantise": QUANTISE_RULE,
-                "cleanfid_version": _cleanfid_version(),
-                "torch_version": torch.__version__,
-                "device": str(device),
-                "elapsed_s": round(time.perf_counter() - started, 3),
-            }
+                num_gen=metric.num_gen,
+                num_ref=ref.count,
+                seeds=seeds,
+                reference=MetricReference(
+                    data=dataset.name,
+                    split=metric.split,
+                    content_hash=dataset.content_hash,
+                    data_split=dict(getattr(dataset, "meta", {}) or {}).get("split"),
+                    selection=ref.meta.get("selection"),
+                    cache="hit" if ref.cache_hit else "computed",
+                ),
+                resize_mode=RESIZE_MODE,
+                resize=resize_description(extractor.input_size),
+                features=extractor.name,
+                features_description=extractor.description,
+                weights_sha256=extractor.weights_sha256,
+                comparable=extractor.comparable,
+                latents=LATENT_RULE,
+                quantise=QUANTISE_RULE,
+                cleanfid_version=_cleanfid_version(),
+                torch_version=torch.__version__,
+                device=str(device),
+                elapsed_s=round(time.perf_counter() - started, 3),
+            )
         )
     return results
 
 
-def append_results(run_dir: Path, results: list[dict[str, Any]]) -> None:
+def append_results(run_dir: Path, results: list[MetricLine]) -> None:
     """Append each result as one JSON line to the run's `metric-<name>.jsonl` (one synced write per line)."""
     run = RunDir(run_dir)
     for result in results:
@@ -179,7 +180,7 @@ def evaluate_snapshot(
     log: Log | None = None,
     ci_groups: int = CI_GROUPS,
     dinov2: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[MetricLine]:
     """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
     generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
     snapshot_path = Path(snapshot_path)
@@ -217,7 +218,7 @@ def evaluate_initial(
     log: Log | None = None,
     ci_groups: int = CI_GROUPS,
     dinov2: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[MetricLine]:
     """Evaluate G as the run started (built from its options and seed, before any step): the lines say snapshot 'init', kimg 0.
 
     The baseline a trained generator is measured against: what the same protocol gives for random weights.
@@ -261,7 +262,7 @@ def _evaluate_and_record(
     *,
     ci_groups: int = CI_GROUPS,
     dinov2: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[MetricLine]:
     """Compute the metrics of one generator of a run, add `record` (which generator) to each line, append them."""
     run_dir = Path(run_dir)
     # Names first (a typo fails before a network loads); the suffix marks non-comparable features.
@@ -283,16 +284,17 @@ def _evaluate_and_record(
         ci_groups=ci_groups,
     )
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for result in results:
-        result.update(
-            {
-                "run": run_dir.name,
-                "model": options.model,
-                "preset": options.preset,
-                **record,
-                "total_elapsed_s": round(time.perf_counter() - started, 3),
-                "timestamp": stamp,
-            }
+    total_elapsed_s = round(time.perf_counter() - started, 3)
+    results = [
+        line.with_run(
+            run=run_dir.name,
+            model=options.model,
+            preset=options.preset,
+            **record,
+            total_elapsed_s=total_elapsed_s,
+            timestamp=stamp,
         )
+        for line in results
+    ]
     append_results(run_dir, results)
     return results

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
+from bench.core.records import MetricLine
 from bench.core.rundir import RunDir
 from bench.metrics.evaluate import evaluate_snapshot
 from bench.metrics.names import parse_metric_name
@@ -28,7 +29,7 @@ def snapshot_evaluator(options: TrainOptions) -> tuple[OnSnapshot | None, dict[s
     except UserError:  # provenance only: the first evaluation names the missing weights and the fix
         extra = {"inception_sha256": None}
 
-    def on_snapshot(run: RunDir, snapshot: Path, device: str) -> list[dict[str, Any]]:
+    def on_snapshot(run: RunDir, snapshot: Path, device: str) -> list[MetricLine]:
         """Evaluate one snapshot and append its metric lines; the rows go to the training log."""
         return evaluate_snapshot(run.path, snapshot, list(options.metrics), device)
 

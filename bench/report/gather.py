@@ -7,13 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from bench.core.errors import UserError
-from bench.core.files import read_json
+from bench.core.records import MetricLine, ProfileFile, StatsLine
 from bench.core.rundir import RunDir
+from bench.train.budget import budget_images
 from bench.train.options import PROTOCOL_KEYS, TrainOptions
 
-PROFILE_SCHEMA = "ladabench.profile/1"
-SCALING_SCHEMA = "ladabench.attention-scaling/1"
 RUN_FIELDS = ("model", "preset", "seed", *PROTOCOL_KEYS)  # options that identify a run and its protocol
 ENV_FIELDS = ("torch", "python", "clean_fid", "git_sha", "git_dirty", "cpu_threads", "command_line")
 
@@ -23,35 +21,36 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
     return [run.path for run in RunDir.find(paths)]
 
 
-def _stats_summary(stats: list[dict[str, Any]]) -> dict[str, Any]:
+def _stats_summary(stats: list[StatsLine]) -> dict[str, Any]:
     """Training speed, memory and clock of a run from its stats lines (first tick left out: warm-up)."""
     if not stats:
         return {"images_seen": 0, "wall_s": None, "train_img_per_sec": None, "peak_mem_bytes": None}
     steady = stats[1:] if len(stats) > 1 else stats
-    speeds = [s["img_per_sec"] for s in steady if s.get("img_per_sec") is not None]
-    mems = [s["peak_mem_bytes"] for s in stats if s.get("peak_mem_bytes") is not None]
+    speeds = [s.img_per_sec for s in steady if s.img_per_sec is not None]
+    mems = [s.peak_mem_bytes for s in stats if s.peak_mem_bytes is not None]
     return {
-        "images_seen": int(stats[-1].get("images_seen", 0)),
-        "wall_s": float(stats[-1]["wall_s"]) if stats[-1].get("wall_s") is not None else None,
+        "images_seen": stats[-1].images_seen,
+        "wall_s": float(stats[-1].wall_s) if stats[-1].wall_s is not None else None,
         "train_img_per_sec": float(pd.Series(speeds).median()) if speeds else None,
         "peak_mem_bytes": max(mems) if mems else None,
     }
 
 
-def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[StatsLine]]:
     """One run: (run row, metric rows, stats lines)."""
     run_dir = Path(run_dir)
     run_files = RunDir(run_dir)
     options = TrainOptions.from_json(run_files.read_options(), str(run_files.options_path))
     env, stats = run_files.read_env(), run_files.read_stats()
     summary = _stats_summary(stats)
-    budget_images = None if options.total_kimg is None else round(float(options.total_kimg) * 1000)
+    budget = budget_images(options)  # --kimg, or the images a --budget-tflops buys
     run = {
         "run": run_dir.name,
         "run_dir": str(run_dir),
         **{name: getattr(options, name) for name in RUN_FIELDS},
         "device": str(options.device),
-        "complete": budget_images is not None and summary["images_seen"] >= budget_images,
+        "complete": budget is not None and summary["images_seen"] >= budget,
+        "train_flops_per_image": options.train_flops_per_image,
         **summary,
         "device_name": env.get("gpu_name") or env.get("cpu"),
         **{name: env.get(name) for name in ENV_FIELDS},
@@ -59,63 +58,58 @@ def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[
     final = run_files.final_snapshot_name()
     metric_lines = run_files.metric_lines()
     if final is None and metric_lines:  # no snapshot kept: the latest evaluated point stands for the end
-        final = max(metric_lines, key=lambda m: m.get("kimg") or 0).get("snapshot")
+        final = max(metric_lines, key=lambda m: m.kimg or 0).snapshot
     metrics = [_metric_row(run, line, final, stats) for line in metric_lines]
     return run, metrics, stats
 
 
-def _wall_at(stats: list[dict[str, Any]], kimg: float | None) -> float | None:
+def _wall_at(stats: list[StatsLine], kimg: float | None) -> float | None:
     """Training wall-clock seconds when the run had seen `kimg` (the last stats line at or before it)."""
     if kimg is None or not stats:
         return None
-    before = [s for s in stats if s.get("kimg", 0) <= kimg + 1e-9 and s.get("wall_s") is not None]
-    return float(before[-1]["wall_s"]) if before else None
+    before = [s for s in stats if s.kimg <= kimg + 1e-9 and s.wall_s is not None]
+    return float(before[-1].wall_s) if before else None
 
 
-def _metric_row(
-    run: dict[str, Any], line: dict[str, Any], final: str | None, stats: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _metric_row(run: dict[str, Any], line: MetricLine, final: str | None, stats: list[StatsLine]) -> dict[str, Any]:
     """One metric line flattened with its run's identity; `final` marks the final snapshot's value."""
-    reference = line.get("reference") or {}
-    ci = line.get("ci95") or [None, None]
-    components = {name: part.get("value") for name, part in (line.get("components") or {}).items()}
-    # FD-DINOv2 is a different metric from FID: its rows get their own kind so no column mixes them.
-    kind = f"{line.get('kind')}-dinov2" if line.get("features") == "dinov2" else line.get("kind")
-    is_final = line.get("snapshot") == final
+    ci_lo, ci_hi = line.ci95 or (None, None)
+    components = {name: line.component(name) for name in line.components or {}}
+    is_final = line.snapshot == final
     # Old snapshot names floor the kimg; the final one stands for the exact budget the stats reached.
-    kimg = run["images_seen"] / 1000 if is_final and run["images_seen"] else line.get("kimg")
+    kimg = run["images_seen"] / 1000 if is_final and run["images_seen"] else line.kimg
     return {
         "run": run["run"],
         "model": run["model"],
         "preset": run["preset"],
         "data": run["data"],
         "seed": run["seed"],
-        "metric": line["metric"],
-        "kind": kind,
-        "value": float(line["value"]),
-        "sample_std": line.get("std"),
-        "ci_lo": ci[0],
-        "ci_hi": ci[1],
-        "ci_se": line.get("ci_se"),
-        "ci_groups": line.get("ci_groups"),
-        "nearest_k": line.get("nearest_k"),
+        "metric": line.metric,
+        "kind": line.report_kind,  # FD-DINOv2 is a metric of its own: no column mixes it with FID
+        "value": line.value,
+        "sample_std": line.std,
+        "ci_lo": ci_lo,
+        "ci_hi": ci_hi,
+        "ci_se": line.ci_se,
+        "ci_groups": line.ci_groups,
+        "nearest_k": line.nearest_k,
         **components,
         "kimg": kimg,
-        "snapshot": line.get("snapshot"),
+        "snapshot": line.snapshot,
         "final": is_final,
         "wall_s": _wall_at(stats, kimg),
-        "num_gen": line.get("num_gen"),
-        "num_ref": line.get("num_ref"),
-        "sample_seeds": ",".join(str(s) for s in line.get("seeds", [])),
-        "features": line.get("features"),
-        "weights_sha256": line.get("weights_sha256"),
-        "comparable": line.get("comparable"),
-        "resize_mode": line.get("resize_mode"),
-        "reference_hash": reference.get("content_hash"),
-        "reference_split": reference.get("split"),
-        "cleanfid_version": line.get("cleanfid_version"),
-        "unit": line.get("unit"),
-        "timestamp": line.get("timestamp"),
+        "num_gen": line.num_gen,
+        "num_ref": line.num_ref,
+        "sample_seeds": ",".join(str(s) for s in line.seeds),
+        "features": line.features,
+        "weights_sha256": line.weights_sha256,
+        "comparable": line.comparable,
+        "resize_mode": line.resize_mode,
+        "reference_hash": line.reference.content_hash,
+        "reference_split": line.reference.split,
+        "cleanfid_version": line.cleanfid_version,
+        "unit": line.unit,
+        "timestamp": line.timestamp,
     }
 
 
@@ -141,17 +135,9 @@ def load_profile_files(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(profile rows, attention-scaling rows) from JSON files written by `ladabench profile --json`."""
     profile, scaling = [], []
     for path in paths:
-        payload = read_json(Path(path))
-        schema = payload.get("schema")
-        if schema == PROFILE_SCHEMA:
-            profile += payload.get("rows", [])
-        elif schema == SCALING_SCHEMA:
-            scaling += payload.get("rows", [])
-        else:
-            raise UserError(
-                f"{path} is not a `ladabench profile --json` file (schema {schema!r}); "
-                f"expected {PROFILE_SCHEMA} or {SCALING_SCHEMA}"
-            )
+        document = ProfileFile.read(Path(path))
+        profile += [row.to_json() for row in document.rows]
+        scaling += document.scaling
     profile_df = pd.DataFrame(profile)
     if not profile_df.empty:  # a model profiled twice: the later file wins
         profile_df = profile_df.drop_duplicates(["model", "preset"], keep="last")

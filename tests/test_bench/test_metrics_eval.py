@@ -75,14 +75,14 @@ def test_evaluate_snapshot_appends_protocol_lines_and_reuses_reference(run_dir: 
         show_progress=False,
         log=logs.append,
     )
-    assert [r["metric"] for r in first] == ["fid40_train-random-conv", "kid40_train-random-conv"]
+    assert [r.metric for r in first] == ["fid40_train-random-conv", "kid40_train-random-conv"]
     fid = first[0]
     for field in PROTOCOL_FIELDS:
-        assert field in fid
-    assert fid["comparable"] is False and fid["num_gen"] == 40 and fid["num_ref"] == 40
-    assert fid["reference"]["data"] == "fashion10k" and len(fid["reference"]["content_hash"]) == 64
-    assert fid["snapshot"].startswith("snapshot-") and fid["seeds"] == [0, 1] and fid["generator"] == "G_ema"
-    assert fid["value"] == pytest.approx(sum(fid["values_per_seed"]) / 2)
+        assert field in fid.to_json()
+    assert fid.comparable is False and fid.num_gen == 40 and fid.num_ref == 40
+    assert fid.reference.data == "fashion10k" and len(fid.reference.content_hash) == 64
+    assert fid.snapshot.startswith("snapshot-") and fid.seeds == [0, 1] and fid.generator == "G_ema"
+    assert fid.value == pytest.approx(sum(fid.values_per_seed) / 2)
     assert any("computed and cached" in line for line in logs)
 
     logs.clear()
@@ -97,7 +97,7 @@ def test_evaluate_snapshot_appends_protocol_lines_and_reuses_reference(run_dir: 
         log=logs.append,
     )
     assert any("reused cached" in line for line in logs)
-    assert second[0]["values_per_seed"] == fid["values_per_seed"]  # same seeds, same snapshot -> same FID
+    assert second[0].values_per_seed == fid.values_per_seed  # same seeds, same snapshot -> same FID
     lines = _lines(run_dir / "metric-fid40_train-random-conv.jsonl")
     assert len(lines) == 2 and lines[1]["reference"]["cache"] == "hit"
     assert len(_lines(run_dir / "metric-kid40_train-random-conv.jsonl")) == 1

@@ -205,7 +205,7 @@ def test_reported_kid_is_scaled_mean_of_independent_subsets(num_gen: int, data_c
     )
     # The rule: subsets of min(1000, N generated, N reference) images, 100 of them per sample seed.
     size = min(KID_SUBSET_SIZE, num_gen, min(num_gen, data_count))
-    assert row["kid_subset_size"] == size and row["kid_subsets_per_seed"] == KID_NUM_SUBSETS == 100
+    assert row.kid_subset_size == size and row.kid_subsets_per_seed == KID_NUM_SUBSETS == 100
     ref = load_or_compute_reference(data, num_gen, extractor, show_progress=False).features
     from bench.metrics.generate import generated_features
 
@@ -219,7 +219,7 @@ def test_reported_kid_is_scaled_mean_of_independent_subsets(num_gen: int, data_c
         )
         for seed in (0, 1)
     ]
-    assert row["value"] == pytest.approx(1e3 * np.mean(expected), rel=1e-4)
+    assert row.value == pytest.approx(1e3 * np.mean(expected), rel=1e-4)
 
 
 def test_interval_closed_forms_equal_independent_computations() -> None:
@@ -278,7 +278,7 @@ def test_pipeline_fid_does_not_depend_on_batch_size() -> None:
     fids = {
         b: evaluate_generator(
             _tiny_generator(), data, metric, extractor, seeds=[0], batch_size=b, show_progress=False, ci_groups=0
-        )[0]["value"]
+        )[0].value
         for b in (1, 7, 50)
     }
     assert fids[1] > 1e-3
@@ -331,5 +331,5 @@ def test_reported_fid_interval_is_the_jackknife_of_independent_frechet_distances
         values = np.array([_independent_frechet(np.delete(gen, g, axis=0), ref) for g in groups])
         ses.append(np.sqrt(9 / 10 * ((values - values.mean()) ** 2).sum()))
     se = np.sqrt(np.sum(np.square(ses))) / 2
-    assert row["ci_groups"] == 10 and row["ci_se"] == pytest.approx(se, rel=1e-5)
-    assert row["ci95"] == pytest.approx([row["value"] - 1.959964 * se, row["value"] + 1.959964 * se], rel=1e-5)
+    assert row.ci_groups == 10 and row.ci_se == pytest.approx(se, rel=1e-5)
+    assert row.ci95 == pytest.approx([row.value - 1.959964 * se, row.value + 1.959964 * se], rel=1e-5)

@@ -63,14 +63,14 @@ def test_pr_metric_in_the_pipeline_matches_brute_force() -> None:
     (row,) = evaluate_generator(
         generator, data, [MetricName("pr", 30, "train", "random-conv")], extractor, seeds=[0], show_progress=False
     )
-    assert row["metric"] == "pr30_train-random-conv" and row["nearest_k"] == 3
+    assert row.metric == "pr30_train-random-conv" and row.nearest_k == 3
     gen = generated_features(generator, 0, 30, extractor, show_progress=False)
     ref = load_or_compute_reference(data, 30, extractor, show_progress=False).features
     expected = _brute_force(gen.astype(np.float64), ref.astype(np.float64), 3)
     for name, value in expected.items():
-        assert row["components"][name]["value"] == pytest.approx(value, abs=1e-9), name
-    assert row["value"] == row["components"]["precision"]["value"]
-    json.dumps(row)  # the line is written as JSON
+        assert row.component(name) == pytest.approx(value, abs=1e-9), name
+    assert row.value == row.component("precision")
+    json.dumps(row.to_json())  # the line is written as JSON
 
 
 def test_pr_columns_in_the_report(tmp_path) -> None:

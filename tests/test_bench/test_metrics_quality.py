@@ -108,7 +108,7 @@ def test_fid_at_batch_1_and_50_agrees_and_seeds_repeat(extractor) -> None:
         rows = evaluate_generator(
             generator, data, metrics, extractor, seeds=seeds, batch_size=batch_size, show_progress=False
         )
-        return rows[0]["values_per_seed"]
+        return rows[0].values_per_seed
 
     at_50 = fid(50, [0, 1])
     assert abs(fid(1, [0])[0] - at_50[0]) < 1e-4

@@ -136,6 +136,7 @@ def test_keep_snapshots_removes_the_oldest_and_never_the_newest(tmp_path):
 
 
 def test_metric_and_stats_lines_are_pushed_to_disk_whole(tmp_path, monkeypatch):
+    from bench.core.records import MetricLine, StatsLine
     from bench.metrics.evaluate import append_results
 
     synced: list[str] = []
@@ -147,9 +148,10 @@ def test_metric_and_stats_lines_are_pushed_to_disk_whole(tmp_path, monkeypatch):
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
-    append_results(tmp_path, [{"metric": "fid500_train", "value": 1.5}, {"metric": "fid500_train", "value": 2.5}])
-    RunDir(tmp_path).append_stats({"images_seen": 8, "loss_d": 0.5})
+    append_results(tmp_path, [MetricLine("fid500_train", "fid", 1.5), MetricLine("fid500_train", "fid", 2.5)])
+    tick = StatsLine(tick=1, step=1, images_seen=8, kimg=0.008, loss_d=0.5)
+    RunDir(tmp_path).append_stats(tick)
     lines = (tmp_path / "metric-fid500_train.jsonl").read_text().splitlines()
     assert [json.loads(line)["value"] for line in lines] == [1.5, 2.5]
     # Each line was complete and synced before the call returned (a later kill cannot take it back).
-    assert synced == [lines[0] + "\n", lines[0] + "\n" + lines[1] + "\n", '{"images_seen": 8, "loss_d": 0.5}\n']
+    assert synced == [lines[0] + "\n", lines[0] + "\n" + lines[1] + "\n", json.dumps(tick.to_json()) + "\n"]
