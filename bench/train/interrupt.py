@@ -1,14 +1,16 @@
-"""Graceful stop on Ctrl-C / SIGTERM: the first signal asks training to stop after the current iteration, a second aborts.
+"""Graceful stop on a signal: the first one asks training to snapshot and stop after the current iteration, a second aborts.
 
 Typer turns a KeyboardInterrupt into an exit before any command-level handler sees it, so the
 training session installs its own handlers for the span of training and restores the old ones after.
+Which signals stop a run is the caller's choice: SIGINT and SIGTERM by default; a cluster executor
+adds the scheduler's pre-kill signal (SLURM's `--signal`, submitit's SIGUSR2).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -34,13 +36,13 @@ class StopRequest:
 
 
 @contextmanager
-def stop_on_signals(enabled: bool = True) -> Iterator[StopRequest]:
-    """Handle SIGINT/SIGTERM as stop requests inside the block (only possible in the main thread)."""
+def stop_on_signals(signals: Iterable[int] = STOP_SIGNALS, enabled: bool = True) -> Iterator[StopRequest]:
+    """Handle `signals` as stop requests inside the block (only possible in the main thread; else never set)."""
     request = StopRequest()
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield request
         return
-    previous = {sig: signal.signal(sig, request._handle) for sig in STOP_SIGNALS}
+    previous = {sig: signal.signal(sig, request._handle) for sig in signals}
     try:
         yield request
     finally:

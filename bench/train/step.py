@@ -56,12 +56,12 @@ class DiscriminatorPair(nn.Module):
 class StepContext:
     """Everything one iteration needs besides the batch: models, optimizers, precision and the recipe."""
 
-    G: nn.Module  # may be torch.compile'd and/or DistributedDataParallel-wrapped
+    G: nn.Module  # G as the step calls it: G_plain itself, or G_plain compiled and/or DistributedDataParallel-wrapped
     D: nn.Module  # the plain D (the G step's critic; D gets no update there, so no DDP)
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     ema: nn.Module  # AveragedModel of the plain (uncompiled) G
-    G_plain: nn.Module  # the module whose weights G_ema averages
+    G_plain: nn.Module  # G's own module: the weights the optimizer updates, G_ema averages and snapshots keep
     scaler: torch.amp.GradScaler
     augment: Augment
     r1_gamma: float
@@ -71,7 +71,9 @@ class StepContext:
     bcr: bool = False  # balanced consistency regularisation instead of augmenting D's inputs
     cr_weight: float = 0.1  # weight of the consistency loss (used only with bcr)
     r1_interval: int = 1  # lazy R1: R1 (weighted r1_interval x r1_gamma) only on iterations step % r1_interval == 0
-    step: int = 0  # index of the next iteration; `train_step` advances it, the training loop sets it from its counters
+    step: int = (
+        0  # the run's iteration count (index of the next iteration): `train_step` advances it, snapshots keep it
+    )
 
     def __post_init__(self) -> None:
         """Default the D-step pair to the plain D."""
@@ -159,18 +161,23 @@ def grad_norm(module: nn.Module) -> Tensor:
     return torch.nn.utils.get_total_norm(grads)
 
 
-def optimizer_step(ctx: StepContext, optimizer: torch.optim.Optimizer) -> Tensor:
-    """Step through the AMP scaler; 1.0 when fp16 loss scaling skipped the step (inf/NaN grads), else 0.0.
+def update(
+    ctx: StepContext, optimizer: torch.optim.Optimizer, loss: Tensor, module: nn.Module
+) -> tuple[Tensor, Tensor]:
+    """Backpropagate `loss` through the AMP scaler and step `optimizer`: (module's grad norm, 1.0 if skipped else 0.0).
 
-    Under fp16 the first steps often overflow while the scaler finds its scale; such a step changes
-    no weight, so the loop does not treat its non-finite loss as divergence.
+    The grad norm is taken after unscaling. Under fp16 the first steps often overflow while the scaler
+    finds its scale; such a step changes no weight, so the loop does not treat its non-finite loss as divergence.
     """
-
+    optimizer.zero_grad(set_to_none=True)
+    ctx.scaler.scale(loss).backward()
+    ctx.scaler.unscale_(optimizer)
+    norm = grad_norm(module)
     scale_before = ctx.scaler.get_scale() if ctx.scaler.is_enabled() else None
     ctx.scaler.step(optimizer)
     ctx.scaler.update()
     skipped = scale_before is not None and ctx.scaler.get_scale() < scale_before
-    return torch.tensor(float(skipped))
+    return norm, torch.tensor(float(skipped))
 
 
 def _r1_or_zero(ctx: StepContext, real_logits: Tensor, reals_in: Tensor) -> Tensor:
@@ -218,11 +225,7 @@ def d_step(ctx: StepContext, reals: Tensor, z: Tensor) -> dict[str, Tensor]:
     real_logits, fake_logits, r1, cr = terms(ctx, reals, _at_least_fp32(fakes))
     loss_adv = F.softplus(-_at_least_fp32(real_logits)).mean() + F.softplus(_at_least_fp32(fake_logits)).mean()
     loss_d = loss_adv + r1 + cr
-    ctx.opt_d.zero_grad(set_to_none=True)
-    ctx.scaler.scale(loss_d).backward()
-    ctx.scaler.unscale_(ctx.opt_d)
-    norm_d = grad_norm(ctx.D)
-    skipped = optimizer_step(ctx, ctx.opt_d)
+    norm_d, skipped = update(ctx, ctx.opt_d, loss_d, ctx.D)
     return {
         "loss_d": loss_d.detach(),
         "r1": r1.detach(),
@@ -241,11 +244,7 @@ def g_step(ctx: StepContext, z: Tensor) -> dict[str, Tensor]:
     with ctx.autocast():
         fake_logits = ctx.D(fakes_in)
     loss_g = F.softplus(-_at_least_fp32(fake_logits)).mean()
-    ctx.opt_g.zero_grad(set_to_none=True)
-    ctx.scaler.scale(loss_g).backward()
-    ctx.scaler.unscale_(ctx.opt_g)
-    norm_g = grad_norm(ctx.G_plain)
-    skipped = optimizer_step(ctx, ctx.opt_g)
+    norm_g, skipped = update(ctx, ctx.opt_g, loss_g, ctx.G_plain)
     ctx.D.requires_grad_(True)
     ctx.ema.update_parameters(ctx.G_plain)
     return {"loss_g": loss_g.detach(), "grad_norm_g": norm_g.detach(), "amp_skipped_g": skipped}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.commands.models import count_params
+from bench.metrics.profile import count_params
 from bench.registry import all_models, get_model
 
 
