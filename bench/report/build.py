@@ -10,13 +10,15 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_text
+from bench.core.records import FD_DINOV2_KIND
 from bench.metrics.registry import QUALITY_METRICS
 from bench.report import plots
 from bench.report.aggregate import aggregate, per_run_table
 from bench.report.columns import COLUMNS, eval_hint, quality_kinds
+from bench.report.curves import MIN_CURVE_POINTS, curves_note, curves_section, write_curves
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
 from bench.report.initial import init_section
-from bench.report.markdown import render_report
+from bench.report.markdown import budget_label, render_report
 from bench.report.protocol import (
     check_metric_protocol,
     check_training_protocol,
@@ -24,10 +26,11 @@ from bench.report.protocol import (
     training_protocol,
 )
 from bench.report.regression import Change, compare_with, load_previous, regressions_markdown
+from bench.report.samples import samples_section, write_sample_figure
 from bench.report.spread import spread_notes
 from bench.report.spread_source import load_spread_source, write_protocol
 
-REPORT_KINDS = (*QUALITY_METRICS, "fid-dinov2")  # metric-line kinds with a protocol block in the report
+REPORT_KINDS = (*QUALITY_METRICS, FD_DINOV2_KIND)  # metric-line kinds with a protocol block in the report
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Report:
     plot_paths: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)  # against an older report, when one was given
+    figure_paths: list[Path] = field(default_factory=list)  # sample grids and learning curves (their own sections)
 
 
 def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
@@ -300,11 +304,23 @@ def build_report(
     atomic_write_text(csv_path, table.to_csv(index=False))
     write_protocol(csv_path, info)
     atomic_write_text(stem.with_name(f"{stem.name}-runs.csv"), per_run.to_csv(index=False))
-    title = title or f"ladabench comparison: {info['training']['data']} at {info['training']['total_kimg']:g} kimg"
-    sections = [s for s in (init_section(metrics, final, list(table["model"])),) if s]
+    title = title or f"ladabench comparison: {info['training']['data']} at {budget_label(info['training'])}"
+    models, initial = list(table["model"]), init_section(metrics, final, list(table["model"]))
+    samples = write_sample_figure(runs, models, stem.with_name(f"{stem.name}-samples.png"))
+    samples_init = (  # beside the from-initialisation table only
+        write_sample_figure(runs, models, stem.with_name(f"{stem.name}-samples-init.png"), initial=True)
+        if initial
+        else None
+    )
+    names = [proto["metric"] for proto in (info["metrics"].get(k) for k in ("kid", "fid")) if proto]
+    curve_data, curves_csv, curves_png = write_curves(stem, metrics, runs, profile, names)
+    notes += [n for n in (curves_note(curve_data, MIN_CURVE_POINTS),) if n]
+    sections = [s for s in (samples_section(samples, samples_init),) if s]
+    sections += [s for s in (curves_section(curves_csv, curves_png), initial) if s]
     sections += [regressions_markdown(changes, str(against))] if changes else []
     text = render_report(
         title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name, notes, sections
     )
     atomic_write_text(out_path, text)
-    return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes, changes)
+    figures = [f.path for f in (samples, samples_init) if f] + [p for p in (curves_png,) if p]
+    return Report(table, keys, info, out_path, csv_path, [p for _, p in made], notes, changes, figures)

@@ -115,13 +115,30 @@ def _precision_text(amp: Any) -> str:
     return "fp32 (`--amp off`)" if amp == "off" else f"{amp} autocast (`--amp {amp}`)"
 
 
+def budget_label(train: dict[str, Any]) -> str:
+    """The runs' budget in a few words for titles: '16 kimg' or '5 training TFLOPs'."""
+    tflops = _given(train.get("budget_tflops"))
+    return f"{tflops:g} training TFLOPs" if tflops is not None else f"{train['total_kimg']:g} kimg"
+
+
+def budget_words(train: dict[str, Any]) -> str:
+    """The budget row of the protocol table: real images (kimg) or training compute (TFLOPs, never mixed)."""
+    if _given(train.get("budget_tflops")) is None:
+        return f"{train['total_kimg']:g} kimg of real images shown to D"
+    return (
+        f"**{budget_label(train)} per run** (`--budget-tflops`: training stops at the first image count whose "
+        "images x the model's counted training FLOPs per real image reach it; equal compute, so each model sees "
+        "its own number of images)"
+    )
+
+
 def protocol_lines(info: dict[str, Any]) -> list[str]:
     """The protocol block: budget, data + preprocessing hash, metric protocol, weights hash, device, versions."""
     train = info["training"]
     lines = [
         "| protocol field | value |",
         "|---|---|",
-        f"| budget | {train['total_kimg']:g} kimg of real images shown to D, identical for every model; "
+        f"| budget | {budget_words(train)}, identical for every model; "
         "metrics from the EMA generator at the final snapshot (final at budget) |",
         f"| dataset | `{train['data']}` at {train['resolution']} px, content + preprocessing hash `{_short(train['data_content_hash'])}` |",
         f"| training | batch {train['batch_size']}, Adam, augmentation `{train['augment']}`{_bcr_text(train)}, "

@@ -49,6 +49,29 @@ def fid_vs_kimg(curves: pd.DataFrame, metric_label: str, path: Path) -> Path:
     return _save(fig, path)
 
 
+def learning_curves(curves: pd.DataFrame, path: Path) -> Path:
+    """One row per metric: value vs kimg and vs cumulative training TFLOPs, mean line and ±1 std band over seeds."""
+    metrics, models = list(dict.fromkeys(curves["metric"])), list(dict.fromkeys(curves["model"]))
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(len(metrics), 2, figsize=(12.8, 4.2 * len(metrics)), squeeze=False)
+    for row, metric in enumerate(metrics):
+        data = curves[curves["metric"] == metric]
+        unit = "KID x10^3" if str(data["kind"].iloc[0]) == "kid" else "FID"
+        for col, (x, label) in enumerate(
+            (("kimg", "real images shown to D (kimg)"), ("train_tflops", "cumulative training compute (TFLOPs)"))
+        ):
+            ax = axes[row, col]
+            points = data.dropna(subset=[x])
+            if points.empty:  # no FLOPs count for these runs (no profile rows, no FLOPs budget)
+                ax.set_axis_off()
+                continue
+            sns.lineplot(data=points, x=x, y="value", hue="model", hue_order=models, errorbar="sd", marker="o", ax=ax)
+            ax.set(xlabel=label, ylabel=f"{unit} (lower is better)", title=f"{metric} (band: ±1 std over seeds)")
+            ax.legend(title="model", fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def fid_vs_hours(curves: pd.DataFrame, metric_label: str, hours_label: str, path: Path) -> Path:
     """Metric vs training wall-clock hours, one line per run (seeds drawn separately: their clocks differ)."""
     fig, axes = _figure()

@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.report.columns import COLUMNS
-from bench.report.markdown import cell_text, column_header
+from bench.report.markdown import budget_label, cell_text, column_header
 from bench.report.regression import Change
 
 
@@ -24,9 +24,7 @@ def report_tables(report) -> list[Table]:
         if not keys:
             continue
         table = Table(
-            title=escape(
-                f"{train['data']} · {train['total_kimg']:g} kimg · batch {train['batch_size']} · {train['device']}"
-            ),
+            title=escape(f"{train['data']} · {budget_label(train)} · batch {train['batch_size']} · {train['device']}"),
             caption=caption,
         )
         for header in ("model", "preset", "seeds", *(column_header(k, info["hours_label"]) for k in keys)):

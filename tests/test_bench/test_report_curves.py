@@ -1,0 +1,83 @@
+"""Learning curves in reports: every evaluated point per run, against kimg and against cumulative training FLOPs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from reportfakes import make_run, metric_line
+
+from bench.report.build import build_report
+from bench.report.columns import parse_metric_list
+from bench.report.curves import MIN_CURVE_POINTS, points_per_run
+
+KEYS = parse_metric_list("fid,kid")
+FLOPS = {"ladagan": 1.0e9, "conv": 1.5e9}  # training FLOPs per real image in the profile file
+
+
+def _profile(path: Path) -> Path:
+    """A profile file with each model's training FLOPs per real image."""
+    rows = [
+        {"model": m, "preset": "tiny32", "resolution": 32, "train_flops_per_real_image": f, "g_macs_per_image": 1e6}
+        for m, f in FLOPS.items()
+    ]
+    path.write_text(json.dumps({"schema": "ladabench.profile/1", "rows": rows}))
+    return path
+
+
+def _add_lines(run: Path, kind: str, by_kimg: dict[int, float]) -> None:
+    """Metric lines of `kind` at these kimg (0: G before its first step, as `ladabench bench` writes it)."""
+    model = run.name.split("-")[1]
+    with open(run / f"metric-{kind}500_train.jsonl", "a", encoding="utf-8") as fh:
+        for kimg, value in by_kimg.items():
+            where = {"snapshot": "init"} if kimg == 0 else {}
+            fh.write(json.dumps(metric_line(kind, value, kimg, run.name, model, **where)) + "\n")
+
+
+@pytest.fixture()
+def runs(tmp_path: Path) -> Path:
+    """Two models x two seeds, FID and KID at initialisation and at kimg 1, 2, 3, 4 (the budget)."""
+    root = tmp_path / "runs"
+    for i, (model, seed) in enumerate([("ladagan", 0), ("ladagan", 1), ("conv", 0), ("conv", 1)]):
+        fid = {k: 100.0 - 10 * k - seed - (5 if model == "conv" else 0) for k in (1, 2, 3, 4)}
+        run = make_run(root, i, model, seed, fid, kid=10.0)  # KID at the budget
+        _add_lines(run, "fid", {0: 300.0 + seed})
+        _add_lines(run, "kid", {0: 90.0, 1: 40.0, 2: 30.0, 3: 20.0})
+    return root
+
+
+def test_curve_data_has_every_evaluated_point_of_every_run(runs: Path, tmp_path: Path) -> None:
+    report = build_report([runs], KEYS, tmp_path / "out" / "r.md", profile_paths=[_profile(tmp_path / "p.json")])
+    curves = pd.read_csv(tmp_path / "out" / "r-curves.csv")
+    fid = curves[curves["metric"] == "fid500_train"]
+    assert points_per_run(fid) == {name: 5 for name in fid["run"].unique()} and fid["run"].nunique() == 4
+    assert MIN_CURVE_POINTS == 5  # the issue's promise: initialisation, three snapshots, the budget
+    row = fid[(fid["model"] == "conv") & (fid["seed"] == 1) & (fid["kimg"] == 3)].iloc[0]
+    assert row["value"] == pytest.approx(100 - 30 - 1 - 5)
+    assert row["train_tflops"] == pytest.approx(3 * 1000 * FLOPS["conv"] / 1e12)
+    assert fid[fid["snapshot"] == "init"]["kimg"].eq(0).all()
+    text = report.markdown_path.read_text()
+    assert "## Learning curves" in text and "](r-curves.png)" in text and "](r-curves.csv)" in text
+    png = tmp_path / "out" / "r-curves.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png in report.figure_paths
+    assert not any("fewer than 5 evaluated points" in n for n in report.notes)
+
+
+def test_runs_with_too_few_points_are_named_in_a_note(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    make_run(root, 0, "ladagan", 0, {2: 80.0, 4: 40.0}, kid=10.0)
+    report = build_report([root], KEYS, tmp_path / "r.md")
+    (note,) = [n for n in report.notes if "fewer than 5 evaluated points" in n]
+    assert "`00000-ladagan-fashion10k-tiny32-kimg4-seed0` (1)" in note  # KID: at the budget only
+
+
+def test_a_flops_budget_run_plots_against_its_own_recorded_count(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    flops_options = {"total_kimg": None, "budget_tflops": 8.0, "train_flops_per_image": 2 * 10**9}  # 4,000 images
+    make_run(root, 0, "ladagan", 0, {2: 80.0, 4: 40.0}, kid=10.0, options=flops_options)
+    build_report([root], KEYS, tmp_path / "r.md", profile_paths=[_profile(tmp_path / "p.json")])
+    curves = pd.read_csv(tmp_path / "r-curves.csv")
+    # 2 kimg x 2e9 FLOPs (the run's count, not the profile's 1e9) = 4 TFLOPs.
+    assert curves[curves["kimg"] == 2]["train_tflops"].tolist() == [pytest.approx(4.0)]
