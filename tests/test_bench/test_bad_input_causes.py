@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import time
 from pathlib import Path
 
 import pytest
-from clicheck import fingerprint, one_error_line
+from clicheck import fingerprint, one_error_line, start_cli, wait_until
 from reportfakes import make_run
 
 from bench.cli import main
@@ -136,3 +138,16 @@ def test_profile_refuses_an_option_its_mode_would_ignore(tmp_path, capsys, args,
     assert main(["profile", *args, "--json", str(out)]) == 2
     assert one_error_line(capsys) == message
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_inception_features_on_cpu_ends_within_about_a_second(run_copy, tmp_path):
+    io = tmp_path / "io"
+    args = ["eval", str(run_copy), "--metrics", "fid200_train", "--sample-seeds", "0", "--device", "cpu"]
+    proc = start_cli(args, io, LADABENCH_CACHE=str(tmp_path / "cache"))  # real Inception, features not cached
+    wait_until(lambda: "reference features fashion10k (200)" in (io / "stderr.txt").read_text(), proc)
+    time.sleep(1.5)  # inside the batches (a batch of 50 used to run as one 10-20 s forward pass)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert time.monotonic() - sent < 2.5  # ~0.5 s of forward pass plus unwinding, on 2 shared cores
