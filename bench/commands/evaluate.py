@@ -23,6 +23,7 @@ from bench.core.interrupt import interrupt_with
 from bench.core.records import MetricLine
 from bench.core.rundir import RunDir
 from bench.metrics.ci import CI_GROUPS
+from bench.train.trackers import mirror_metrics
 
 
 def resolve_run_dir(run: str) -> Path:
@@ -156,6 +157,7 @@ def eval_command(
             ci_groups=ci_groups,
             dinov2=dinov2,
         )
+    mirror_metrics(run_dir, RunDir(run_dir).read_options(), lines)  # to the run's --tracker choice, if any
     console.print(_results_table(lines, f"{run_dir.name} / {lines[0].snapshot}"))
     for line in lines:
         console.print(f"appended to {escape(str(RunDir(run_dir).metric_path(line.metric)))}")

@@ -13,6 +13,7 @@ write inside the run folder: TensorBoard's events under `tensorboard/`, W&B's fi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterable
@@ -127,11 +128,10 @@ class WandbTracker:
         """Start (or resume) the run (an ImportError without wandb; wandb's own errors without a login)."""
         import wandb  # needs the wandb package
 
-        (run_path / WANDB_DIR).mkdir(exist_ok=True)
         self.wandb = wandb
         self.run = wandb.init(
             project=os.environ.get(WANDB_PROJECT_ENV, DEFAULT_WANDB_PROJECT),
-            id=previous_wandb_id(run_path) or wandb.util.generate_id(),
+            id=previous_wandb_id(run_path),  # None: a new run; wandb draws its id
             resume="allow",
             dir=str(run_path),
             name=run_path.name,
@@ -178,7 +178,8 @@ class Trackers:
                 )
             except Exception as exc:  # a login, network or permission problem inside the tracker's package
                 hint = "; set WANDB_MODE=offline or run `wandb login`" if name == "wandb" else ""
-                warn(f"tracker {name} not started: {type(exc).__name__}: {exc}{hint} (training continues)")
+                detail = str(exc).strip().rstrip(".")
+                warn(f"tracker {name} not started: {type(exc).__name__}: {detail}{hint} (training continues)")
         return cls(started)
 
     def _each(self, call: str, *args: Any) -> None:
@@ -222,3 +223,60 @@ class Trackers:
     def __exit__(self, *exc: object) -> None:
         """Close on exit."""
         self.close()
+
+
+def _json_of(record: Any) -> dict[str, Any]:
+    """A stats or metric record as its JSON line (records have `to_json`; plain dicts pass through)."""
+    return record.to_json() if hasattr(record, "to_json") else dict(record)
+
+
+def _then(first: Any, second: Any) -> Any:
+    """A hook that calls the caller's hook (when there is one), then the tracker's."""
+
+    def both(*args: Any) -> None:
+        """Both hooks, in order; the tracker's runs even when the caller's raised."""
+        try:
+            if first is not None:
+                first(*args)
+        finally:
+            second(*args)
+
+    return both
+
+
+def with_trackers(hooks: Any, options: Any) -> Any:
+    """Training hooks (a TrainHooks) that also mirror to the trackers named in `options.trackers` (none: unchanged).
+
+    The trackers start when the session opens (after options.json is written or the snapshot restored)
+    and close when it ends, however it ends. Only rank 0 calls hooks, so only rank 0 tracks.
+    """
+    if not options.trackers:
+        return hooks
+    trackers = Trackers([])
+
+    def on_open(run: Any, resumed: bool) -> None:
+        """Start the trackers inside the run folder."""
+        trackers.started = Trackers.open(options.trackers, run.path, options.to_json()).started
+
+    def on_metrics(kimg: float, rows: list[Any]) -> None:
+        """Each metric line of the evaluated snapshot."""
+        for row in rows:
+            trackers.metric({"kimg": kimg, **_json_of(row)})
+
+    return dataclasses.replace(
+        hooks,
+        on_open=_then(hooks.on_open, on_open),
+        on_tick=_then(hooks.on_tick, lambda record: trackers.stats(_json_of(record))),
+        on_metrics=_then(hooks.on_metrics, on_metrics),
+        on_grid=_then(hooks.on_grid, lambda kimg, path: trackers.samples(Path(path), kimg)),
+        on_close=_then(hooks.on_close, lambda run, reason: trackers.close()),
+    )
+
+
+def mirror_metrics(run_path: Path, options: dict[str, Any], lines: Iterable[Any]) -> None:
+    """Send metric lines computed outside training (`ladabench eval`) to the trackers the run was trained with."""
+    names = options.get("trackers") or ()
+    if names:
+        with Trackers.open(names, Path(run_path), options) as trackers:
+            for line in lines:
+                trackers.metric(_json_of(line))
