@@ -28,6 +28,7 @@ from bench.core.files import (
     read_json,
     read_jsonl_numbered,
 )
+from bench.core.paths import require_writable_folder
 from bench.core.records import MetricLine, StatsLine
 
 OPTIONS_FILE, ENV_FILE, LOG_FILE, STATS_FILE, LOCK_FILE = (
@@ -101,10 +102,8 @@ class RunDir:
     def create(cls, out_dir: Path, model: str, data: str, preset: str, total_kimg: float | None, seed: int) -> RunDir:
         """Make a new numbered run folder under `out_dir` (the next free number; safe against races)."""
         out_dir = Path(out_dir)
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create the output folder {out_dir} ({exc}); pass a writable --out") from exc
+        require_writable_folder(out_dir, "--out")  # names the file in the way (mkdir would say only "File exists")
+        out_dir.mkdir(parents=True, exist_ok=True)
         if not os.access(out_dir, os.W_OK):
             raise UserError(f"the output folder {out_dir} is not writable; pass a writable --out")
         used = [int(m.group(1)) for p in out_dir.iterdir() if (m := _RUN_NUMBER.match(p.name))]

@@ -151,3 +151,14 @@ def test_ctrl_c_during_inception_features_on_cpu_ends_within_about_a_second(run_
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     assert time.monotonic() - sent < 2.5  # ~0.5 s of forward pass plus unwinding, on 2 shared cores
+
+
+@pytest.mark.parametrize("below", ["", "runs"])
+def test_an_out_that_is_a_file_or_under_one_is_named_not_file_exists(tmp_path, capsys, below):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    out = a_file / below if below else a_file
+    argv = ["train", "ladagan", "--preset", "tiny", "--kimg", "0.008", "--batch", "8", "--device", "cpu"]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert one_error_line(capsys) == f"error: --out: {a_file} is not a folder; pass a path in a writable folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and a_file.read_text() == "x"
