@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))  # run as a file from a checkout: import this chec
 import torch  # noqa: E402
 
 from bench.core.files import atomic_write_text  # noqa: E402
-from bench.metrics.profile import SCHEMA as PROFILE_SCHEMA  # noqa: E402
+from bench.core.records import PROFILE_SCHEMA  # noqa: E402
 from bench.metrics.profile import profile_model  # noqa: E402
 from bench.metrics.roofline import measure_peaks, roofline_fields, step_dtype  # noqa: E402
 from bench.registry import all_models  # noqa: E402
@@ -87,7 +87,8 @@ def run_profiles(device: str, dry_run: bool, budget_s: float, peaks: dict[str, A
             continue
         began = time.monotonic()
         try:
-            row = profile_model(model, preset, px, batch, "bf16" if bf16 else "off", comp, device, repeats, warmup)
+            profiled = profile_model(model, preset, px, batch, "bf16" if bf16 else "off", comp, device, repeats, warmup)
+            row = profiled.to_json()  # this report keeps the profile file's flat rows, with its own fields added
         except Exception as exc:  # one failing configuration must not lose the others' results
             skipped.append({**label, "reason": f"error: {type(exc).__name__}: {exc}"[:300]})
             continue

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.core.files import atomic_write_json
+from bench.core.records import ProfileFile
 from bench.core.rundir import RunDir
-from bench.metrics.profile import SCHEMA, profile_model
+from bench.metrics.profile import profile_model
 from bench.report.columns import COLUMNS
 from bench.report.gather import load_profile_files
 from bench.train.options import TrainOptions
@@ -34,5 +34,4 @@ def count_missing_costs(
     ]
     if not rows:
         return list(profile_paths)
-    atomic_write_json(out_path, {"schema": SCHEMA, "rows": rows})
-    return [*profile_paths, out_path]
+    return [*profile_paths, ProfileFile(rows=rows).write(out_path)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -18,6 +19,7 @@ from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_text
 from bench.core.paths import require_writable_file
+from bench.core.records import PhaseTiming, ProfileFile, ProfileRow, Roofline
 
 UNITS_CAPTION = (
     "MACs = multiply-adds of one G forward pass per image (fvcore + attention handles); "
@@ -59,13 +61,24 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _percent_of_peak(row: dict[str, Any]) -> str:
+def _percent_of_peak(row: ProfileRow) -> str:
     """'3.1 % (fp32)': the step's counted FLOP/s over the measured matmul rate of its dtype."""
-    fraction = row.get("train_fraction_of_matmul_peak")
-    return "-" if fraction is None else f"{100 * fraction:.2g} % ({row['roofline_dtype']})"
+    if row.roofline is None:
+        return "-"
+    return f"{100 * row.roofline.train_fraction_of_matmul_peak:.2g} % ({row.roofline.roofline_dtype})"
 
 
-def _profile_table(rows: list[dict[str, Any]]) -> Table:
+def _speed_text(phase: PhaseTiming) -> str:
+    """'12.3 (11.9-12.8)': median images per second and the range over repeats."""
+    return f"{phase.img_per_sec:.1f} ({phase.img_per_sec_min:.1f}-{phase.img_per_sec_max:.1f})"
+
+
+def _peak_text(phase: PhaseTiming) -> str:
+    """Peak memory of a phase: CUDA bytes allocated on a GPU, the process's peak RSS on a CPU."""
+    return _mib(phase.peak_alloc_bytes if phase.peak_alloc_bytes is not None else phase.peak_rss_bytes)
+
+
+def _profile_table(rows: list[ProfileRow]) -> Table:
     """One line per profiled model/preset."""
     table = Table(title="ladabench profile", caption=UNITS_CAPTION)
     columns = (
@@ -83,37 +96,30 @@ def _profile_table(rows: list[dict[str, Any]]) -> Table:
         "peak mem train",
         "device",
     )
-    roofline = any("train_fraction_of_matmul_peak" in r for r in rows)
+    roofline = any(r.roofline is not None for r in rows)
     columns += ("% of matmul peak",) if roofline else ()
     for column in columns:
         table.add_column(column, overflow="fold")
     for r in rows:
-        mem_key = "peak_alloc_bytes" if r.get("gen_peak_alloc_bytes") is not None else "peak_rss_bytes"
-        speed = r.get("gen_img_per_sec") is not None
-        threads = f", {r['cpu_threads']} threads" if speed and r.get("device") == "cpu" else ""
-        lazy_r1 = f" (R1 every {r['r1_interval']} iterations)" if r.get("r1_interval", 1) != 1 else ""
-        device = (
-            f"{r.get('device', '-')} ({r.get('device_name', '')}{threads}, batch {r.get('batch', '-')}, {r.get('dtype', '')})"
-            if speed
-            else "-"
-        )
+        speed = r.speed if r.speed is not None and r.speed.gen.img_per_sec is not None else None
+        lazy_r1 = f" (R1 every {r.r1_interval} iterations)" if r.r1_interval != 1 else ""
+        device = "-"
+        if speed is not None:
+            threads = f", {speed.cpu_threads} threads" if speed.device == "cpu" else ""
+            device = f"{speed.device} ({speed.device_name or ''}{threads}, batch {speed.batch}, {speed.dtype or ''})"
         table.add_row(
-            r["model"],
-            r["preset"] + lazy_r1,
-            str(r["resolution"]),
-            f"{r['params_g']:,}",
-            f"{r['params_d']:,}",
-            _giga(r["g_macs_per_image"], "MAC"),
-            _giga(r["g_flops_per_image"], "FLOP"),
-            _giga(r["train_flops_per_real_image"], "FLOP"),
-            f"{r['gen_img_per_sec']:.1f} ({r['gen_img_per_sec_min']:.1f}-{r['gen_img_per_sec_max']:.1f})"
-            if speed
-            else "-",
-            f"{r['train_img_per_sec']:.1f} ({r['train_img_per_sec_min']:.1f}-{r['train_img_per_sec_max']:.1f})"
-            if speed
-            else "-",
-            _mib(r.get(f"gen_{mem_key}")),
-            _mib(r.get(f"train_{mem_key}")),
+            r.model,
+            r.preset + lazy_r1,
+            str(r.resolution),
+            f"{r.params_g:,}",
+            f"{r.params_d:,}",
+            _giga(r.g_macs_per_image, "MAC"),
+            _giga(r.g_flops_per_image, "FLOP"),
+            _giga(r.train_flops_per_real_image, "FLOP"),
+            _speed_text(speed.gen) if speed else "-",
+            _speed_text(speed.train) if speed else "-",
+            _peak_text(speed.gen) if speed else "-",
+            _peak_text(speed.train) if speed else "-",
             escape(device),
             *((_percent_of_peak(r),) if roofline else ()),
         )
@@ -174,7 +180,7 @@ def _targets(model: str, preset: str | None, res: int | None) -> list[tuple[str,
 
 def _model_rows(
     targets: list, settings: dict[str, Any], roofline: bool
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+) -> tuple[list[ProfileRow], dict[str, Any] | None]:
     """Profile rows of (model, preset, resolution) targets; with `roofline`, the matmul peaks measured first."""
     # start-up: the metrics layer imports torch and the models (see bench.commands.common)
     from bench.metrics.profile import profile_model
@@ -185,9 +191,10 @@ def _model_rows(
     for name, preset_name, resolution in targets:
         label = preset_name or f"default at {resolution} px"
         console.print(f"profiling {name} ({label}) on {settings['device']} ...")
-        rows.append(profile_model(name, preset_name, resolution, **settings))
+        row = profile_model(name, preset_name, resolution, **settings)
         if peaks is not None:
-            rows[-1].update(roofline_fields(rows[-1], peaks))
+            row = dataclasses.replace(row, roofline=Roofline.from_json(roofline_fields(row.to_json(), peaks)))
+        rows.append(row)
     return rows, peaks
 
 
@@ -284,7 +291,6 @@ def profile_command(
     import torch
 
     from bench.metrics.attention_scaling import attention_scaling as run_scaling
-    from bench.metrics.profile import SCHEMA
 
     if attention_scaling:
         refuse_unused(ctx, MODEL_ONLY, "with --attention-scaling (it times single attention layers)")
@@ -302,7 +308,8 @@ def profile_command(
         token_counts = _token_counts(tokens, dim)
         rows = run_scaling(token_counts, dim=dim, device=device, repeats=repeats, warmup=warmup)
         console.print(_scaling_table(rows))
-        payload: dict[str, Any] = {"schema": "ladabench.attention-scaling/1", "rows": rows}
+        document = ProfileFile(scaling=rows)
+        flat_rows = rows
     else:
         if model is None:
             raise UserError("give a MODEL to profile (see `ladabench models`), 'all', or --attention-scaling")
@@ -324,15 +331,15 @@ def profile_command(
             roofline,
         )
         console.print(_profile_table(rows))
-        payload = {"schema": SCHEMA, "units": UNITS_CAPTION, "rows": rows}
         if peaks is not None:
             console.print(_roofline_line(peaks))
-            payload["roofline"] = peaks
+        document = ProfileFile(rows=rows, units=UNITS_CAPTION, roofline=peaks)
+        flat_rows = [row.to_json() for row in rows]
     if json_path:
-        atomic_write_text(json_path, json.dumps(payload, indent=2) + "\n")
+        document.write(json_path)
         console.print(f"wrote {escape(str(json_path))}")
     if csv_path:
-        atomic_write_text(csv_path, rows_to_csv(rows))
+        atomic_write_text(csv_path, rows_to_csv(flat_rows))
         console.print(f"wrote {escape(str(csv_path))}")
 
 

@@ -15,8 +15,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench.core.files import atomic_write_json, read_json
+from bench.core.files import read_json
 from bench.core.progress import LoggedProgress
+from bench.core.records import ProfileFile
 from bench.grid.executors import (
     POLL_S,
     SUBMITIT_FOLDER,
@@ -30,7 +31,7 @@ from bench.grid.executors import (
 from bench.grid.plan import Cell, GridPlan, check_plan, plan_cells
 from bench.grid.status import QUEUED, CellStatus, cell_status, manifest_path, scheduler_states, write_manifest
 from bench.metrics.attention_scaling import attention_scaling
-from bench.metrics.profile import SCHEMA, profile_model
+from bench.metrics.profile import profile_model
 
 SCALING_REPEATS = 10
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
@@ -176,12 +177,6 @@ def run_cells(plan: GridPlan, executor: ExecutorOptions, console: Console, repor
     return GridOutcome(statuses, dataset, jobs)
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> Path:
-    """Write a JSON document atomically; return its path."""
-    atomic_write_json(path, payload)
-    return path
-
-
 def profile_models(plan: GridPlan, resolution: int, console: Console) -> list[Path]:
     """Profile every model of the grid (counts + speed) and one attention layer per kind; return the JSON files."""
     columns = (TextColumn("[bold]{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -204,7 +199,7 @@ def profile_models(plan: GridPlan, resolution: int, console: Console) -> list[Pa
             )
             progress.advance(task)
         stem = plan.report.with_suffix("")
-        paths = [write_json_atomic(stem.with_name(f"{stem.name}-profile.json"), {"schema": SCHEMA, "rows": rows})]
+        paths = [ProfileFile(rows=rows).write(stem.with_name(f"{stem.name}-profile.json"))]
         if plan.scaling_tokens:
             progress.update(task, description="attention scaling")
             # One layer is cheap at these token counts: the benchmark's own repeat count keeps the median steady.
@@ -216,7 +211,6 @@ def profile_models(plan: GridPlan, resolution: int, console: Console) -> list[Pa
                 repeats=max(plan.profile_repeats, SCALING_REPEATS),
                 warmup=2,
             )
-            payload = {"schema": "ladabench.attention-scaling/1", "rows": scaling}
-            paths.append(write_json_atomic(stem.with_name(f"{stem.name}-attention-scaling.json"), payload))
+            paths.append(ProfileFile(scaling=scaling).write(stem.with_name(f"{stem.name}-attention-scaling.json")))
             progress.advance(task)
     return paths

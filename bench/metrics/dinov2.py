@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from bench.core.errors import UserError
-from bench.metrics.extractor import DINOV2_FEATURES, FeatureExtractor
+from bench.core.records import DINOV2_FEATURES
+from bench.metrics.extractor import FeatureExtractor
 from bench.metrics.weights import sha256_of
 
 DINOV2_ENV = "LADABENCH_DINOV2"

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
+# Re-exported: the records own the name, since it decides a metric line's report kind (FD-DINOv2).
+from bench.core.records import DINOV2_FEATURES as DINOV2_FEATURES
+
 REAL_FEATURES = "inception"
-DINOV2_FEATURES = "dinov2"  # FD-DINOv2 (Stein et al. 2023); its metric names carry the suffix -dinov2
 TEST_FEATURES = ("random-conv",)
 RESIZE_MODE = "clean"  # clean-fid mode: PIL bicubic (antialiased) in float32, no quantisation
 INCEPTION_SIZE = 299

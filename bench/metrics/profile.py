@@ -12,6 +12,7 @@ i.e. R1 at 1/K of its cost per iteration; K = 1 (the default) is the reference s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import platform
@@ -22,12 +23,18 @@ from torch import nn
 
 from bench.core.errors import UserError
 from bench.core.paths import cache_dir
+from bench.core.records import PhaseTiming, ProfileRow, ProfileSpeed
 from bench.metrics.flops import counted_flops, fvcore_macs
-from bench.metrics.speed import is_cuda, peak_memory, throughput, time_calls
+from bench.metrics.speed import PeakMemory, is_cuda, peak_memory, throughput, time_calls
 from bench.registry import get_model
 from bench.train.step import AMP_DTYPES, make_step_context, train_step
 
-SCHEMA = "ladabench.profile/1"
+UNITS = (
+    "MACs = multiply-adds (fvcore, G forward, per image); FLOPs = 2 x MACs (FlopCounterMode, "
+    "math SDPA); train = one D step with R1 (with bCR: plus D on the augmented reals and fakes) + one "
+    "G step per real image (r1_interval K > 1: the mean over K iterations, R1 on one); elementwise ops, "
+    "softmax and optimizer updates not counted"
+)
 CPU_DEFAULT_BATCH = 8  # a preset's GPU batch (128) takes tens of seconds per iteration on 2 cores
 FLOP_COUNT_BATCH = 2  # operation counts are per image; a small batch keeps counting cheap
 
@@ -145,7 +152,7 @@ def profile_model(
     warmup: int = 2,
     measure_speed: bool = True,
     r1_interval: int = 1,
-) -> dict[str, Any]:
+) -> ProfileRow:
     """One profile row: params, G MACs/image, training FLOPs/real image, generation and training img/s, peak memory."""
     spec = get_model(model)
     preset = spec.preset(preset_name, resolution)
@@ -154,30 +161,25 @@ def profile_model(
     res = int(preset.resolution)
     g_macs, g_by_op = fvcore_macs(G, (torch.randn(1, G.z_dim),))
     d_macs, _ = fvcore_macs(D, (torch.randn(1, 3, res, res),))
-    row: dict[str, Any] = {
-        "schema": SCHEMA,
-        "model": spec.name,
-        "preset": preset.name,
-        "resolution": res,
-        "kind": spec.kind,
-        "params_g": count_params(G),
-        "params_d": count_params(D),
-        "g_macs_per_image": g_macs,
-        "g_flops_per_image": 2 * g_macs,
-        "d_macs_per_image": d_macs,
-        "g_macs_by_op": g_by_op,
-        "train_flops_per_real_image": _cached_training_flops(spec.name, preset.name, r1_interval),
-        "r1_interval": r1_interval,
-        "units": "MACs = multiply-adds (fvcore, G forward, per image); FLOPs = 2 x MACs (FlopCounterMode, "
-        "math SDPA); train = one D step with R1 (with bCR: plus D on the augmented reals and fakes) + one "
-        "G step per real image (r1_interval K > 1: the mean over K iterations, R1 on one); elementwise ops, "
-        "softmax and optimizer updates not counted",
-    }
+    row = ProfileRow(
+        model=spec.name,
+        preset=preset.name,
+        resolution=res,
+        kind=spec.kind,
+        params_g=count_params(G),
+        params_d=count_params(D),
+        g_macs_per_image=g_macs,
+        g_flops_per_image=2 * g_macs,
+        d_macs_per_image=d_macs,
+        g_macs_by_op=g_by_op,
+        train_flops_per_real_image=_cached_training_flops(spec.name, preset.name, r1_interval),
+        r1_interval=r1_interval,
+        units=UNITS,
+    )
     if not measure_speed:
         return row
     batch = batch or (preset.training.batch_size if is_cuda(device) else CPU_DEFAULT_BATCH)
     amp_dtype = amp_dtype_for(amp)
-    row.update({"batch": batch, "warmup": warmup, **environment(device, amp_dtype, compile_g)})
     if compile_g:
         _inductor_cache_off_tmp()
     G, D = G.to(device), D.to(device)
@@ -196,12 +198,20 @@ def profile_model(
     with peak_memory(device) as gen_mem:
         gen_times = time_calls(generate, device, repeats, warmup)
     G.train()
-    row.update({f"gen_{k}": v for k, v in throughput(gen_times, batch).items()}, **gen_mem.as_dict("gen"))
     ctx = _step_context(G, D, preset.training, device, amp_dtype, compile_g, r1_interval)
     cycle = _iterations(ctx, batch, G.z_dim, res, device)
     with peak_memory(device) as train_mem:
         train_times = time_calls(cycle, device, repeats, warmup)
-    row.update(
-        {f"train_{k}": v for k, v in throughput(train_times, batch * r1_interval).items()}, **train_mem.as_dict("train")
+    speed = ProfileSpeed(
+        batch=batch,
+        warmup=warmup,
+        **environment(device, amp_dtype, compile_g),
+        gen=_phase(throughput(gen_times, batch), gen_mem),
+        train=_phase(throughput(train_times, batch * r1_interval), train_mem),
     )
-    return row
+    return dataclasses.replace(row, speed=speed)
+
+
+def _phase(speed: dict[str, Any], memory: PeakMemory) -> PhaseTiming:
+    """One timed phase: throughput over the repeats and the phase's peak memory."""
+    return PhaseTiming(**speed, **{k.removeprefix("phase_"): v for k, v in memory.as_dict("phase").items()})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.core.errors import UserError
+from bench.core.records import DINOV2_FEATURES, FD_DINOV2_KIND, ProfileRow
 from bench.metrics.registry import QUALITY_METRICS
 
 
@@ -27,16 +28,22 @@ class Column:
     kind: str | None = None  # the metric-line kind whose final value fills it (source "metric")
 
 
+_profile = ProfileRow.column  # a profile file's field, checked at import (a typo fails at once)
 _COST_AND_SPEED = (
-    Column("macs", "g_macs_per_image", "G MACs/img", "profile", True, (1e6, "M")),
-    Column("flops", "g_flops_per_image", "G FLOPs/img", "profile", True, (1e6, "M"), ("train-flops",)),
-    Column("train-flops", "train_flops_per_real_image", "train FLOPs/real img", "profile", True, (1e9, "G")),
-    Column("params", "params_g", "G params", "profile", True, (1e6, "M"), ("params-d",)),
-    Column("params-d", "params_d", "D params", "profile", True, (1e6, "M"), companion_only=True),
+    Column("macs", _profile("g_macs_per_image"), "G MACs/img", "profile", True, (1e6, "M")),
+    Column("flops", _profile("g_flops_per_image"), "G FLOPs/img", "profile", True, (1e6, "M"), ("train-flops",)),
+    Column("train-flops", _profile("train_flops_per_real_image"), "train FLOPs/real img", "profile", True, (1e9, "G")),
+    Column("params", _profile("params_g"), "G params", "profile", True, (1e6, "M"), ("params-d",)),
+    Column("params-d", _profile("params_d"), "D params", "profile", True, (1e6, "M"), companion_only=True),
     Column("imgs-per-sec", "train_img_per_sec", "train img/s", "run", False),
     # From a `profile --roofline` file: the profiled step's counted FLOP/s over the measured matmul rate.
     Column(
-        "matmul-peak", "train_fraction_of_matmul_peak", "profiled step / matmul peak", "profile", False, (0.01, "%")
+        "matmul-peak",
+        _profile("train_fraction_of_matmul_peak"),
+        "profiled step / matmul peak",
+        "profile",
+        False,
+        (0.01, "%"),
     ),
     Column("peak-mem", "peak_mem_mib", "peak mem (MiB)", "run", True),
     Column("device-hours", "train_hours", "train hours", "run", True),
@@ -46,7 +53,7 @@ _QUALITY_PARTS = (
     Column("pr", "precision", QUALITY_METRICS["pr"].header, "metric", False, companions=PRDC_PARTS, kind="pr"),
     *(Column(part, part, f"{part} (k=3)", "metric", False, companion_only=True, kind="pr") for part in PRDC_PARTS),
     # FD-DINOv2 lines are FID lines on DINOv2 features (`eval --features dinov2`): their own column, never FID's.
-    Column("fd-dinov2", "fd_dinov2", "FD-DINOv2", "metric", True, kind="fid-dinov2"),
+    Column("fd-dinov2", "fd_dinov2", "FD-DINOv2", "metric", True, kind=FD_DINOV2_KIND),
 )
 COLUMNS: dict[str, Column] = {
     **{
@@ -84,4 +91,4 @@ def quality_kinds(keys: list[str]) -> list[str]:
 
 def eval_hint(kind: str) -> str:
     """The `ladabench eval` arguments that write lines of `kind`."""
-    return "fid --features dinov2" if kind == "fid-dinov2" else kind
+    return f"fid --features {DINOV2_FEATURES}" if kind == FD_DINOV2_KIND else kind

@@ -275,7 +275,7 @@ def test_cuda_profile_uses_events_and_allocator_peaks() -> None:
         pytest.skip("needs a CUDA device")
     from bench.metrics.profile import profile_model
 
-    row = profile_model("ladagan", "tiny32", batch=16, device="cuda", repeats=10, warmup=2)
+    row = profile_model("ladagan", "tiny32", batch=16, device="cuda", repeats=10, warmup=2).to_json()
     assert row["timer"] == "CUDA events" and row["train_repeats"] == 10
     assert row["gen_peak_alloc_bytes"] > 0 and row["train_peak_reserved_bytes"] >= row["train_peak_alloc_bytes"]
     assert row["gen_img_per_sec_min"] <= row["gen_img_per_sec"] <= row["gen_img_per_sec_max"]
