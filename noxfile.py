@@ -40,8 +40,7 @@ def ablations(session: nox.Session) -> None:
 
     Arguments pass to `ladabench bench ablations`: `nox -s ablations -- --kimg 200 --data cifar10 --seeds 0,1,2`.
     The default is the quick protocol (tiny presets, 16 kimg, one seed, FID/KID from 250 images) in runs/quick,
-    so it trains only the four ablation variants beside the quick grid's models (22.1 min measured on an idle
-    2-core CPU with those four already trained).
+    so with the quick grid already run it trains only the four ablation variants.
     """
     session.run("ladabench", "bench", "ablations", *session.posargs)
     if _option_value(session.posargs, "--device") in (None, "cpu"):

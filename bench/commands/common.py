@@ -1,8 +1,8 @@
 """Option texts and parsers shared by several commands (a helper module: it registers no command).
 
 Commands import the heavy layers (torch, pandas, clean-fid) inside their bodies, each such import
-marked `start-up`: `ladabench --help` then takes about 0.7 s instead of about 10 s with every layer
-imported at module top (measured with `/usr/bin/time python -m bench.cli --help` on 2 shared cores).
+marked `start-up`, so that `ladabench --help` starts in under a second, not in the many seconds that
+importing every layer at module top takes (check with `/usr/bin/time python -m bench.cli --help`).
 """
 
 from __future__ import annotations

@@ -194,9 +194,8 @@ def resize_batch(images: np.ndarray, size: int = INCEPTION_SIZE) -> torch.Tensor
 
 
 # A signal is handled only between two forward passes, and on CPU one pass of a 50-image batch through
-# Inception takes about 10 s: passes of 2 images keep Ctrl-C within about half a second. At one thread
-# they are as fast per image as batches of 16 (0.20-0.25 s each, measured); features change by float
-# reordering only (3e-6 of values of order 6).
+# Inception takes seconds: passes of 2 images keep Ctrl-C within about a second. At one thread they are
+# about as fast per image as batches of 16; features change by float reordering only.
 CPU_FORWARD_IMAGES = 2
 
 
