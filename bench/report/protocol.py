@@ -7,7 +7,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.train.options import PROTOCOL_KEYS
 
-# Training protocol ("Fair comparison" in the README): the TrainOptions fields declared `protocol=True`
+# Training protocol ("Fair comparison" in the design; docs/metrics.md): the TrainOptions fields declared `protocol=True`
 # (budget, data + preprocessing, batch, augmentation, precision, device kind). Learning rates, R1 weight
 # and architecture may differ: they are what the models and ablations are about.
 TRAINING_FIELDS = PROTOCOL_KEYS

@@ -1,6 +1,6 @@
 """Multi-process training with torchrun: process-group setup, rank roles, and small collectives.
 
-Conventions (README "Multi-GPU"): `--batch` is the global batch, split evenly over the processes;
+Conventions (docs/multi-gpu.md): `--batch` is the global batch, split evenly over the processes;
 the data order is that of a single process (each rank takes its slice of every global batch), so
 images seen count globally and a snapshot resumes under any process count. Only rank 0 writes.
 """
