@@ -21,6 +21,7 @@ from bench.data.registry import make_source
 from bench.train.options import CLI_FIELDS, TrainOptions, differences
 
 if TYPE_CHECKING:
+    from bench.data.types import PreparedDataset
     from bench.train.session import Resume
 
 COMMAND_OPTIONS = {  # options of the command itself, not of the run
@@ -91,11 +92,11 @@ class _Plan:
     """What the command will do: the resolved options, the opened data and, for --resume, the run to continue."""
 
     options: TrainOptions
-    dataset: Any
+    dataset: PreparedDataset | None  # None for a dry run (no image is read)
     resume: Resume | None
 
 
-def _resolve(request: dict[str, Any], open_data: bool) -> tuple[TrainOptions, Any]:
+def _resolve(request: dict[str, Any], open_data: bool) -> tuple[TrainOptions, PreparedDataset | None]:
     """Resolved options and, when `open_data`, the opened dataset (its identity goes into the options)."""
     # start-up: torch (see bench.commands.common); the metrics layer counts a --budget-tflops run's FLOPs
     from bench.metrics.budget import resolve_budgeted as resolve_options

@@ -26,6 +26,7 @@ from bench.core.errors import UserError
 from bench.core.records import MetricLine, MetricReference
 from bench.core.rundir import RunDir, snapshot_kimg
 from bench.data import load_dataset
+from bench.data.types import PreparedDataset
 from bench.metrics.ci import CI_GROUPS
 from bench.metrics.features import (
     REAL_FEATURES,
@@ -79,7 +80,7 @@ class _FeatureMemo:
         return self.by_seed[seed][:count]
 
 
-def _check_resolution(generator: nn.Module, dataset: Any) -> None:
+def _check_resolution(generator: nn.Module, dataset: PreparedDataset) -> None:
     """Refuse to compare images of different sizes (a wrong --data would give a meaningless FID)."""
     size = getattr(generator, "img_size", None)
     if size is not None and int(size) != int(dataset.resolution):
@@ -91,7 +92,7 @@ def _check_resolution(generator: nn.Module, dataset: Any) -> None:
 
 def evaluate_generator(
     generator: nn.Module,
-    dataset: Any,
+    dataset: PreparedDataset,
     metrics: list[MetricName],
     extractor: FeatureExtractor,
     device: str = "cpu",

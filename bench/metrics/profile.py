@@ -28,6 +28,7 @@ from bench.metrics.flops import counted_flops, fvcore_macs
 from bench.metrics.speed import PeakMemory, is_cuda, peak_memory, throughput, time_calls
 from bench.registry import get_model
 from bench.train.step import AMP_DTYPES, make_step_context, train_step
+from bench.zoo.spec import ModelSpec, Preset, TrainingRecipe
 
 UNITS = (
     "MACs = multiply-adds (fvcore, G forward, per image); FLOPs = 2 x MACs (FlopCounterMode, "
@@ -54,7 +55,7 @@ def amp_dtype_for(amp: str) -> torch.dtype | None:
 def _step_context(
     G: nn.Module,
     D: nn.Module,
-    training: Any,
+    training: TrainingRecipe,
     device: str,
     amp_dtype: torch.dtype | None,
     compile_g: bool,
@@ -88,7 +89,7 @@ def _cached_training_flops(model: str, preset_name: str, r1_interval: int = 1) -
     return training_flops_per_image(spec, spec.presets[preset_name], r1_interval=r1_interval)
 
 
-def training_flops_per_image(spec: Any, preset: Any, device: str = "cpu", r1_interval: int = 1) -> int:
+def training_flops_per_image(spec: ModelSpec, preset: Preset, device: str = "cpu", r1_interval: int = 1) -> int:
     """FLOPs (=2 x MACs) of one full training iteration per real image, forward and backward (lazy R1: the cycle's mean)."""
     torch.manual_seed(0)
     G, D = (m.to(device) for m in spec.build_models(preset))

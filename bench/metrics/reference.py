@@ -22,6 +22,7 @@ from rich.markup import escape
 from bench.core.errors import WriteError
 from bench.core.files import atomic_write_bytes
 from bench.core.paths import cache_root
+from bench.data.types import PreparedDataset
 from bench.metrics.features import (
     RESIZE_MODE,
     FeatureExtractor,
@@ -68,7 +69,7 @@ def reference_indices(count: int, num_ref: int) -> np.ndarray:
     return np.sort(np.random.default_rng(SELECTION_SEED).permutation(count)[:num_ref])
 
 
-def reference_meta(dataset: Any, split: str, num_ref: int, extractor: FeatureExtractor) -> dict[str, Any]:
+def reference_meta(dataset: PreparedDataset, split: str, num_ref: int, extractor: FeatureExtractor) -> dict[str, Any]:
     """Every input that determines the reference features (hashed into the cache key)."""
     return {
         "format": CACHE_FORMAT,
@@ -119,7 +120,7 @@ def _read(path: Path, meta: dict[str, Any]) -> ReferenceStats | None:
 
 
 def load_or_compute_reference(
-    dataset: Any,
+    dataset: PreparedDataset,
     num_ref: int,
     extractor: FeatureExtractor,
     device: str = "cpu",

@@ -31,6 +31,7 @@ from bench.train.options import (
     option_fields,
 )
 from bench.train.trackers import parse_trackers
+from bench.zoo.spec import Preset
 
 MAX_TICK_KIMG = 4.0  # StyleGAN's tick length; shorter runs get ~10 ticks
 
@@ -47,7 +48,7 @@ def default_tick_kimg(total_kimg: float | None, batch_size: int) -> float:
     return min(MAX_TICK_KIMG, max(batch_size / 1000, total_kimg / 10))
 
 
-def effective_preset(preset: Any, training_overrides: dict[str, Any]) -> Any:
+def effective_preset(preset: Preset, training_overrides: dict[str, Any]) -> Preset:
     """The preset with its training recipe replaced by the values this run uses."""
     training = dataclasses.replace(preset.training, **training_overrides)
     return dataclasses.replace(preset, training=training)
@@ -100,7 +101,7 @@ def _budget_kimg(values: dict[str, Any]) -> float | None:
     return values["total_kimg"]
 
 
-def json_config(preset: Any) -> dict[str, Any]:
+def json_config(preset: Preset) -> dict[str, Any]:
     """A preset dataclass as plain JSON values."""
     return json.loads(json.dumps(dataclasses.asdict(preset)))
 

@@ -57,7 +57,7 @@ class ModelSpec:
     kind: str = "ladagan"  # "ladagan" | "ablation" | "baseline" (a plugin may name its own)
     package: str = BUILT_IN  # where the entry came from; the registry sets it for plugins from their entry point
 
-    def preset(self, name: str | None, resolution: int | None = None) -> Any:
+    def preset(self, name: str | None, resolution: int | None = None) -> Preset:
         """Resolve a preset name ('tiny' means the tiny preset at `resolution`; None the default)."""
         if name is None:
             if resolution is None:
@@ -95,7 +95,7 @@ class ModelSpec:
             return DEFAULT_TINY_KIMG
         return self.default_kimg_by_preset.get(preset_name, DEFAULT_KIMG)
 
-    def build_models(self, preset: Any) -> tuple[nn.Module, nn.Module]:
+    def build_models(self, preset: Preset) -> tuple[nn.Module, nn.Module]:
         """(G, D) for a preset; G must say its latent width (`z_dim`), which training and metrics sample."""
         G, D = self.build(preset)
         if not isinstance(getattr(G, "z_dim", None), int):
