@@ -75,9 +75,10 @@ SlurmdLogFile=$LOG_DIR/slurmd.log
 ReturnToService=2
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
-# Requeued jobs start again at once (the default waits; preemption tests would sit idle).
-MinJobAge=60
-SchedulerParameters=defer_batch
+# A requeued job may start again after cred_expire seconds (default 120) and a job gets KillWait seconds
+# (default 30) between SIGTERM and SIGKILL: short here, so a preemption on a laptop resumes within seconds.
+AuthInfo=cred_expire=10
+KillWait=10
 NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF

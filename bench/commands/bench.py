@@ -66,7 +66,27 @@ def _options(grid: GridProtocol) -> dict[str, tuple[type, object]]:
     """The options every grid command takes (name -> (type, Typer option)), with the grid's defaults."""
     runs_default = grid.runs_default or f"runs/{grid.name}"
     return {
+        "models": (
+            str,
+            _option(",".join(grid.models), "--models", help="The grid's models to run (comma-separated subset)."),
+        ),
         "kimg": (float, _option(grid.total_kimg, "--kimg", help="Budget per run in kimg, equal for every model.")),
+        "budget_tflops": (
+            float,
+            _option(
+                None,
+                "--budget-tflops",
+                help="Instead of --kimg: equal training compute per run in TFLOPs (each model's counted FLOPs/image).",
+            ),
+        ),
+        "snapshot_kimg": (
+            float,
+            _option(
+                grid.snapshot_kimg,
+                "--snapshot-kimg",
+                help="Snapshot interval; every snapshot is evaluated (the learning curves' points).",
+            ),
+        ),
         "data": (str, _option(None, "--data", help="Dataset (default: the embedded fashion10k).")),
         "seeds": (str, _option("0", "--seeds", help="Training seeds, e.g. 0,1,2 (mean ± std over them).")),
         "num_gen": (
@@ -190,9 +210,11 @@ def _plan(grid: GridProtocol, given: dict[str, Any], device: str) -> Any:
     batch = given["batch"] if given["batch"] is not None or given["preset"] != "tiny" else grid.batch_tiny
     return GridPlan(
         name=grid.name,
-        models=list(grid.models),
+        models=[m.strip() for m in given["models"].split(",") if m.strip()],
         data=given["data"] or DEFAULT_DATASET,
-        total_kimg=given["kimg"],
+        total_kimg=None if given["budget_tflops"] is not None else given["kimg"],
+        budget_tflops=given["budget_tflops"],
+        snapshot_kimg=given["snapshot_kimg"],
         seeds=parse_int_list(given["seeds"], "--seeds"),
         num_gen=given["num_gen"],
         report=given["out"],
@@ -234,12 +256,13 @@ def write_grid_report(plan: Any, statuses: list[Any], dataset: Any) -> Any:
     from bench.grid.run import profile_models
     from bench.report.build import build_report
     from bench.report.columns import parse_metric_list
+    from bench.train.budget import budget_images
     from bench.train.ema import EmaSchedule
 
     run_dirs = [s.run for s in statuses]
     first = cell_options(plan, plan.models[0], plan.seeds[0], dataset)
     schedule = EmaSchedule(first.ema_decay, first.ema_halflife_kimg, first.ema_rampup, first.batch_size)
-    note = budget_note(plan.total_kimg, first.batch_size, schedule)
+    note = budget_note(budget_images(first) / 1000, first.batch_size, schedule)
     profile_paths = profile_models(plan, dataset.resolution, console) if plan.profile else []
     compare = (
         "ladabench compare "
@@ -264,6 +287,11 @@ def write_grid_report(plan: Any, statuses: list[Any], dataset: Any) -> Any:
         spread_from=plan.spread_from,
         spread_strict=False,
     )
+
+
+def _budget_words(plan: Any) -> str:
+    """The grid's budget per run in words: '16 kimg' or '5 training TFLOPs'."""
+    return f"{plan.budget_tflops:g} training TFLOPs" if plan.budget_tflops is not None else f"{plan.total_kimg:g} kimg"
 
 
 def _continue_line(name: str, command: str) -> str:
@@ -296,7 +324,7 @@ def _run(grid: GridProtocol, given: dict[str, Any]) -> None:
         executor = type(executor)(kind="debug")
     console.print(
         f"[bold]{grid.name}[/]: {len(plan.models)} models x seeds {plan.seeds} on {plan.data}, "
-        f"{plan.total_kimg:g} kimg each, preset {plan.preset}, {device}; FID/KID with {plan.num_gen} generated "
+        f"{_budget_words(plan)} each, preset {plan.preset}, {device}; FID/KID with {plan.num_gen} generated "
         f"images per sample seed {plan.sample_seeds}; executor {executor.kind}"
     )
     stopped = _continue_line(grid.name, plan.command)

@@ -183,6 +183,11 @@ class CellJob(submitit.helpers.Checkpointable):
             if needs_evaluation(run.path, names, INIT_SNAPSHOT):
                 log(f"cell {cell.key}: evaluating G at initialisation")
                 evaluate_initial(run.path, names, device, None, list(cell.sample_seeds), **common)
+            # With `every_snapshot` each kept snapshot is a point of the learning curves; the final one comes last.
+            for snapshot in run.snapshots() if cell.every_snapshot else []:
+                if needs_evaluation(run.path, names, snapshot.name):
+                    log(f"cell {cell.key}: evaluating {snapshot.name}")
+                    evaluate_snapshot(run.path, snapshot, names, device, None, list(cell.sample_seeds), **common)
             if needs_evaluation(run.path, names):
                 log(f"cell {cell.key}: evaluating {run.final_snapshot_name()}")
                 evaluate_snapshot(run.path, None, names, device, None, list(cell.sample_seeds), **common)

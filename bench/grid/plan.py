@@ -16,14 +16,15 @@ from bench.core.errors import UserError
 from bench.core.paths import require_writable_file, require_writable_folder
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
+from bench.metrics.budget import resolve_budgeted
 from bench.metrics.evaluate import default_num_gen
 from bench.metrics.features import metric_suffix
 from bench.metrics.names import resolve_metric_names
 from bench.metrics.weights import locate_inception
 from bench.registry import get_model
+from bench.train.budget import budget_images, check_budget_tflops
 from bench.train.ema import EmaSchedule
 from bench.train.options import TrainOptions, differences
-from bench.train.resolve import resolve_options
 
 CELLS_FOLDER = "cells"  # <runs>/cells/<key>.json (state), .lock (one worker per cell)
 LOGS_FOLDER = "logs"  # <runs>/logs/<key>.log (a cell's console output)
@@ -36,7 +37,7 @@ class GridPlan:
     name: str
     models: list[str]
     data: str
-    total_kimg: float
+    total_kimg: float | None  # None with `budget_tflops`: the budget is training compute, not images
     seeds: list[int]
     num_gen: int
     report: Path
@@ -55,6 +56,8 @@ class GridPlan:
     command: str = ""
     train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainOptions fields every cell sets
     spread_from: Path | None = None  # a multi-seed report's CSV whose seed spread judges a single-seed grid
+    budget_tflops: float | None = None  # equal training compute per run instead of equal kimg (--budget-tflops)
+    snapshot_kimg: float | None = None  # snapshot interval whose every snapshot is evaluated (the learning curves)
 
     @property
     def preset_arg(self) -> str | None:
@@ -78,6 +81,7 @@ class Cell:
     features: str
     sample_seeds: tuple[int, ...]
     runs_dir: str  # absolute: a worker may start in another folder
+    every_snapshot: bool = False  # evaluate every kept snapshot (learning curves), not only the final one
 
     @property
     def key(self) -> str:
@@ -86,8 +90,8 @@ class Cell:
 
     @property
     def budget_images(self) -> int:
-        """The run's budget in images."""
-        return round(float(self.options["total_kimg"]) * 1000)
+        """The run's budget in images (--kimg, or what its --budget-tflops buys)."""
+        return budget_images(self.train_options())
 
     @property
     def log_path(self) -> Path:
@@ -118,6 +122,7 @@ class Cell:
             "features": self.features,
             "sample_seeds": list(self.sample_seeds),
             "runs_dir": self.runs_dir,
+            "every_snapshot": self.every_snapshot,
         }
 
     @classmethod
@@ -131,6 +136,7 @@ class Cell:
             data["features"],
             tuple(data["sample_seeds"]),
             data["runs_dir"],
+            bool(data.get("every_snapshot", False)),
         )
 
 
@@ -140,7 +146,8 @@ def cell_options(plan: GridPlan, model: str, seed: int, dataset: Any) -> TrainOp
         "model": model,
         "data": plan.data,
         "preset": plan.preset_arg,
-        "total_kimg": plan.total_kimg,
+        "total_kimg": None if plan.budget_tflops is not None else plan.total_kimg,
+        "budget_tflops": plan.budget_tflops,
         "seed": seed,
         "device": plan.device,
         "out": str(plan.runs_dir.resolve()),
@@ -149,7 +156,9 @@ def cell_options(plan: GridPlan, model: str, seed: int, dataset: Any) -> TrainOp
         "data_count": dataset.count,
         **plan.train_overrides,
     }
-    return resolve_options(request, dataset.resolution)
+    if plan.snapshot_kimg is not None:  # every snapshot kept: each is evaluated after training (idempotent)
+        request.update(snapshot_kimg=plan.snapshot_kimg, keep_snapshots=0)
+    return resolve_budgeted(request, dataset.resolution)
 
 
 def metric_names(plan: GridPlan) -> list[str]:
@@ -171,6 +180,7 @@ def plan_cells(plan: GridPlan, dataset: Any) -> list[Cell]:
             plan.features,
             tuple(plan.sample_seeds),
             str(plan.runs_dir.resolve()),
+            plan.snapshot_kimg is not None,
         )
         for model in plan.models
         for seed in plan.seeds
@@ -202,8 +212,11 @@ def check_plan(plan: GridPlan) -> Any:
     """Fail before any training: unknown models, bad budget or seeds, missing data or FID weights."""
     for model in plan.models:
         get_model(model)
-    if plan.total_kimg <= 0:
+    if plan.budget_tflops is None and plan.total_kimg <= 0:
         raise UserError(f"--kimg {plan.total_kimg:g} must be positive")
+    check_budget_tflops(plan.budget_tflops, None, 1)  # the batch check follows per model, with its count
+    if plan.snapshot_kimg is not None and not (math.isfinite(plan.snapshot_kimg) and plan.snapshot_kimg > 0):
+        raise UserError(f"--snapshot-kimg must be a positive number of kimg (got {plan.snapshot_kimg:g})")
     if not plan.seeds or not plan.sample_seeds:
         raise UserError("--seeds needs at least one training seed, e.g. --seeds 0,1")
     if plan.num_gen < 2:
@@ -227,5 +240,5 @@ def budget_note(kimg: float, batch: int, schedule: EmaSchedule) -> str | None:
         f"**Read the FID/KID columns as a pipeline check, not a ranking:** {kimg:g} kimg is {steps} iterations "
         f"at batch {batch}; the EMA generator ({schedule.describe()}) still holds {initial_share:.0%} of its "
         "initial weights, so its FID mostly reflects the initialisation. The cost and speed columns are "
-        "meaningful; for quality, scale up or use an EMA half-life (`--ema-halflife-kimg`, see the README)."
+        "meaningful; for quality, scale up or use an EMA half-life (`--ema-halflife-kimg`, see docs/training.md)."
     )

@@ -2,7 +2,7 @@
 
 A protocol states everything a grid's cells share: models, budget, evaluation size, report, and the
 training recipe every cell sets (EMA half-life, learning rate, batch of tiny presets, precision). The
-figures behind these choices (speeds, FID at equal budget) live in the README and reports with their
+figures behind these choices (speeds, FID at equal budget) live in docs/small-budget.md and the reports with their
 commands; here only the decisions.
 """
 
@@ -40,6 +40,8 @@ class GridProtocol:
     batch_tiny: int = 16  # tiny presets only: twice the updates per kimg of the presets' 32
     amp: str = "off"  # fp32, the authors' precision; bf16 was not shown to score like fp32 at equal budget
     metrics: tuple[str, ...] = ("kid", "fid")  # KID first: the unbiased headline at small N
+    # Learning curves: a snapshot every this many kimg, each one evaluated (None: only the final one).
+    snapshot_kimg: float | None = None
 
     @property
     def ema_text(self) -> str:
@@ -52,6 +54,8 @@ QUICK = GridProtocol(
     models=("ladagan", "conv", "transgan", "ladagan-dot"),
     total_kimg=16.0,
     num_gen=250,
+    # Five points per curve (initialisation, 4, 8, 12, 16 kimg): three extra N=250 evaluations per run.
+    snapshot_kimg=4.0,
     report="reports/quick.md",
     title="ladabench quick benchmark",
     doc="LadaGAN vs conv GAN vs TransGAN-style vs dot-product LadaGAN at tiny presets on a CPU: reports/quick.md.",
@@ -71,6 +75,7 @@ ABLATIONS = GridProtocol(
     ),
     total_kimg=QUICK.total_kimg,  # the quick protocol, so the two grids share runs
     num_gen=QUICK.num_gen,
+    snapshot_kimg=QUICK.snapshot_kimg,
     report="reports/ablations.md",
     title="ladabench ablations",
     doc="LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md. "
@@ -78,7 +83,18 @@ ABLATIONS = GridProtocol(
     spread_default=SEEDS_REPORT_CSV,
     runs_default="runs/quick",
 )
-PROTOCOLS = {p.name: p for p in (QUICK, ABLATIONS)}
+BUDGET = GridProtocol(
+    name="budget",
+    models=("ladagan", "conv"),
+    total_kimg=64.0,
+    num_gen=QUICK.num_gen,
+    snapshot_kimg=8.0,  # nine points per curve: initialisation and every 8 kimg to 64
+    report="reports/fashion32-budget.md",
+    title="ladabench budget study: LadaGAN vs the conv GAN to 64 kimg",
+    doc="The budget question: LadaGAN and the conv GAN under the quick protocol trained to 64 kimg, evaluated "
+    "every 8 kimg (learning curves against kimg and training FLOPs): reports/fashion32-budget.md.",
+)
+PROTOCOLS = {p.name: p for p in (QUICK, ABLATIONS, BUDGET)}
 
 
 def parse_grid_ema(text: str) -> dict[str, float | None]:
