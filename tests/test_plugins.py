@@ -73,6 +73,10 @@ def test_a_plugin_package_is_listed_and_trains(tmp_path):
     assert stats and stats[-1]["kimg"] == pytest.approx(0.032)
     assert list(run.glob("snapshot-*.pt"))
 
+    profiled = cli(["profile", "tinygan", "--preset", "mlp32", "--no-speed", "--threads", "1"], site, tmp_path)
+    assert profiled.returncode == 0, profiled.stderr
+    assert "tinygan" in profiled.stdout and "201,792" in profiled.stdout  # G params of the documented mlp32
+
 
 def test_a_plugin_cannot_shadow_a_built_in_model(tmp_path, monkeypatch):
     source = textwrap.dedent(
