@@ -90,7 +90,7 @@ BUDGET = GridProtocol(
     num_gen=QUICK.num_gen,
     snapshot_kimg=8.0,  # nine points per curve: initialisation and every 8 kimg to 64
     report="reports/fashion32-budget.md",
-    title="ladabench budget study: LadaGAN vs the conv GAN to 64 kimg",
+    title="ladabench budget study: LadaGAN vs the conv GAN",
     doc="The budget question: LadaGAN and the conv GAN under the quick protocol trained to 64 kimg, evaluated "
     "every 8 kimg (learning curves against kimg and training FLOPs): reports/fashion32-budget.md.",
 )

@@ -14,6 +14,7 @@ import pandas as pd
 
 from bench.core.files import atomic_write_text
 from bench.report import plots
+from bench.report.spread import Z_95, within_noise
 
 MIN_CURVE_POINTS = 5  # initialisation, three or more snapshots and the budget: fewer cannot show a trend
 CURVE_COLUMNS = ("run", "model", "seed", "metric", "kind", "snapshot", "kimg", "value", "train_tflops")
@@ -39,7 +40,9 @@ def curve_table(metrics: pd.DataFrame, runs: pd.DataFrame, profile: pd.DataFrame
     rows = rows.sort_values("timestamp", na_position="first").drop_duplicates(["run", "snapshot"], keep="last")
     per_image = _flops_per_image(runs, profile)
     rows = rows.assign(train_tflops=rows["kimg"] * 1000 * rows["run"].map(per_image) / 1e12)
-    return rows.sort_values(["model", "seed", "kimg"])[list(CURVE_COLUMNS)].reset_index(drop=True)
+    order = {model: i for i, model in enumerate(dict.fromkeys(runs["model"]))}  # the report's row order
+    rows = rows.assign(order=rows["model"].map(order)).sort_values(["order", "seed", "kimg"])
+    return rows[list(CURVE_COLUMNS)].reset_index(drop=True)
 
 
 def points_per_run(curves: pd.DataFrame) -> dict[str, int]:
@@ -54,9 +57,85 @@ def curves_note(curves: pd.DataFrame, promised: int) -> str | None:
         return None
     listed = ", ".join(f"`{run}` ({n})" for run, n in sorted(short.items()))
     return (
-        f"Learning curves with fewer than {promised} evaluated points: {listed}; evaluate more snapshots "
-        "(`ladabench eval RUN --snapshot KIMG`) to see whether a model still improves."
+        f"Learning curves with fewer than {promised} evaluated points: {listed}; train with a shorter "
+        "`--snapshot-kimg` (the grids evaluate every snapshot) to see whether a model still improves."
     )
+
+
+def gap_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per metric, each model against the first one at every kimg both evaluated with two or more seeds each.
+
+    The gap (model minus the first model; lower is better, so a positive gap favours the first) is within seed
+    noise when below the 95% band of the report's seed-spread rule (`bench.report.spread`), with the std
+    pooled over the two models' seeds at that point.
+    """
+    rows = []
+    for metric, data in curves.groupby("metric", sort=False):
+        models = list(dict.fromkeys(data["model"]))
+        stats = data.groupby(["model", "kimg"])["value"].agg(["mean", "std", "count"])
+        for other in models[1:]:
+            for kimg in sorted(
+                set(data.loc[data["model"] == models[0], "kimg"]) & set(data.loc[data["model"] == other, "kimg"])
+            ):
+                ref, oth = stats.loc[(models[0], kimg)], stats.loc[(other, kimg)]
+                if min(ref["count"], oth["count"]) < 2:
+                    continue
+                dof_ref, dof_oth = ref["count"] - 1, oth["count"] - 1
+                pooled = ((dof_ref * ref["std"] ** 2 + dof_oth * oth["std"] ** 2) / (dof_ref + dof_oth)) ** 0.5
+                seeds = int(min(ref["count"], oth["count"]))
+                gap = oth["mean"] - ref["mean"]
+                rows.append(
+                    {
+                        "metric": metric,
+                        "kimg": kimg,
+                        "reference": models[0],
+                        "model": other,
+                        "reference_mean": ref["mean"],
+                        "model_mean": oth["mean"],
+                        "gap": gap,
+                        "band": Z_95 * (2.0 / seeds) ** 0.5 * pooled,
+                        "seeds": seeds,
+                        "beyond_noise": not within_noise(gap, pooled, seeds),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def gap_section(curves: pd.DataFrame) -> str | None:
+    """The report's 'Gap by budget' section: where along training the gap between models is beyond seed noise."""
+    table = gap_table(curves)
+    if table.empty:
+        return None
+    lines = [
+        "## Gap by budget",
+        "",
+        "At every evaluated point with two or more training seeds per model: each model minus the first one "
+        "(lower is better, so a positive gap favours the first). The gap is beyond seed noise when larger than "
+        f"{Z_95:.2f} x sqrt(2 / seeds) x the std over seeds pooled over both models at that point (the rule of "
+        "the seed-spread notes above).",
+        "",
+        "| metric | kimg | first model | model | first model's mean | model's mean | gap | 95% seed band | beyond noise |",
+        "|---|---:|---|---|---:|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {r.metric} | {r.kimg:g} | {r.reference} | {r.model} | {r.reference_mean:.4g} | {r.model_mean:.4g} | "
+        f"{r.gap:+.3g} | {r.band:.3g} | {'**yes**' if r.beyond_noise else 'no'} |"
+        for r in table.itertuples()
+    ]
+    summary = []
+    for (metric, model), rows in table.groupby(["metric", "model"], sort=False):
+        beyond = [f"{k:g}" for k in rows.loc[rows["beyond_noise"], "kimg"]]
+        trained = rows[rows["kimg"] > 0]
+        trend = (
+            f"|gap| {abs(trained['gap'].iloc[0]):.3g} at {trained['kimg'].iloc[0]:g} kimg, "
+            f"{abs(trained['gap'].abs().max()):.3g} at most, {abs(trained['gap'].iloc[-1]):.3g} at "
+            f"{trained['kimg'].iloc[-1]:g} kimg"
+            if len(trained) >= 2
+            else "too few trained points for a trend"
+        )
+        where = f"beyond seed noise at {', '.join(beyond)} kimg" if beyond else "within seed noise at every point"
+        summary.append(f"- {metric}, {model} vs {rows['reference'].iloc[0]}: {where}; {trend}.")
+    return "\n".join([*lines, "", *summary])
 
 
 def write_curves(

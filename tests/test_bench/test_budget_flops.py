@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from clicheck import one_error_line
 from reportfakes import make_run
+from rich.console import Console
 
 from bench.cli import main
+from bench.commands.bench import write_grid_report
 from bench.core.errors import UserError
+from bench.grid.executors import ExecutorOptions
+from bench.grid.plan import GridPlan
+from bench.grid.run import run_cells
 from bench.metrics.profile import training_flops_per_image
 from bench.registry import get_model
 from bench.report.build import build_report, checked_runs
@@ -49,7 +55,8 @@ def test_flops_budget_stops_at_the_first_image_count_that_reaches_it(tmp_path, m
     expected = -(-budget.numerator // (budget.denominator * flops))
     assert expected % BATCH and expected * flops >= budget > (expected - 1) * flops  # a trimmed last batch
     out = tmp_path / "runs"
-    assert main(["train", model, *TINY, "--budget-tflops", str(BUDGET_TFLOPS), "--out", str(out)]) == 0
+    argv = ["train", model, *TINY, "--budget-tflops", str(BUDGET_TFLOPS), "--minutes", "5", "--out", str(out)]
+    assert main(argv) == 0  # --minutes: a lost stop rule fails the count below instead of hanging
     run = only_run(out)
     options = json.loads((run / "options.json").read_text())
     assert options["budget_tflops"] == BUDGET_TFLOPS and options["total_kimg"] is None
@@ -64,7 +71,7 @@ def test_the_two_models_get_different_image_counts_for_one_budget():
 
 def test_a_resumed_flops_run_keeps_its_count_and_reaches_the_same_image(tmp_path):
     out = tmp_path / "runs"
-    argv = ["train", "ladagan", *TINY, "--budget-tflops", str(BUDGET_TFLOPS), "--out", str(out)]
+    argv = ["train", "ladagan", *TINY, "--budget-tflops", str(BUDGET_TFLOPS), "--minutes", "5", "--out", str(out)]
     assert main([*argv, "--stop-kimg", "0.016"]) == 0
     run = only_run(out)
     assert last_images_seen(run) == 16
@@ -128,3 +135,29 @@ def test_compare_accepts_flops_budget_runs_that_saw_different_image_counts(tmp_p
     text = build_report([root], parse_metric_list("fid,kid"), tmp_path / "r.md").markdown_path.read_text()
     assert "# ladabench comparison: fashion10k at 4 training TFLOPs" in text
     assert "| budget | **4 training TFLOPs per run** (`--budget-tflops`" in text
+
+
+@pytest.mark.slow
+def test_a_grid_with_a_flops_budget_gives_each_model_its_own_image_count(tmp_path):
+    budget_tflops = 0.1
+    plan = GridPlan(
+        name="t",
+        models=["ladagan", "conv"],
+        data="fashion10k",
+        total_kimg=None,
+        budget_tflops=budget_tflops,
+        seeds=[0],
+        num_gen=16,
+        report=tmp_path / "reports" / "t.md",
+        features="random-conv",
+        runs_root=tmp_path / "runs",
+        profile=False,
+        batch=16,
+    )
+    outcome = run_cells(plan, ExecutorOptions(kind="debug"), Console(file=open(os.devnull, "w")))  # noqa: SIM115
+    assert outcome.complete
+    for status in outcome.statuses:
+        flops = counted_flops(status.cell.model)
+        assert last_images_seen(Path(status.run)) == -(-round(budget_tflops * 1e12) // flops)
+    report = write_grid_report(plan, outcome.statuses, outcome.dataset)
+    assert "**0.1 training TFLOPs per run**" in report.markdown_path.read_text()

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from reportfakes import make_run, metric_line
+from rich.console import Console
 
+from bench.commands.bench import write_grid_report
+from bench.grid.executors import ExecutorOptions
+from bench.grid.plan import GridPlan
+from bench.grid.run import run_cells
 from bench.report.build import build_report
 from bench.report.columns import parse_metric_list
-from bench.report.curves import MIN_CURVE_POINTS, points_per_run
+from bench.report.curves import MIN_CURVE_POINTS, gap_table, points_per_run
 
 KEYS = parse_metric_list("fid,kid")
 FLOPS = {"ladagan": 1.0e9, "conv": 1.5e9}  # training FLOPs per real image in the profile file
@@ -81,3 +87,44 @@ def test_a_flops_budget_run_plots_against_its_own_recorded_count(tmp_path: Path)
     curves = pd.read_csv(tmp_path / "r-curves.csv")
     # 2 kimg x 2e9 FLOPs (the run's count, not the profile's 1e9) = 4 TFLOPs.
     assert curves[curves["kimg"] == 2]["train_tflops"].tolist() == [pytest.approx(4.0)]
+
+
+def test_gap_by_budget_marks_the_points_where_the_gap_is_beyond_seed_noise(runs: Path, tmp_path: Path) -> None:
+    report = build_report([runs], KEYS, tmp_path / "r.md")
+    gaps = gap_table(pd.read_csv(tmp_path / "r-curves.csv"))
+    fid = gaps[gaps["metric"] == "fid500_train"].set_index("kimg")
+    # conv is 5 below ladagan at every trained point, seeds 1 apart (std 0.707): band 1.96 x 1 x 0.707 = 1.39.
+    assert list(fid.index) == [0, 1, 2, 3, 4] and (fid.loc[[1, 2, 3, 4], "gap"] == -5).all()
+    assert fid.loc[1, "band"] == pytest.approx(1.959964 * 0.5**0.5)
+    assert fid.loc[[1, 2, 3, 4], "beyond_noise"].all() and not fid.loc[0, "beyond_noise"]  # equal at init
+    text = report.markdown_path.read_text()
+    assert (
+        "## Gap by budget" in text and "- fid500_train, conv vs ladagan: beyond seed noise at 1, 2, 3, 4 kimg" in text
+    )
+
+
+@pytest.mark.slow
+def test_a_grid_with_a_snapshot_interval_evaluates_every_snapshot_and_reports_the_curves(tmp_path: Path) -> None:
+    # conv (the fastest model) to 64 images with a snapshot every 16: initialisation + 4 snapshots = 5 points.
+    plan = GridPlan(
+        name="t",
+        models=["conv"],
+        data="fashion10k",
+        total_kimg=0.064,
+        seeds=[0, 1],
+        num_gen=16,
+        report=tmp_path / "reports" / "t.md",
+        features="random-conv",
+        runs_root=tmp_path / "runs",
+        profile=False,
+        batch=16,
+        snapshot_kimg=0.016,
+    )
+    outcome = run_cells(plan, ExecutorOptions(kind="debug"), Console(file=open(os.devnull, "w")))  # noqa: SIM115
+    assert outcome.complete
+    report = write_grid_report(plan, outcome.statuses, outcome.dataset)
+    curves = pd.read_csv(tmp_path / "reports" / "t-curves.csv")
+    assert set(points_per_run(curves).values()) == {5} and curves["run"].nunique() == 2
+    assert sorted(curves["kimg"].unique()) == [0, 0.016, 0.032, 0.048, 0.064]
+    text = report.markdown_path.read_text()
+    assert "](t-curves.png)" in text and "![at the budget](t-samples.png)" in text
