@@ -23,6 +23,7 @@ DERIVED = {
     "world_size",
     "preset_config",
     "schema",
+    "train_flops_per_image",  # counted in the commands layer for a --budget-tflops run
 }
 COMMAND_ONLY = {"resume", "force", "dry_run", "procs"}
 
