@@ -20,7 +20,7 @@ from bench.core.console import console
 from bench.core.errors import UserError, WriteError
 from bench.core.interrupt import interrupt_with
 from bench.data import DEFAULT_DATASET, load_dataset
-from bench.data.grid import save_grid
+from bench.data.grid import sample_grid, save_grid
 from bench.data.registry import ENTRIES, status_rows
 
 NAME_HELP = (
@@ -96,7 +96,9 @@ def info_command(
     ds = load_dataset(name, data_root=data_root)
     table = _summary_table(ds, f"dataset {ds.name}")
     try:
-        table.add_row("sample grid", str(save_grid(ds.images, grid or ds.cache_path.with_suffix(".grid.png"))))
+        scale = 2 if ds.resolution <= 32 else 1  # small images enlarged x2, to be visible
+        path = save_grid(grid or ds.cache_path.with_suffix(".grid.png"), sample_grid(ds.images), scale)
+        table.add_row("sample grid", str(path))
     except WriteError:
         if grid is not None:  # the path the user asked for: an error; the default beside a read-only cache: a note
             raise

@@ -1,4 +1,4 @@
-"""A PNG grid of dataset samples, for a quick look at what preparation produced."""
+"""Image grids as PNG: a tiling of dataset samples (a look at what preparation produced), and the one PNG writer."""
 
 from __future__ import annotations
 
@@ -26,12 +26,11 @@ def sample_grid(images: np.ndarray, count: int = 64, seed: int = 0, pad_px: int 
     return grid
 
 
-def save_grid(images: np.ndarray, path: Path, count: int = 64, seed: int = 0) -> Path:
-    """Write `sample_grid` as PNG (atomically); small images are upscaled x2 to be visible."""
-    grid = sample_grid(images, count, seed)
+def save_grid(path: Path, grid: np.ndarray, scale: int = 1) -> Path:
+    """Write a uint8 H x W x 3 grid as PNG (atomically), enlarged `scale` times (nearest) so small images show."""
     picture = Image.fromarray(grid)
-    if images.shape[1] <= 32:
-        picture = picture.resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST)
+    if scale != 1:
+        picture = picture.resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     atomic_write_bytes(path, buffer.getvalue())

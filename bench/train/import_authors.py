@@ -15,12 +15,14 @@ from typing import Any
 
 import ladagan
 from bench.core.errors import UserError
+from bench.core.records import StatsLine
 from bench.core.rundir import RunDir
+from bench.data.grid import save_grid
 from bench.data.registry import make_source
 from bench.train.options import TrainOptions
 from bench.train.provenance import environment_info
 from bench.train.resolve import resolve_options
-from bench.train.samples import fixed_latents, render_grid, save_grid
+from bench.train.samples import fixed_latents, render_grid
 from bench.train.seeds import derived_seed
 from bench.train.state import save_snapshot
 from bench.train.tf_checkpoint import file_digests, locate, read_config, read_variables
@@ -188,17 +190,7 @@ def _write_run(
             run.samples_path(n_images),
             render_grid(G_ema, fixed_latents(G_ema.z_dim, derived_seed(options.seed, 3)), "cpu"),
         )
-        run.append_stats(
-            {
-                "tick": 0,
-                "step": steps,
-                "images_seen": n_images,
-                "kimg": n_images / 1000,
-                "wall_s": None,
-                "img_per_sec": None,
-                "imported": True,
-            }
-        )
+        run.append_stats(StatsLine(tick=0, step=steps, images_seen=n_images, kimg=n_images / 1000, imported=True))
         run.log(
             f"imported {provenance['checkpoint']} at {n_images} images (TensorFlow {provenance['tensorflow']}); "
             "G, G_ema and D converted"

@@ -1,17 +1,12 @@
-"""Fixed-seed sample grids from G_ema, saved as PNG so runs can be eyeballed side by side."""
+"""Fixed-seed sample grids from G_ema (saved by `bench.data.grid.save_grid`), to eyeball runs side by side."""
 
 from __future__ import annotations
 
-import io
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
-
-from bench.core.files import atomic_write_bytes
 
 GRID_IMAGES = 64  # an 8 x 8 grid
 
@@ -38,10 +33,3 @@ def render_grid(generator: nn.Module, latents: torch.Tensor, device: torch.devic
         r, c = divmod(i, cols)
         grid[r * res : (r + 1) * res, c * res : (c + 1) * res] = image.permute(1, 2, 0)
     return grid.numpy()
-
-
-def save_grid(path: Path, grid: np.ndarray) -> None:
-    """Write a uint8 HxWx3 array as PNG (atomically)."""
-    buffer = io.BytesIO()
-    Image.fromarray(grid).save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())

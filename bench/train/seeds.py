@@ -8,8 +8,11 @@ import os
 import numpy as np
 import torch
 
-GENERATOR_STREAMS = {"z": 1, "augment": 2}  # derived_seed streams; 0 is the data order, 3 the sample grid
-EMA_INIT_STREAM = 4  # derived_seed stream of the fresh G that G_ema starts from (--ema-start fresh)
+# derived_seed streams: one independent seed each
+DATA_ORDER_STREAM = 0  # the sampler's epoch permutations (global: one data order for every rank)
+GENERATOR_STREAMS = {"z": 1, "augment": 2}  # the per-rank torch generators of latents and augmentation
+GRID_STREAM = 3  # the fixed latents of a run's sample grids
+EMA_INIT_STREAM = 4  # the fresh G that G_ema starts from (--ema-start fresh)
 
 
 def derived_seed(seed: int, stream: int, *more: int) -> int:

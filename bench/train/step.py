@@ -81,7 +81,7 @@ class StepContext:
             self.D_pair = DiscriminatorPair(self.D)
 
     def r1_due(self) -> bool:
-        """Whether this iteration's D step computes R1 (always with the reference's interval 1, unless r1_gamma is 0)."""
+        """Whether this iteration's D step computes R1 (every step at interval 1, the reference; never at gamma 0)."""
         return self.r1_gamma > 0 and self.step % self.r1_interval == 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -181,7 +181,7 @@ def update(
 
 
 def _r1_or_zero(ctx: StepContext, real_logits: Tensor, reals_in: Tensor) -> Tensor:
-    """R1 on D's real input (weighted r1_interval x r1_gamma), or 0 when not due (no double backward paid or counted)."""
+    """R1 on D's real input (weighted r1_interval x r1_gamma), or 0 when not due (no double backward paid)."""
     if ctx.r1_due():
         return r1_penalty(real_logits, reals_in, ctx.r1_gamma * ctx.r1_interval, ctx.scaler)
     return torch.zeros((), device=real_logits.device)

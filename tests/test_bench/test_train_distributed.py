@@ -136,19 +136,11 @@ def test_rank_seeds_keep_rank_zero_on_the_single_process_stream():
 @pytest.mark.parametrize("world_size", [1, 2])
 def test_rank_slices_cover_each_global_batch_exactly_once(world_size):
     from bench.train.distributed import Dist
-    from bench.train.loop import Trainer
+    from bench.train.loop import rank_slice
 
     indices = torch.arange(10).numpy()
-    parts = [Trainer._rank_slice(_FakeTrainer(Dist(rank=r, world_size=world_size)), indices) for r in range(world_size)]
+    parts = [rank_slice(indices, Dist(rank=r, world_size=world_size)) for r in range(world_size)]
     assert sorted(i for part in parts for i in part.tolist()) == list(range(10))
-
-
-class _FakeTrainer:
-    """Just the attribute `Trainer._rank_slice` reads."""
-
-    def __init__(self, dist_info):
-        """Hold the rank."""
-        self.dist = dist_info
 
 
 @pytest.mark.slow

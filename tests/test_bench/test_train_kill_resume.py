@@ -86,5 +86,5 @@ def test_twenty_sigkills_then_resume_end_bitwise_equal_with_every_snapshot_whole
     assert a["images_seen"] == b["images_seen"] == 400
     for name, tensor in a["G_ema"].items():
         assert torch.equal(tensor, b["G_ema"][name]), f"G_ema.{name} differs after {KILLS} SIGKILLs + resumes"
-    losses = lambda r: [(s["images_seen"], s["loss_d"], s["loss_g"]) for s in RunDir(r).read_stats()]  # noqa: E731
+    losses = lambda r: [(s.images_seen, s.loss_d, s.loss_g) for s in RunDir(r).read_stats()]  # noqa: E731
     assert losses(full.path) == losses(run)
