@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,77 @@ def test_an_unknown_tracker_is_one_line_and_nothing_is_written(tmp_path, capsys)
 def test_trackers_are_off_by_default(tmp_path, capsys):
     assert main(["train", *TINY, "--kimg", "0.016", "--dry-run"]) == 0
     assert '"trackers": []' in capsys.readouterr().out
+
+
+@dataclass(frozen=True)
+class Options:
+    """The two things the tracker hooks read of TrainOptions."""
+
+    trackers: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"trackers": self.trackers}
+
+
+class Recorder:
+    """A stand-in tracker that records what it is sent."""
+
+    name = "tensorboard"
+    calls: list = []
+
+    def __init__(self, run_path, options):
+        Recorder.calls.append(("open", Path(run_path).name, options["trackers"]))
+
+    def scalars(self, values, kimg):
+        Recorder.calls.append(("scalars", kimg, values))
+
+    def image(self, tag, pixels, kimg):
+        Recorder.calls.append(("image", kimg, tag, pixels.shape))
+
+    def close(self):
+        Recorder.calls.append(("close",))
+
+
+def test_training_hooks_reach_the_trackers_after_the_callers_hooks(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from bench.train import trackers
+    from bench.train.loop import TrainHooks
+
+    monkeypatch.setitem(trackers._FACTORIES, "tensorboard", Recorder)
+    Recorder.calls = []
+    seen = []
+    hooks = trackers.with_trackers(
+        TrainHooks(on_tick=lambda record: seen.append(("caller tick", record["kimg"]))),
+        Options(("tensorboard",)),
+    )
+    run = type("Run", (), {"path": tmp_path / "00000-run"})()
+    grid = tmp_path / "samples.png"
+    Image.new("RGB", (4, 6)).save(grid)
+
+    hooks.on_open(run, False)
+    hooks.on_tick({"kimg": 0.5, "loss_d": 1.25, "img_per_sec": 100.0})
+    hooks.on_metrics(0.5, [{"metric": "fid500_train", "value": 42.0}])
+    hooks.on_grid(0.5, grid)
+    hooks.on_close(run, "budget")
+
+    assert seen == [("caller tick", 0.5)]
+    assert Recorder.calls == [
+        ("open", "00000-run", ("tensorboard",)),
+        (
+            "scalars",
+            0.5,
+            {"Loss/D/loss": 1.25, "Timing/img_per_sec": 100.0, "Progress/kimg": 0.5, "Timing/sec_per_kimg": 10.0},
+        ),
+        ("scalars", 0.5, {"Metrics/fid500_train": 42.0}),
+        ("image", 0.5, "Samples/G_ema", (6, 4, 3)),
+        ("close",),
+    ]
+
+
+def test_without_trackers_the_hooks_are_unchanged():
+    from bench.train.loop import TrainHooks
+    from bench.train.trackers import with_trackers
+
+    hooks = TrainHooks()
+    assert with_trackers(hooks, Options(())) is hooks
