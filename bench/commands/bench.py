@@ -202,8 +202,13 @@ def _executor_options(given: dict[str, Any]) -> Any:
     )
 
 
-def _plan(grid: GridProtocol, given: dict[str, Any], device: str) -> Any:
-    """The grid plan from the options."""
+def option_defaults(grid: GridProtocol) -> dict[str, Any]:
+    """The grid command's option values when none is given (tests build plans from them)."""
+    return {name: option.default for name, (_, option) in _options(grid).items()}
+
+
+def grid_plan(grid: GridProtocol, given: dict[str, Any], device: str) -> Any:
+    """The grid plan from the command's option values."""
     from bench.grid.plan import GridPlan  # start-up: torch only when a grid runs
 
     overrides = grid_recipe(given, grid)
@@ -318,14 +323,17 @@ def _run(grid: GridProtocol, given: dict[str, Any]) -> None:
 
     device = given["device"] or default_device()
     executor = _executor_options(given)
-    plan = _plan(grid, given, device)
+    plan = grid_plan(grid, given, device)
     report_command = _report_command(plan)
     if given["report_only"]:
         executor = type(executor)(kind="debug")
-    console.print(
-        f"[bold]{grid.name}[/]: {len(plan.models)} models x seeds {plan.seeds} on {plan.data}, "
-        f"{_budget_words(plan)} each, preset {plan.preset}, {device}; FID/KID with {plan.num_gen} generated "
-        f"images per sample seed {plan.sample_seeds}; executor {executor.kind}"
+    console.print(  # the values are the user's words, printed as typed (a device 'x[/y]' is not markup)
+        f"[bold]{grid.name}[/]: "
+        + escape(
+            f"{len(plan.models)} models x seeds {plan.seeds} on {plan.data}, "
+            f"{_budget_words(plan)} each, preset {plan.preset}, {device}; FID/KID with {plan.num_gen} generated "
+            f"images per sample seed {plan.sample_seeds}; executor {executor.kind}"
+        )
     )
     stopped = _continue_line(grid.name, plan.command)
     with interrupt_with(stopped):

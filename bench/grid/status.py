@@ -166,7 +166,7 @@ def status_rows(statuses: list[CellStatus]) -> list[dict[str, str]]:
     rows = []
     for s in statuses:
         budget = s.cell.budget_images / 1000
-        detail = s.error and f"{s.error} (log {s.log})" or (str(s.run) if s.run else "")
+        detail = s.error and f"{s.error} (log {s.log})" or (s.run.name if s.run else "")
         rows.append(
             {
                 "cell": s.cell.key,
