@@ -40,13 +40,15 @@ def ablations(session: nox.Session) -> None:
 
     Arguments pass to `ladabench bench ablations`: `nox -s ablations -- --kimg 200 --data cifar10 --seeds 0,1,2`.
     The default is the quick protocol (tiny presets, 16 kimg, one seed, FID/KID from 250 images) in runs/quick,
-    so with the quick grid already run it trains only the four ablation variants.
+    so with the quick grid already run it trains only the four ablation variants. Cells run on local worker
+    processes by default; on a cluster: `nox -s ablations -- --executor slurm --wait` (docs/cluster.md).
     """
     session.run("ladabench", "bench", "ablations", *session.posargs)
-    if _option_value(session.posargs, "--device") in (None, "cpu"):
+    on_this_cpu = _option_value(session.posargs, "--device") in (None, "cpu")
+    if on_this_cpu and _option_value(session.posargs, "--executor") in (None, "local"):
         session.log(
-            "Scale up on a GPU: nox -s ablations -- --device cuda --preset default --data cifar10 "
-            "--kimg 2000 --seeds 0,1,2 --num-gen 10000 --sample-seeds 0,1,2"
+            "Scale up on a GPU or a SLURM cluster: nox -s ablations -- --device cuda --preset default --data cifar10 "
+            "--kimg 2000 --seeds 0,1,2 --num-gen 10000 --sample-seeds 0,1,2 [--executor slurm --wait]"
         )
 
 

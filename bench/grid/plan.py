@@ -17,7 +17,7 @@ from bench.core.paths import require_writable_file, require_writable_folder
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.metrics.budget import resolve_budgeted
-from bench.metrics.evaluate import default_num_gen
+from bench.metrics.evaluate import INIT_SNAPSHOT, default_num_gen
 from bench.metrics.features import metric_suffix
 from bench.metrics.names import resolve_metric_names
 from bench.metrics.weights import locate_inception
@@ -206,6 +206,13 @@ def needs_evaluation(run_dir: Path, names: list[str] | tuple[str, ...], snapshot
     run = RunDir(run_dir)
     wanted = snapshot or run.final_snapshot_name()
     return any(not any(line.snapshot == wanted for line in run.metric_lines(name)) for name in names)
+
+
+def cell_evaluated(cell: Cell, run: RunDir) -> bool:
+    """Whether the run has every metric at initialisation, at its final snapshot and (learning curves) at each kept one."""
+    names = list(cell.metric_names)
+    wanted = [INIT_SNAPSHOT, None, *(p.name for p in run.snapshots() if cell.every_snapshot)]
+    return not any(needs_evaluation(run.path, names, snapshot) for snapshot in wanted)
 
 
 def check_plan(plan: GridPlan) -> Any:

@@ -19,8 +19,7 @@ from typing import Any
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_json, read_json
 from bench.grid.cell import read_record, utc_now
-from bench.grid.plan import Cell, find_cell_run, needs_evaluation
-from bench.metrics.evaluate import INIT_SNAPSHOT
+from bench.grid.plan import Cell, cell_evaluated, find_cell_run
 
 MANIFESTS_FOLDER = "grids"  # <runs>/grids/<grid>.json: the cells of a grid and where their jobs went
 STATES = ("pending", "running", "done", "evaluated", "failed")
@@ -133,8 +132,7 @@ def cell_status(cell: Cell, job_id: str | None = None, scheduler: dict[str, str]
         status.img_per_sec = stats[-1].img_per_sec if stats else None
     busy = lock_held(cell)
     trained = run is not None and status.images_seen >= cell.budget_images
-    names = list(cell.metric_names)
-    if trained and not needs_evaluation(run.path, names) and not needs_evaluation(run.path, names, INIT_SNAPSHOT):
+    if trained and cell_evaluated(cell, run):
         status.state = "evaluated"
     elif busy or status.scheduler_state in ("RUNNING", "COMPLETING"):
         status.state = "running"
