@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from bench.core.console import console
+from bench.core.paths import require_writable_folder
 
 import_app = typer.Typer(help="Import checkpoints trained elsewhere as ladabench runs.", no_args_is_help=True)
 
@@ -33,6 +34,7 @@ def authors_command(
     # start-up: the training layer (torch) is imported only when the command runs (see bench.commands.common)
     from bench.train.import_authors import import_authors
 
+    require_writable_folder(out, "--out")  # before the checkpoint (gigabytes, through TensorFlow) is read
     run = import_authors(
         ckpt_dir, out, preset_name=preset, data=data, data_root=data_root, log=lambda msg: console.print(escape(msg))
     )

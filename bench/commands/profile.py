@@ -190,7 +190,7 @@ def _model_rows(
     rows = []
     for name, preset_name, resolution in targets:
         label = preset_name or f"default at {resolution} px"
-        console.print(f"profiling {name} ({label}) on {settings['device']} ...")
+        console.print(escape(f"profiling {name} ({label}) on {settings['device']} ..."))
         row = profile_model(name, preset_name, resolution, **settings)
         if peaks is not None:
             row = dataclasses.replace(row, roofline=Roofline.from_json(roofline_fields(row.to_json(), peaks)))
@@ -237,6 +237,7 @@ def _token_counts(text: str, dim: int) -> tuple[int, ...]:
 # Options each mode does not read: typing one is refused rather than silently ignored.
 MODEL_ONLY = ["model", "preset", "res", "batch", "amp", "compile_g", "no_speed", "r1_interval", "roofline"]
 SCALING_ONLY = ["tokens", "dim"]
+SPEED_ONLY = ["batch", "amp", "compile_g", "repeats", "warmup"]  # --no-speed counts operations only
 
 
 def profile_command(
@@ -291,14 +292,18 @@ def profile_command(
     import torch
 
     from bench.metrics.attention_scaling import attention_scaling as run_scaling
+    from bench.metrics.profile import amp_dtype_for
 
     if attention_scaling:
         refuse_unused(ctx, MODEL_ONLY, "with --attention-scaling (it times single attention layers)")
     else:
         refuse_unused(ctx, SCALING_ONLY, "without --attention-scaling")
+        if no_speed:
+            refuse_unused(ctx, SPEED_ONLY, "with --no-speed (it counts operations, it times nothing)")
     device = _checked_settings(
         device, repeats, warmup, threads, r1_interval, {"--res": res, "--batch": batch, "--dim": dim}
     )
+    amp_dtype_for(amp)  # an unknown --amp fails here, before any model is built or timed
     for option, path in (("--json", json_path), ("--csv", csv_path)):
         if path is not None:
             require_writable_file(path, option)

@@ -132,6 +132,11 @@ def split_resume_path(path: Path, require_snapshot: bool = True) -> tuple[RunDir
     """
     path = Path(path)
     if path.is_file():
+        if not RunDir.is_run(path.parent):  # any file would otherwise be taken for a snapshot
+            raise UserError(
+                f"--resume {path} is a file outside any run (no options.json beside it); "
+                "pass a run folder or one of its snapshot-*.pt files"
+            )
         return RunDir(path.parent), path
     if path.is_dir():
         run = RunDir(path)

@@ -162,3 +162,59 @@ def test_an_out_that_is_a_file_or_under_one_is_named_not_file_exists(tmp_path, c
     assert main([*argv, "--out", str(out)]) == 2
     assert one_error_line(capsys) == f"error: --out: {a_file} is not a folder; pass a path in a writable folder"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and a_file.read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["train", "--seed", "abc"],
+            "error: Invalid value for '--seed': Input should be a valid integer, unable to parse string as an "
+            "integer; see `ladabench train --help`",
+        ),
+        (["eval", "--bogus"], "error: No such option: --bogus; see `ladabench eval --help`"),
+        (["eval"], "error: Missing argument 'run'; see `ladabench eval --help`"),
+        (
+            ["train", "--data", "", "--dry-run"],
+            "error: --data is empty; pass a value, or leave --data out for its default",
+        ),
+        (["compare", "--against="], "error: --against is empty; pass a value, or leave --against out for its default"),
+        (
+            ["train", "ladagan", "--batch", "1" + "0" * 20, "--dry-run"],
+            f"error: --batch {10**20} is out of range; pass a whole number below 2**63",
+        ),
+    ],
+)
+def test_a_usage_mistake_is_one_line_not_a_box(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    assert one_error_line(capsys) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resume_file_outside_any_run_is_named(tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    assert main(["train", "--resume", str(a_file)]) == 2
+    assert one_error_line(capsys) == (
+        f"error: --resume {a_file} is a file outside any run (no options.json beside it); "
+        "pass a run folder or one of its snapshot-*.pt files"
+    )
+
+
+def test_profile_no_speed_refuses_the_timing_options_and_checks_amp_first(tmp_path, capsys):
+    base = ["profile", "ladagan", "--preset", "tiny"]
+    assert main([*base, "--no-speed", "--amp", "bf16", "--repeats", "3"]) == 2
+    assert one_error_line(capsys) == (
+        "error: --amp, --repeats have no effect with --no-speed (it counts operations, it times nothing); drop them"
+    )
+    assert main([*base, "--amp", "x[/y]"]) == 2  # before any model is built; the markup printed as typed
+    assert one_error_line(capsys) == "error: --amp 'x[/y]' is unknown; use one of off, bf16, fp16"
+
+
+def test_import_refuses_an_out_in_a_file_before_reading_the_checkpoint(tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    ckpt = Path(__file__).resolve().parents[1] / "fixtures" / "tf_ladagan" / "micro64"
+    assert main(["import", "authors", str(ckpt), "--out", str(a_file / "runs")]) == 2
+    assert one_error_line(capsys) == f"error: --out: {a_file} is not a folder; pass a path in a writable folder"

@@ -57,7 +57,7 @@ def test_bad_eval_options_are_one_line_and_the_run_is_untouched(stopped_run, cap
             [*SCALING, "--tokens=-4"],
             "error: --tokens -4 is not a square number >= 1 (tokens form a square map, e.g. 64, 256, 1024)",
         ),
-        ([*SCALING, "--tokens", ""], "error: --tokens needs at least one token count, e.g. --tokens 64,256,1024"),
+        ([*SCALING, "--tokens", ""], "error: --tokens is empty; pass a value, or leave --tokens out for its default"),
         (
             [*SCALING, "--tokens", "abc"],
             "error: --tokens 'abc' must be comma-separated integers, e.g. --tokens 64,256,1024",
