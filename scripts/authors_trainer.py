@@ -107,11 +107,9 @@ def load_images(path: Path) -> np.ndarray:
         fail(f"--images {path} does not exist; pass a uint8 .npy or .npy.xz file of (N, 32, 32[, 3]) images")
     raw = path.read_bytes()
     images = np.load(io.BytesIO(lzma.decompress(raw) if path.name.endswith(".xz") else raw), allow_pickle=False)
-    if images.ndim == 3:
-        images = np.repeat(images[..., None], 3, axis=-1)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
+    if images.dtype != np.uint8 or images.shape[1:] not in ((32, 32), (32, 32, 3)):
         fail(f"--images {path} holds {images.dtype} {images.shape}, not uint8 (N, 32, 32[, 3])")
-    return images
+    return np.repeat(images[..., None], 3, axis=-1) if images.ndim == 3 else images
 
 
 def check_authors_dir(folder: Path) -> None:

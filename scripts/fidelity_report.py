@@ -1,0 +1,389 @@
+"""reports/training-fidelity.md from the runs of scripts/fidelity_runs.py (issue #27): our trainer vs the authors'.
+
+    python scripts/fidelity_report.py --runs runs/fidelity --out reports/training-fidelity.md
+
+Reads `results.jsonl` (FID/KID and edge statistics per trainer, seed, snapshot and generator),
+`speed.jsonl` (side-by-side img/s), each run's own stats, and `artefact.json` when
+scripts/fidelity_artefact.py wrote one; renders the sample grids from the final snapshots and
+writes the Markdown with its PNG plots and `<stem>.csv` beside it. Nothing is measured here except
+the sample grids and the dataset's own edge statistics (both deterministic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+REPO = Path(__file__).resolve().parents[1]
+TRAINER_NAMES = {"torch": "ours (`ladabench train`)", "tf": "authors' TF trainer (`scripts/authors_trainer.py`)"}
+GRID_LATENT_SEED = 0  # one fixed set of 64 latents for every grid in the report
+EDGE_COLUMNS = ("row0", "row1", "row_last", "col0", "col_last", "interior")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "fidelity", help="folder of fidelity_runs.py")
+    parser.add_argument("--out", type=Path, default=REPO / "reports" / "training-fidelity.md", help="report path")
+    return parser.parse_args(argv)
+
+
+def edge_columns(row_means: list[float], col_means: list[float]) -> dict[str, float]:
+    """First/second/last row, first/last column and interior (rows and columns 2..R-3) mean uint8 values."""
+    rows, cols = np.asarray(row_means), np.asarray(col_means)
+    return {
+        "row0": rows[0],
+        "row1": rows[1],
+        "row_last": rows[-1],
+        "col0": cols[0],
+        "col_last": cols[-1],
+        "interior": rows[2:-2].mean(),
+    }
+
+
+def load_results(runs: Path) -> pd.DataFrame:
+    """One row per (trainer, seed, kimg, generator): FID/KID with intervals and the edge statistics."""
+    rows = []
+    for line in (runs / "results.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        row = {k: r[k] for k in ("trainer", "seed", "kimg", "generator")}
+        for name, m in r["metrics"].items():
+            kind = m["kind"]
+            row[kind], row[f"{kind}_metric"] = m["value"], name
+            row[f"{kind}_lo"], row[f"{kind}_hi"] = (m.get("ci95") or [np.nan, np.nan])[:2]
+        row.update(edge_columns(r["row_means"], r["col_means"]))
+        row["row_means"], row["col_means"] = r["row_means"], r["col_means"]
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    # A snapshot measured twice (edge statistics first, FID later) keeps its last line.
+    return frame.drop_duplicates(["trainer", "seed", "kimg", "generator"], keep="last").reset_index(drop=True)
+
+
+def welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Difference of means b - a and its Welch 95% interval."""
+    diff = b.mean() - a.mean()
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0 else 1.0
+    half = stats.t.ppf(0.975, dof) * np.sqrt(va + vb)
+    return diff, diff - half, diff + half
+
+
+def fmt(values: pd.Series, digits: int = 1) -> str:
+    """'mean ± std (v1 / v2 / v3)' over seeds."""
+    v = values.dropna().to_numpy()
+    if len(v) == 0:
+        return "—"
+    each = " / ".join(f"{x:.{digits}f}" for x in v)
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f} ({each})" if len(v) > 1 else f"{v[0]:.{digits}f}"
+
+
+def quality_table(frame: pd.DataFrame) -> list[str]:
+    """FID and KID per trainer, snapshot and generator over seeds, with the ours-vs-theirs Welch interval."""
+    lines = [
+        "| generator | kimg | metric | ours: mean ± std (per seed) | authors' TF: mean ± std (per seed) | "
+        "TF − ours [Welch 95%] | within seed spread? |",
+        "|---|---:|---|---|---|---|---|",
+    ]
+    scored = frame.dropna(subset=["fid"])
+    for (generator, kimg), group in scored.groupby(["generator", "kimg"], sort=True):
+        for kind, label, digits in (("fid", "FID", 1), ("kid", "KID ×10³", 1)):
+            if kind not in group or group[kind].isna().all():
+                continue
+            ours = group[group.trainer == "torch"].sort_values("seed")[kind]
+            theirs = group[group.trainer == "tf"].sort_values("seed")[kind]
+            verdict, gap = "—", "—"
+            if len(ours) > 1 and len(theirs) > 1:
+                diff, lo, hi = welch(ours.to_numpy(), theirs.to_numpy())
+                gap = f"{diff:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+                verdict = "yes (interval holds 0)" if lo <= 0 <= hi else "**no**"
+            name = group[f"{kind}_metric"].iloc[0]
+            lines.append(
+                f"| {generator} | {kimg:g} | `{name}` {label} | {fmt(ours, digits)} | {fmt(theirs, digits)} | "
+                f"{gap} | {verdict} |"
+            )
+    return lines
+
+
+def per_run_table(frame: pd.DataFrame) -> list[str]:
+    """Every evaluated run and snapshot with its own 95% jackknife intervals."""
+    lines = ["| trainer | seed | kimg | generator | FID [95%] | KID ×10³ [95%] |", "|---|---:|---:|---|---|---|"]
+    for r in frame.dropna(subset=["fid"]).sort_values(["generator", "kimg", "trainer", "seed"]).itertuples():
+        lines.append(
+            f"| {r.trainer} | {r.seed} | {r.kimg:g} | {r.generator} | {r.fid:.1f} [{r.fid_lo:.1f}, {r.fid_hi:.1f}] "
+            f"| {r.kid:.1f} [{r.kid_lo:.1f}, {r.kid_hi:.1f}] |"
+        )
+    return lines
+
+
+def edge_table(frame: pd.DataFrame, data_edges: dict[str, float]) -> list[str]:
+    """Edge statistics at the final snapshot: mean ± std over seeds per trainer and generator."""
+    final = frame[frame.kimg == frame.kimg.max()]
+    head = "| images | " + " | ".join(EDGE_COLUMNS) + " |"
+    lines = [head, "|---|" + "---:|" * len(EDGE_COLUMNS)]
+    lines.append("| training data (fashion10k) | " + " | ".join(f"{data_edges[c]:.1f}" for c in EDGE_COLUMNS) + " |")
+    for (trainer, generator), group in final.groupby(["trainer", "generator"]):
+        cells = " | ".join(fmt(group.sort_values("seed")[c]) for c in EDGE_COLUMNS)
+        lines.append(f"| {trainer} {generator} | {cells} |")
+    return lines
+
+
+def speed_lines(runs: Path) -> list[str]:
+    """The side-by-side speed table and the ratio."""
+    path = runs / "speed.jsonl"
+    if not path.is_file():
+        return ["(no speed.jsonl: run `python scripts/fidelity_runs.py speed ...`)"]
+    speed = pd.DataFrame([json.loads(x) for x in path.read_text().splitlines()])
+    lines = [
+        "| repeat | ours img/s | authors' TF img/s | TF start-up (trace + XLA compile) s |",
+        "|---:|---:|---:|---:|",
+    ]
+    for repeat, group in speed.groupby("repeat"):
+        by = group.set_index("trainer")
+        if {"torch", "tf"} <= set(by.index):
+            lines.append(
+                f"| {repeat} | {by.loc['torch', 'img_per_sec']:.1f} | {by.loc['tf', 'img_per_sec']:.1f} | "
+                f"{by.loc['tf', 'startup_s']:.0f} |"
+            )
+    mean = speed.groupby("trainer").img_per_sec.mean()
+    if {"torch", "tf"} <= set(mean.index):
+        lines.append("")
+        lines.append(
+            f"Mean over repeats: ours {mean['torch']:.1f} img/s, the authors' TF trainer {mean['tf']:.1f} img/s "
+            f"after its start-up: TF/ours = {mean['tf'] / mean['torch']:.2f}x."
+        )
+    return lines
+
+
+def run_speed_lines(runs: Path) -> list[str]:
+    """img/s of the full runs themselves (same machine, one thread, run one after another)."""
+    rows = []
+    for tf_stats in sorted(runs.glob("tf-seed*/stats.jsonl")):
+        last = json.loads(tf_stats.read_text().splitlines()[-1])
+        rows.append(("tf", tf_stats.parent.name, last["img_per_sec"], last["compile_s"]))
+    for torch_stats in sorted(runs.glob("torch-seed*/*-ladagan-*/stats.jsonl")):
+        stats_lines = [json.loads(x) for x in torch_stats.read_text().splitlines()]
+        last = stats_lines[-1]
+        rows.append(("torch", torch_stats.parent.parent.name, last["images_seen"] / last["wall_s"], None))
+    if not rows:
+        return []
+    lines = ["| run | img/s over the whole run | start-up s |", "|---|---:|---:|"]
+    for _trainer, name, ips, startup in sorted(rows, key=lambda r: r[1]):
+        lines.append(f"| {name} | {ips:.1f} | {'' if startup is None else f'{startup:.0f}'} |")
+    return lines
+
+
+def dataset_edges() -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Edge statistics of the training images themselves (and their row/column means)."""
+    from bench.data import load_dataset
+
+    images = load_dataset("fashion10k").images.astype(np.float64)
+    rows, cols = images.mean(axis=(0, 2, 3)), images.mean(axis=(0, 1, 3))
+    return edge_columns(list(rows), list(cols)), rows, cols
+
+
+def final_snapshot(runs: Path, trainer: str, seed: int) -> Path | None:
+    """The newest snapshot of one run (ours: its run folder; theirs: the newest imported checkpoint)."""
+    from bench.core.rundir import RunDir, snapshot_kimg
+
+    folders = sorted((runs / f"{trainer}-seed{seed}").glob("*-ladagan-*" if trainer == "torch" else "imported/*"))
+    snaps = [s for f in folders for s in RunDir(f).snapshots()]
+    return max(snaps, key=lambda p: float(snapshot_kimg(p))) if snaps else None
+
+
+def render_grids(runs: Path, out_png: Path, seeds: list[int]) -> list[tuple[str, str]]:
+    """An 8x8 grid per trainer and generator (seed 0's final snapshot, the same 64 latents) in one figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    import ladagan
+    from bench.train.samples import render_grid
+    from bench.train.state import load_snapshot
+
+    latents = torch.randn(64, 128, generator=torch.Generator().manual_seed(GRID_LATENT_SEED))
+    panels = []
+    for trainer in ("torch", "tf"):
+        for seed in seeds:
+            snap = final_snapshot(runs, trainer, seed)
+            if snap is None:
+                continue
+            state = load_snapshot(snap)
+            for which in ("G", "G_ema"):
+                G, _ = ladagan.build(ladagan.PRESETS["tiny32"], init=False)
+                G.load_state_dict(state[which])
+                panels.append((f"{trainer} seed {seed} {which}", render_grid(G, latents, "cpu")))
+    if not panels:
+        return []
+    cols = 4
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (title, grid) in zip(axes.flat, panels, strict=False):
+        ax.imshow(grid, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return [(t, "") for t, _ in panels]
+
+
+def plot_curves(frame: pd.DataFrame, data_rows: np.ndarray, out_curves: Path, out_edges: Path) -> None:
+    """FID and edge means against kimg per trainer; the final row/column profiles against the data's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"torch": "tab:blue", "tf": "tab:orange"}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for (trainer, generator, seed), g in frame.groupby(["trainer", "generator", "seed"]):
+        g = g.sort_values("kimg")
+        style = "-" if generator == "G" else ":"
+        label = f"{trainer} {generator}" if seed == frame.seed.min() else None
+        scored = g.dropna(subset=["fid"])
+        axes[0].plot(scored.kimg, scored.fid, style, marker="o", color=colours[trainer], label=label, alpha=0.8)
+        axes[1].plot(g.kimg, g.row0, style, marker=".", color=colours[trainer], label=label, alpha=0.8)
+        axes[2].plot(g.kimg, g.row_last, style, marker=".", color=colours[trainer], label=label, alpha=0.8)
+    axes[0].set(xlabel="kimg", ylabel="FID (250 vs 250)", title="FID per seed (G solid, G_ema dotted)")
+    axes[1].set(xlabel="kimg", ylabel="mean uint8", title="first row (row 0) of generated images")
+    axes[2].set(xlabel="kimg", ylabel="mean uint8", title="last row of generated images")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_curves, dpi=100)
+    plt.close(fig)
+
+    final = frame[frame.kimg == frame.kimg.max()]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for axis, key in ((0, "row_means"), (1, "col_means")):
+        ax = axes[axis]
+        for (trainer, generator), g in final.groupby(["trainer", "generator"]):
+            profile = np.mean(np.stack(g[key].to_numpy()), axis=0)
+            style = "-" if generator == "G" else ":"
+            ax.plot(profile, style, marker=".", color=colours[trainer], label=f"{trainer} {generator}")
+        ax.set(xlabel="row index" if axis == 0 else "column index", ylabel="mean uint8 (over seeds)")
+        ax.set_title(f"{'row' if axis == 0 else 'column'} means at {frame.kimg.max():g} kimg")
+    axes[0].plot(data_rows, color="black", label="training data")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_edges, dpi=100)
+    plt.close(fig)
+
+
+def git_state() -> str:
+    """Short SHA and whether the tree is dirty (the report says which commit made it)."""
+    sha = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True, cwd=REPO)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "scripts"], capture_output=True, text=True, cwd=REPO)
+    return sha.stdout.strip() + (" (scripts/ dirty)" if dirty.stdout.strip() else "")
+
+
+def artefact_lines(runs: Path) -> list[str]:
+    """The artefact section's measured part, from artefact.json when it exists."""
+    path = runs / "artefact.json"
+    if not path.is_file():
+        return ["(no artefact.json: run `python scripts/fidelity_artefact.py`)"]
+    return json.loads(path.read_text())["markdown"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write the report, its plots and CSV."""
+    args = parse_args(argv)
+    frame = load_results(args.runs)
+    stem = args.out.with_suffix("")
+    data_edges, data_rows, _ = dataset_edges()
+    seeds = sorted(frame.seed.unique().tolist())
+    curves_png, edges_png, grids_png = (Path(f"{stem}-{n}.png") for n in ("curves", "edges", "grids"))
+    plot_curves(frame, data_rows, curves_png, edges_png)
+    render_grids(args.runs, grids_png, seeds)
+    frame.drop(columns=["row_means", "col_means"]).to_csv(f"{stem}.csv", index=False)
+    counts = frame.groupby("trainer").seed.nunique().to_dict()
+    lines = [
+        "# Training fidelity: our trainer vs the authors' TensorFlow trainer (issue #27)",
+        "",
+        f"Generated by `scripts/fidelity_report.py` at git `{git_state()}` from `{args.runs.name}/` "
+        f"(training seeds per trainer: {counts}).",
+        "",
+        "## Protocol (both trainers)",
+        "",
+        "| field | value |",
+        "|---|---|",
+        "| architecture | `tiny32` (G dims 128/64/32, heads 2, MLP 128; D enc 32/64, out 64/128): the authors' "
+        "model at small widths |",
+        "| data | embedded `fashion10k` (10,000 Fashion-MNIST test images, 28 px zero-padded to 32, RGB), [-1, 1] |",
+        "| recipe | batch 16, Adam lr 1e-3 for G and D, betas (0.5, 0.99), eps 1e-7; NS softplus loss; "
+        "DiffAugment `color,translation` on every D input; R1 1e-4 on augmented reals every step; fp32 |",
+        "| G_ema | decay 0.999 per step from a fresh random init (the authors' `clone_model`); raw G reported too, "
+        "because at 500 steps 0.999^500 = 61% of G_ema is still that init |",
+        "| ours | `ladabench train ladagan --preset tiny --batch 16 --lr-g 1e-3 --lr-d 1e-3 --kimg 8 "
+        "--snapshot-kimg 2 --keep-snapshots 0 --seed S` |",
+        "| authors' | `scripts/authors_trainer.py` driving their `LadaGAN.train_step` (milmor/LadaGAN @ eb3ed9c "
+        "`tensorflow/`, TF 2.13.1 + XLA); checkpoints imported with `ladabench import authors` |",
+        "| budget | 8 kimg per run (500 steps), snapshots every 2 kimg; chosen so that six runs and their evaluation "
+        "fit the session on one shared CPU core (measured speed below) |",
+        "| evaluation | FID/KID at N = 250 generated vs 250 training images (the quick benchmark's N, sample seed 0, "
+        "clean-fid resize, NVIDIA Inception), 95% jackknife intervals; raw G and G_ema at the final snapshot (8 kimg) |",
+        "| edge statistics | mean uint8 value of each row and column over the same 250 images of every snapshot |",
+        "| threads | one torch / TensorFlow thread per process, one process at a time |",
+        "",
+        "## Speed, side by side (same machine, one thread each)",
+        "",
+        "Command: `python scripts/fidelity_runs.py speed --authors-dir LadaGAN/tensorflow` (0.64 kimg per "
+        "trainer, alternated twice; ours: median of ticks after the first; theirs: after the first, "
+        "XLA-compiling, step). The machine was shared with other jobs, so single numbers move by tens of %.",
+        "",
+        *speed_lines(args.runs),
+        "",
+        "The whole runs (below), one after another on the same machine:",
+        "",
+        *run_speed_lines(args.runs),
+        "",
+        "## Quality: do the two trainers agree?",
+        "",
+        "Command: `python scripts/fidelity_runs.py runs --authors-dir LadaGAN/tensorflow --seeds 0,1,2` "
+        "(defaults: --kimg 8 --snapshot-kimg 2 --fid-kimg-g 8 --fid-kimg-ema 8 --num-gen 250).",
+        "",
+        *quality_table(frame),
+        "",
+        "Per run (each value with its own 95% jackknife interval over the generated samples):",
+        "",
+        *per_run_table(frame),
+        "",
+        f"Learning curves and edge rows over training: ![curves]({curves_png.name})",
+        "",
+        "## Edge statistics at the final snapshot (mean uint8, mean ± std over seeds (per seed))",
+        "",
+        *edge_table(frame, data_edges),
+        "",
+        f"Row and column profiles: ![edges]({edges_png.name})",
+        "",
+        f"Sample grids (final snapshots, the same 64 latents): ![grids]({grids_png.name})",
+        "",
+        "## The bright top row",
+        "",
+        *artefact_lines(args.runs),
+        "",
+        f"Raw numbers: [{Path(f'{stem}.csv').name}]({Path(f'{stem}.csv').name}).",
+        "",
+        "## Regenerate",
+        "",
+        "```bash",
+        "python scripts/fidelity_report.py --runs runs/fidelity --out reports/training-fidelity.md",
+        "```",
+        "",
+    ]
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
