@@ -6,8 +6,9 @@ options), `snapshot` / `restore` (what a snapshot file holds, and continuing fro
 sample grid and the evaluation), then the helpers it calls. The D and G steps themselves are
 `bench.train.step`; the session around the loop (run folder, lock, resume) is `bench.train.session`.
 
-Budget (real images shown to D): training stops at exactly `total_kimg * 1000` images; when that
-is not a whole number of batches, the last iteration uses a smaller batch (D and G steps alike).
+Budget (real images shown to D): training stops at exactly `total_kimg * 1000` images (with
+`--budget-tflops` B and F counted training FLOPs per image: ceil(B / F) images, `bench.train.budget`); when
+that is not a whole number of batches, the last iteration uses a smaller batch (D and G steps alike).
 `--minutes` stops after the iteration in which the wall clock (summed over sessions; snapshots
 count, in-training evaluation does not) runs out; `--stop-kimg` ends a session at the first whole
 batch past it, keeping the budget for `--resume`. A stop signal ends it after the current
