@@ -69,10 +69,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-") or "data"
 
 
-def run_name(run_id: int, model: str, data: str, preset: str, total_kimg: float | None, seed: int) -> str:
-    """`<NNNNN>-<model>-<data>-<preset>-kimg<K>-seed<S>`."""
-    kimg = "inf" if total_kimg is None else f"{total_kimg:g}"
-    return f"{run_id:05d}-{_slug(model)}-{_slug(data)}-{_slug(preset)}-kimg{kimg}-seed{seed}"
+def run_name(
+    run_id: int,
+    model: str,
+    data: str,
+    preset: str,
+    total_kimg: float | None,
+    seed: int,
+    budget_tflops: float | None = None,
+) -> str:
+    """`<NNNNN>-<model>-<data>-<preset>-kimg<K>-seed<S>` (`-tflops<T>-` for a training-compute budget)."""
+    if budget_tflops is not None:
+        budget = f"tflops{budget_tflops:g}"
+    else:
+        budget = "kimginf" if total_kimg is None else f"kimg{total_kimg:g}"
+    return f"{run_id:05d}-{_slug(model)}-{_slug(data)}-{_slug(preset)}-{budget}-seed{seed}"
 
 
 class _File:
@@ -99,7 +110,16 @@ class RunDir:
 
     # ----- creating and finding runs ----------------------------------------------------------
     @classmethod
-    def create(cls, out_dir: Path, model: str, data: str, preset: str, total_kimg: float | None, seed: int) -> RunDir:
+    def create(
+        cls,
+        out_dir: Path,
+        model: str,
+        data: str,
+        preset: str,
+        total_kimg: float | None,
+        seed: int,
+        budget_tflops: float | None = None,
+    ) -> RunDir:
         """Make a new numbered run folder under `out_dir` (the next free number; safe against races)."""
         out_dir = Path(out_dir)
         require_writable_folder(out_dir, "--out")  # names the file in the way (mkdir would say only "File exists")
@@ -109,7 +129,7 @@ class RunDir:
         used = [int(m.group(1)) for p in out_dir.iterdir() if (m := _RUN_NUMBER.match(p.name))]
         run_id = max(used, default=-1) + 1
         while True:
-            path = out_dir / run_name(run_id, model, data, preset, total_kimg, seed)
+            path = out_dir / run_name(run_id, model, data, preset, total_kimg, seed, budget_tflops)
             try:
                 path.mkdir()  # fails if another process took this number first
                 return cls(path)

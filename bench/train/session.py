@@ -94,7 +94,13 @@ def train(
             resume.run
             if resume is not None
             else RunDir.create(
-                Path(options.out), options.model, options.data, options.preset, options.total_kimg, options.seed
+                Path(options.out),
+                options.model,
+                options.data,
+                options.preset,
+                options.total_kimg,
+                options.seed,
+                options.budget_tflops,
             )
         )
         with RunLock(run):

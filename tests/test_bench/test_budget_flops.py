@@ -58,6 +58,7 @@ def test_flops_budget_stops_at_the_first_image_count_that_reaches_it(tmp_path, m
     argv = ["train", model, *TINY, "--budget-tflops", str(BUDGET_TFLOPS), "--minutes", "5", "--out", str(out)]
     assert main(argv) == 0  # --minutes: a lost stop rule fails the count below instead of hanging
     run = only_run(out)
+    assert run.name == f"00000-{model}-fashion10k-tiny32-tflops0.04-seed0"
     options = json.loads((run / "options.json").read_text())
     assert options["budget_tflops"] == BUDGET_TFLOPS and options["total_kimg"] is None
     assert options["train_flops_per_image"] == flops
