@@ -203,7 +203,13 @@ def summary(result: TrainResult) -> str:
     """The one-line 'done' message: why it stopped, how far, how fast, where."""
     stats, losses = result.last_stats, ""
     if stats is not None:
-        losses = f", loss D {_loss(stats.loss_d)} G {_loss(stats.loss_g)}, {stats.img_per_sec:.1f} img/s"
+        losses = f", loss D {_loss(stats.loss_d)} G {_loss(stats.loss_g)}"
+        if stats.loss_d is None or stats.loss_g is None:  # say why, or 'n/a' reads like a bug
+            losses += (
+                f" (fp16 loss scaling skipped all {stats.amp_skipped_steps} steps of the last tick: no finite "
+                "loss to show; on CPU use --amp bf16 or off)"
+            )
+        losses += f", {stats.img_per_sec:.1f} img/s"
     return (
         f"[bold green]done[/] ({result.stop_reason}): {result.images_seen / 1000:g} kimg in "
         f"{result.wall_seconds:.1f} s{losses}; run: {escape(str(result.run_dir))}"

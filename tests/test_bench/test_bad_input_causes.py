@@ -218,3 +218,27 @@ def test_import_refuses_an_out_in_a_file_before_reading_the_checkpoint(tmp_path,
     ckpt = Path(__file__).resolve().parents[1] / "fixtures" / "tf_ladagan" / "micro64"
     assert main(["import", "authors", str(ckpt), "--out", str(a_file / "runs")]) == 2
     assert one_error_line(capsys) == f"error: --out: {a_file} is not a folder; pass a path in a writable folder"
+
+
+def test_the_done_line_of_a_run_whose_last_tick_fp16_skipped_says_why(tmp_path):
+    from bench.core.records import StatsLine
+    from bench.train.loop import TrainResult
+    from bench.train.session import summary
+
+    stats = StatsLine(step=2, images_seen=16, kimg=0.016, img_per_sec=0.2, amp_skipped_steps=2)  # losses None
+    line = summary(TrainResult(tmp_path, 16, 66.8, "budget", None, stats))
+    assert "loss D n/a G n/a (fp16 loss scaling skipped all 2 steps of the last tick: no finite loss to show; " in line
+    assert "on CPU use --amp bf16 or off), 0.2 img/s" in line
+    finite = StatsLine(step=2, images_seen=16, kimg=0.016, img_per_sec=9.0, loss_d=1.25, loss_g=0.5)
+    assert "loss D 1.250 G 0.500, 9.0 img/s;" in summary(TrainResult(tmp_path, 16, 1.0, "budget", None, finite))
+
+
+def test_doctor_prints_paths_that_read_as_rich_closing_tags(tmp_path, capsys, monkeypatch):
+    cache = tmp_path / "c[" / "x]"  # the path .../c[/x]: to rich, a closing tag that matches nothing
+    cache.mkdir(parents=True)
+    monkeypatch.setenv("LADABENCH_CACHE", str(cache))
+    monkeypatch.setenv("LADABENCH_INCEPTION", str(tmp_path / "w[" / "x].pt"))
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["doctor", "--data-root", str(tmp_path / "d[" / "x]")]) == 0
+    out = capsys.readouterr().out
+    assert f"{cache} (writable" in out and "w[/x].pt" in out
