@@ -15,7 +15,14 @@ from bench.metrics.registry import QUALITY_METRICS
 from bench.report import plots
 from bench.report.aggregate import aggregate, per_run_table
 from bench.report.columns import COLUMNS, eval_hint, quality_kinds
-from bench.report.curves import MIN_CURVE_POINTS, curves_note, curves_section, gap_section, write_curves
+from bench.report.curves import (
+    MIN_CURVE_POINTS,
+    curves_note,
+    curves_section,
+    evaluated_points_text,
+    gap_section,
+    write_curves,
+)
 from bench.report.gather import final_metrics, find_run_dirs, gather_runs, load_profile_files
 from bench.report.initial import init_section
 from bench.report.markdown import budget_label, render_report
@@ -315,6 +322,7 @@ def build_report(
     names = [proto["metric"] for proto in (info["metrics"].get(k) for k in ("kid", "fid")) if proto]
     curve_data, curves_csv, curves_png = write_curves(stem, metrics, runs, profile, names)
     notes += [n for n in (curves_note(curve_data, MIN_CURVE_POINTS),) if n]
+    info["curve_points"] = evaluated_points_text(curve_data)
     sections = [s for s in (samples_section(samples, samples_init),) if s]
     sections += [s for s in (curves_section(curves_csv, curves_png), gap_section(curve_data), initial) if s]
     sections += [regressions_markdown(changes, str(against))] if changes else []

@@ -50,6 +50,19 @@ def points_per_run(curves: pd.DataFrame) -> dict[str, int]:
     return curves.groupby(["run", "metric"])["kimg"].count().groupby(level="run").min().to_dict()
 
 
+def evaluated_points_text(curves: pd.DataFrame) -> str | None:
+    """The evaluated points in words for the protocol table ('initialisation, 4, 8, 12, 16 kimg: 5 per run')."""
+    if curves.empty:
+        return None
+    per_run = curves.groupby("run")["kimg"].apply(lambda k: tuple(sorted(set(k))))
+    if per_run.nunique() != 1:
+        counts = sorted(set(per_run.map(len)))
+        return f"{counts[0]} to {counts[-1]} evaluated points per run (the runs' snapshots differ)"
+    points = per_run.iloc[0]
+    words = ["initialisation" if k == 0 else f"{k:g}" for k in points]
+    return f"{', '.join(words)} kimg: {len(points)} evaluated points per run"
+
+
 def curves_note(curves: pd.DataFrame, promised: int) -> str | None:
     """A note naming runs whose curve has fewer than `promised` points (the grid evaluates too few snapshots)."""
     short = {run: n for run, n in points_per_run(curves).items() if n < promised}

@@ -166,6 +166,8 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
         f"| versions | python {env.get('python')}, torch {env.get('torch')}, clean-fid {env.get('clean_fid')}, "
         f"ladabench git `{_short(env.get('git_sha'), 10)}`{' (dirty)' if env.get('git_dirty') else ''} |",
     ]
+    if info.get("curve_points"):
+        lines.append(f"| learning curves | {info['curve_points']} |")
     if info.get("profile_env"):
         lines.append(f"| profile (cost/speed columns) | {info['profile_env']} |")
     return lines

@@ -66,6 +66,7 @@ def test_curve_data_has_every_evaluated_point_of_every_run(runs: Path, tmp_path:
     assert fid[fid["snapshot"] == "init"]["kimg"].eq(0).all()
     text = report.markdown_path.read_text()
     assert "## Learning curves" in text and "](r-curves.png)" in text and "](r-curves.csv)" in text
+    assert "| learning curves | initialisation, 1, 2, 3, 4 kimg: 5 evaluated points per run |" in text
     png = tmp_path / "out" / "r-curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png in report.figure_paths
     assert not any("fewer than 5 evaluated points" in n for n in report.notes)
