@@ -66,8 +66,8 @@ def visible_gpus() -> int:
 def local_layout(options: ExecutorOptions, device: str, cells: int) -> tuple[int, int | None]:
     """(workers, threads per worker) of the local executor.
 
-    CUDA: one worker per visible GPU. CPU: one worker per core, one torch thread each (docs/cluster.md:
-    on 2 cores, two 1-thread processes trained 1.48x the images per second of one 2-thread process).
+    CUDA: one worker per visible GPU. CPU: one worker per core, one torch thread each (docs/cluster.md: tiny
+    models do not keep two threads busy, so a second core is better spent on a second run).
     """
     if device.startswith("cuda"):
         workers = options.workers or max(1, visible_gpus())
