@@ -235,3 +235,27 @@ def test_without_trackers_the_hooks_are_unchanged():
 
     hooks = TrainHooks()
     assert with_trackers(hooks, Options(())) is hooks
+
+
+@pytest.mark.slow
+def test_a_grid_mirrors_its_runs_and_their_evaluations(tmp_path, one_thread):
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra: pip install -e '.[tensorboard]'")
+    args = ["bench", "quick", "--models", "conv", "--kimg", "0.016", "--num-gen", "16", "--features", "random-conv"]
+    args += [
+        "--no-profile",
+        "--executor",
+        "debug",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "grid.md"),
+    ]
+    assert main([*args, "--tracker", "tensorboard"]) == 0
+    (run,) = (tmp_path / "runs").glob("00000-*")
+    tb = events(run)
+    assert by_step(tb, "Loss/D/loss") == {16: pytest.approx(jsonl(run / "stats.jsonl")[-1]["loss_d"], rel=1e-6)}
+    # The grid evaluates G at initialisation and G_ema at the budget; both reach the tracker.
+    lines = jsonl(run / "metric-fid16_train-random-conv.jsonl")
+    expected = {round(line["kimg"] * 1000): pytest.approx(line["value"], rel=1e-6) for line in lines}
+    assert sorted(expected) == [0, 16]
+    assert by_step(tb, "Metrics/fid16_train-random-conv") == expected

@@ -33,6 +33,7 @@ from bench.grid.protocol import (  # noqa: F401 - grid_lr, parse_grid_ema: the g
     grid_spread_source,
     parse_grid_ema,
 )
+from bench.train.trackers import parse_trackers
 
 bench_app = typer.Typer(
     help="Benchmark grids: every model trained at one equal kimg budget, evaluated and reported.",
@@ -106,6 +107,15 @@ def _options(grid: GridProtocol) -> dict[str, tuple[type, object]]:
             _option(None, "--amp", help=f"Mixed precision of every run: off, bf16 or fp16 (default: {grid.amp})."),
         ),
         "features": (str, _option("inception", "--features", help=FEATURES_HELP)),
+        "tracker": (
+            str,
+            _option(
+                None,
+                "--tracker",
+                help="Mirror every run's stats, metrics and sample grids to tensorboard and/or wandb "
+                "(comma-separated; default: none).",
+            ),
+        ),
         "profile": (
             bool,
             _option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report."),
@@ -212,6 +222,8 @@ def grid_plan(grid: GridProtocol, given: dict[str, Any], device: str) -> Any:
     from bench.grid.plan import GridPlan  # start-up: torch only when a grid runs
 
     overrides = grid_recipe(given, grid)
+    if given.get("tracker"):  # a session field: reusing a finished cell ignores it
+        overrides["trackers"] = parse_trackers(given["tracker"].split(","))
     batch = given["batch"] if given["batch"] is not None or given["preset"] != "tiny" else grid.batch_tiny
     return GridPlan(
         name=grid.name,

@@ -38,6 +38,7 @@ from bench.data import load_dataset
 from bench.grid.plan import Cell, find_cell_run, needs_evaluation
 from bench.metrics.evaluate import INIT_SNAPSHOT, evaluate_initial, evaluate_snapshot
 from bench.train.session import Resume, train
+from bench.train.trackers import mirror_metrics
 
 REQUEUE_SIGNAL = submitit.JobEnvironment._usr_sig()  # submitit's "checkpoint and requeue" signal (SIGUSR2)
 SLURM_KILL_WAIT_S = 600  # waiting for SLURM's kill after a SIGTERM: KillWait is 30 s by default
@@ -179,18 +180,22 @@ class CellJob(submitit.helpers.Checkpointable):
         names = list(cell.metric_names)
         common = dict(features=cell.features, show_progress=False)
         device = cell.options["device"]
+        lines = []  # this call's metric lines, for the run's trackers (--tracker)
         with interrupt_with(f"interrupted while evaluating {run.path.name}"):
             if needs_evaluation(run.path, names, INIT_SNAPSHOT):
                 log(f"cell {cell.key}: evaluating G at initialisation")
-                evaluate_initial(run.path, names, device, None, list(cell.sample_seeds), **common)
+                lines += evaluate_initial(run.path, names, device, None, list(cell.sample_seeds), **common)
             # With `every_snapshot` each kept snapshot is a point of the learning curves; the final one comes last.
             for snapshot in run.snapshots() if cell.every_snapshot else []:
                 if needs_evaluation(run.path, names, snapshot.name):
                     log(f"cell {cell.key}: evaluating {snapshot.name}")
-                    evaluate_snapshot(run.path, snapshot, names, device, None, list(cell.sample_seeds), **common)
+                    lines += evaluate_snapshot(
+                        run.path, snapshot, names, device, None, list(cell.sample_seeds), **common
+                    )
             if needs_evaluation(run.path, names):
                 log(f"cell {cell.key}: evaluating {run.final_snapshot_name()}")
-                evaluate_snapshot(run.path, None, names, device, None, list(cell.sample_seeds), **common)
+                lines += evaluate_snapshot(run.path, None, names, device, None, list(cell.sample_seeds), **common)
+        mirror_metrics(run.path, cell.options, lines)
 
     def _stopped(self, cell: Cell, exc: Interrupted, where: dict[str, Any], log: Any) -> None:
         """After a stop with a snapshot: requeue through submitit, wait for SLURM's requeue, or end as interrupted."""
