@@ -142,6 +142,9 @@ def load_feature_extractor(
     dinov2: str | None = None,
 ) -> FeatureExtractor:
     """The named feature network on `device`: the verified FID Inception, DINOv2 ViT-L/14, or a test-only random net."""
+    for flag, given, reader in (("--inception", inception, REAL_FEATURES), ("--dinov2", dinov2, DINOV2_FEATURES)):
+        if given is not None and features != reader:  # weights no network reads: refused, not ignored
+            raise UserError(f"{flag} has no effect with --features {features} (only {reader} reads it); drop it")
     if features == REAL_FEATURES:
         weights = locate_inception(inception)
         module = _InceptionFeatures(_load_torchscript(weights.path, device)).eval()

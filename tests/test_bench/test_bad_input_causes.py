@@ -242,3 +242,23 @@ def test_doctor_prints_paths_that_read_as_rich_closing_tags(tmp_path, capsys, mo
     assert main(["doctor", "--data-root", str(tmp_path / "d[" / "x]")]) == 0
     out = capsys.readouterr().out
     assert f"{cache} (writable" in out and "w[/x].pt" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--features", "random-conv", "--inception", "w.pt"],
+            "error: --inception has no effect with --features random-conv (only inception reads it); drop it",
+        ),
+        (
+            ["--dinov2", "v.pth"],
+            "error: --dinov2 has no effect with --features inception (only dinov2 reads it); drop it",
+        ),
+    ],
+)
+def test_feature_weights_no_network_reads_are_refused(stopped_run, capsys, args, message):
+    before = fingerprint(stopped_run, skip=())
+    assert main(["eval", str(stopped_run), "--metrics", "fid10_train", *args]) == 2
+    assert one_error_line(capsys) == message
+    assert fingerprint(stopped_run, skip=()) == before
