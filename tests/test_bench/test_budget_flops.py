@@ -161,3 +161,20 @@ def test_a_grid_with_a_flops_budget_gives_each_model_its_own_image_count(tmp_pat
         assert last_images_seen(Path(status.run)) == -(-round(budget_tflops * 1e12) // flops)
     report = write_grid_report(plan, outcome.statuses, outcome.dataset)
     assert "**0.1 training TFLOPs per run**" in report.markdown_path.read_text()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--budget-tflops", "-3"], "--budget-tflops must be a positive number of training TFLOPs (got -3.0)"),
+        (["--budget-tflops", "0.001"], "--budget-tflops 0.001 is less than one batch (16 images x"),
+        (["--snapshot-kimg", "0"], "--snapshot-kimg must be a positive number of kimg (got 0)"),
+    ],
+    ids=["negative", "under-one-batch", "zero-snapshot-interval"],
+)
+def test_bad_grid_budget_is_one_line_and_writes_nothing(tmp_path, capsys, extra, message):
+    out = tmp_path / "grid"
+    argv = ["bench", "budget", *extra, "--features", "random-conv", "--executor", "debug"]
+    assert main([*argv, "--runs-dir", str(out / "runs"), "--out", str(out / "r.md")]) == 2
+    assert message in one_error_line(capsys)
+    assert not out.exists()
