@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.common import (
-    DEVICE_HELP,
-    DINOV2_HELP,
-    FEATURES_HELP,
-    INCEPTION_HELP,
-    checked_device,
-    parse_int_list,
-    require_positive,
-)
+from bench.commands.common import checked_device, parse_int_list
 from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.interrupt import interrupt_with
+from bench.core.options import (
+    BATCH,
+    DEVICE,
+    DINOV2,
+    FEATURES,
+    INCEPTION,
+    NUM_GEN,
+    SAMPLE_SEEDS,
+    Flag,
+    check_fields,
+    command_signature,
+    option,
+)
 from bench.core.records import MetricLine
 from bench.core.rundir import RunDir
 from bench.metrics.ci import CI_GROUPS
@@ -97,47 +104,75 @@ def _results_table(lines: list[MetricLine], title: str) -> Table:
     return table
 
 
-def eval_command(
-    run: str = typer.Argument(..., help="Run directory (or a run-name prefix under ./runs)."),
-    snapshot: str = typer.Option(None, "--snapshot", help="Snapshot kimg (e.g. 120) or file; default: the latest."),
-    metrics: str = typer.Option(
+def interval_groups(flag: str, value: int) -> str | None:
+    """0 (no interval) or at least 2 jackknife groups (one group leaves nothing to leave out)."""
+    if value < 0 or value == 1:
+        return f"{flag} {value} cannot give an interval; pass 0 (none) or at least 2 (default {CI_GROUPS})"
+    return None
+
+
+def int_list(flag: str, value: str) -> str | None:
+    """Comma-separated integers (`0,1,2`)."""
+    try:
+        parse_int_list(value, flag)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What `ladabench eval` measures, of which snapshot, and how; each value is checked when this is built."""
+
+    run: str = option(..., Flag("run", "Run directory (or a run-name prefix under ./runs)."))
+    snapshot: str | None = option(None, Flag("--snapshot", "Snapshot kimg (e.g. 120) or file; default: the latest."))
+    metrics: str = option(
         "fid,kid",
-        "--metrics",
-        help="Comma list: bare kinds (fid, kid, pr = precision/recall/density/coverage) or full names (fid10k_train, kid2k_train, pr500_train).",
-    ),
-    num_gen: int = typer.Option(
-        None, "--num-gen", help="Images generated per seed for bare kinds (default 10000 on GPU, 500 on CPU)."
-    ),
-    sample_seeds: str = typer.Option(
+        Flag(
+            "--metrics",
+            "Comma list: bare kinds (fid, kid, pr = precision/recall/density/coverage) or full names "
+            "(fid10k_train, kid2k_train, pr500_train).",
+        ),
+    )
+    num_gen: int | None = option(
+        None, NUM_GEN.but(help="Images generated per seed for bare kinds (default 10000 on GPU, 500 on CPU).")
+    )
+    sample_seeds: str = option(
         "0,1,2",
-        "--sample-seeds",
-        help="Sample seeds (latents of the generated images); FID is reported as mean ± std over them.",
-    ),
-    inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
-    features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
-    dinov2: str = typer.Option(None, "--dinov2", help=DINOV2_HELP),
-    device: str = typer.Option(None, "--device", help=DEVICE_HELP),
-    batch: int = typer.Option(
-        50, "--batch", help="Batch size for generation and features (results do not depend on it)."
-    ),
-    ci_groups: int = typer.Option(
+        SAMPLE_SEEDS.but(help="Sample seeds (latents of the generated images); FID is the mean ± std over them.").but(
+            check=int_list
+        ),
+    )
+    inception: str | None = option(None, INCEPTION)
+    features: str = option("inception", FEATURES)
+    dinov2: str | None = option(None, DINOV2)
+    device: str | None = option(None, DEVICE)
+    batch: int = option(50, BATCH.but(help="Batch size for generation and features (results do not depend on it)."))
+    ci_groups: int = option(
         CI_GROUPS,
-        "--ci-groups",
-        help="Jackknife groups of the generated samples for the 95% intervals of FID/KID (0: no interval).",
-    ),
-) -> None:
+        Flag(
+            "--ci-groups",
+            "Jackknife groups of the generated samples for the 95% intervals of FID/KID (0: no interval; at most "
+            "one per image is used and recorded).",
+            int,
+            interval_groups,
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        """Check every value (the table's checks)."""
+        check_fields(self)
+
+
+def eval_command(**given: Any) -> None:
     """FID/KID/precision-recall of a run's EMA generator (clean-fid, real Inception), appended to metric-<name>.jsonl."""
     # start-up: the metrics layer is imported only when needed (see bench.commands.common)
     from bench.metrics.evaluate import evaluate_snapshot
 
-    if ci_groups < 0 or ci_groups == 1:
-        raise UserError(
-            f"--ci-groups {ci_groups} cannot give an interval; pass 0 (none) or at least 2 (default {CI_GROUPS})"
-        )
-    require_positive("--batch", batch)
-    device = checked_device(device)
-    run_dir = resolve_run_dir(run)
-    snapshot_path = resolve_snapshot(run_dir, snapshot)
+    o = EvalOptions(**given)
+    device = checked_device(o.device)
+    run_dir = resolve_run_dir(o.run)
+    snapshot_path = resolve_snapshot(run_dir, o.snapshot)
     stopped = (
         f"interrupted; no partial metric line or cache file was written (each is written whole); "
         f"rerun the same command to evaluate {run_dir}"
@@ -146,21 +181,24 @@ def eval_command(
         lines = evaluate_snapshot(
             run_dir,
             snapshot_path,
-            [m for m in metrics.split(",") if m.strip()],
+            [m for m in o.metrics.split(",") if m.strip()],
             device,
-            num_gen=num_gen,
-            seeds=parse_int_list(sample_seeds, "--sample-seeds"),
-            features=features,
-            inception=inception,
-            batch_size=batch,
+            num_gen=o.num_gen,
+            seeds=parse_int_list(o.sample_seeds, "--sample-seeds"),
+            features=o.features,
+            inception=o.inception,
+            batch_size=o.batch,
             log=lambda msg: console.print(escape(msg)),
-            ci_groups=ci_groups,
-            dinov2=dinov2,
+            ci_groups=o.ci_groups,
+            dinov2=o.dinov2,
         )
     mirror_metrics(run_dir, RunDir(run_dir).read_options(), lines)  # to the run's --tracker choice, if any
     console.print(_results_table(lines, f"{run_dir.name} / {lines[0].snapshot}"))
     for line in lines:
         console.print(f"appended to {escape(str(RunDir(run_dir).metric_path(line.metric)))}")
+
+
+eval_command.__signature__ = command_signature(EvalOptions)  # Typer reads the options from the table above
 
 
 def register(app: typer.Typer) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import inspect
 import io
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,24 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.common import DEVICE_HELP, checked_device, parse_int_list, refuse_unused, require_positive
+from bench.commands.common import checked_device, parse_int_list, refuse_unused
 from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_text
+from bench.core.options import (
+    AMP,
+    BATCH,
+    DEVICE,
+    PRESET,
+    R1_INTERVAL,
+    THREADS,
+    Flag,
+    at_least,
+    check_fields,
+    command_signature,
+    option,
+    positive_count,
+)
 from bench.core.paths import require_writable_file
 from bench.core.records import PhaseTiming, ProfileFile, ProfileRow, Roofline
 
@@ -198,21 +214,6 @@ def _model_rows(
     return rows, peaks
 
 
-def _checked_settings(
-    device: str | None, repeats: int, warmup: int, threads: int | None, r1_interval: int, counts: dict[str, int | None]
-) -> str:
-    """The checked device; a UserError naming the flag for a repeat, warm-up, thread, interval or count out of range."""
-    if repeats < 1 or warmup < 0:
-        raise UserError("--repeats must be >= 1 and --warmup >= 0")
-    if threads is not None and threads < 1:
-        raise UserError(f"--threads {threads} must be at least 1")
-    if r1_interval < 1:
-        raise UserError(f"--r1-interval {r1_interval} must be at least 1 (1: R1 every iteration, the reference)")
-    for option, value in counts.items():
-        require_positive(option, value)
-    return checked_device(device)
-
-
 def _token_counts(text: str, dim: int) -> tuple[int, ...]:
     """--tokens as square token counts for a width that splits into the benchmark's attention heads."""
     from bench.metrics.attention_scaling import (
@@ -240,112 +241,123 @@ SCALING_ONLY = ["tokens", "dim"]
 SPEED_ONLY = ["batch", "amp", "compile_g", "repeats", "warmup"]  # --no-speed counts operations only
 
 
-def profile_command(
-    ctx: typer.Context,
-    model: str = typer.Argument(None, help="Registered model name (see `ladabench models`), or 'all'."),
-    preset: str = typer.Option(
-        None, "--preset", help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default)."
-    ),
-    res: int = typer.Option(None, "--res", help="Resolution for 'default'/'tiny' presets (default 64)."),
-    batch: int = typer.Option(
-        None, "--batch", help="Batch for the speed runs (default: the preset's on GPU, 8 on CPU)."
-    ),
-    amp: str = typer.Option(
-        "off",
-        "--amp",
-        help="Mixed precision for the speed runs, as `train --amp`: off (default), bf16 or fp16 (autocast).",
-    ),
-    compile_g: bool = typer.Option(False, "--compile", help="torch.compile the generator for the speed runs."),
-    device: str = typer.Option(None, "--device", help=DEVICE_HELP),
-    repeats: int = typer.Option(10, "--repeats", help="Timed repeats per phase (median and range reported)."),
-    warmup: int = typer.Option(2, "--warmup", help="Untimed warm-up calls per phase."),
-    no_speed: bool = typer.Option(False, "--no-speed", help="Counts only (params, MACs, FLOPs); skip timing."),
-    attention_scaling: bool = typer.Option(
+@dataclass(frozen=True)
+class ProfileOptions:
+    """What `ladabench profile` measures and where it writes it; each value is checked when this is built."""
+
+    model: str | None = option(None, Flag("model", "Registered model name (see `ladabench models`), or 'all'."))
+    preset: str | None = option(
+        None, PRESET.but(help="Preset name, 'tiny', 'default', or a comma list (default: the resolution's default).")
+    )
+    res: int | None = option(
+        None, Flag("--res", "Resolution for 'default'/'tiny' presets (default 64).", int, positive_count)
+    )
+    batch: int | None = option(
+        None, BATCH.but(help="Batch for the speed runs (default: the preset's on GPU, 8 on CPU).")
+    )
+    amp: str = option("off", AMP.but(help="Mixed precision for the speed runs, as `train --amp`: off, bf16 or fp16."))
+    compile_g: bool = option(False, Flag("--compile", "torch.compile the generator for the speed runs.", bool))
+    device: str | None = option(None, DEVICE)
+    repeats: int = option(
+        10, Flag("--repeats", "Timed repeats per phase (median and range reported).", int, positive_count)
+    )
+    warmup: int = option(2, Flag("--warmup", "Untimed warm-up calls per phase.", int, at_least(0)))
+    no_speed: bool = option(False, Flag("--no-speed", "Counts only (params, MACs, FLOPs); skip timing.", bool))
+    attention_scaling: bool = option(
         False,
-        "--attention-scaling",
-        help="Instead: benchmark one Lada, dot-product and grid attention layer over token counts.",
-    ),
-    tokens: str = typer.Option(
-        "64,256,1024,4096", "--tokens", help="Token counts for --attention-scaling (square maps)."
-    ),
-    dim: int = typer.Option(256, "--dim", help="Width for --attention-scaling."),
-    threads: int = typer.Option(
-        None,
-        "--threads",
-        help="CPU threads for torch (default: torch's choice); 1 gives steadier CPU timings on a shared machine.",
-    ),
-    r1_interval: int = typer.Option(
+        Flag(
+            "--attention-scaling",
+            "Instead: benchmark one Lada, dot-product and grid attention layer over token counts.",
+            bool,
+        ),
+    )
+    tokens: str = option("64,256,1024,4096", Flag("--tokens", "Token counts for --attention-scaling (square maps)."))
+    dim: int = option(256, Flag("--dim", "Width for --attention-scaling.", int, positive_count))
+    threads: int | None = option(None, THREADS.but(help=THREADS.help + " 1 gives steadier CPU timings."))
+    r1_interval: int = option(
         1,
-        "--r1-interval",
-        help="Lazy R1 as `train --r1-interval K`: count and time K iterations (R1 on one) per call (default 1: the reference step).",
-    ),
-    roofline: bool = typer.Option(
+        R1_INTERVAL.but(help="Lazy R1 as `train --r1-interval K`: count and time K iterations (R1 on one) per call."),
+    )
+    roofline: bool = option(
         False,
-        "--roofline",
-        help="Also measure this device's dense fp32 and bf16 matmul rate and report each step as a fraction of it.",
-    ),
-    json_path: Path = typer.Option(None, "--json", help="Also write the rows as JSON (read by `ladabench compare`)."),
-    csv_path: Path = typer.Option(None, "--csv", help="Also write the rows as CSV."),
-) -> None:
+        Flag(
+            "--roofline",
+            "Also measure this device's dense fp32 and bf16 matmul rate and report each step as a fraction of it.",
+            bool,
+        ),
+    )
+    json_path: Path | None = option(
+        None, Flag("--json", "Also write the rows as JSON (read by `ladabench compare`).", Path)
+    )
+    csv_path: Path | None = option(None, Flag("--csv", "Also write the rows as CSV.", Path))
+
+    def __post_init__(self) -> None:
+        """Check every value (the table's checks)."""
+        check_fields(self)
+
+
+def profile_command(ctx: typer.Context, **given: Any) -> None:
     """Cost of a model: params, G MACs per image, training FLOPs per real image, img/s and peak memory."""
     # start-up: torch and the metrics layer are imported only when profiling (see bench.commands.common)
     import torch
 
     from bench.metrics.attention_scaling import attention_scaling as run_scaling
-    from bench.metrics.profile import amp_dtype_for
 
-    if attention_scaling:
+    o = ProfileOptions(**given)
+    if o.attention_scaling:
         refuse_unused(ctx, MODEL_ONLY, "with --attention-scaling (it times single attention layers)")
     else:
         refuse_unused(ctx, SCALING_ONLY, "without --attention-scaling")
-        if no_speed:
+        if o.no_speed:
             refuse_unused(ctx, SPEED_ONLY, "with --no-speed (it counts operations, it times nothing)")
-    device = _checked_settings(
-        device, repeats, warmup, threads, r1_interval, {"--res": res, "--batch": batch, "--dim": dim}
-    )
-    amp_dtype_for(amp)  # an unknown --amp fails here, before any model is built or timed
-    for option, path in (("--json", json_path), ("--csv", csv_path)):
+    device = checked_device(o.device)
+    for flag, path in (("--json", o.json_path), ("--csv", o.csv_path)):
         if path is not None:
-            require_writable_file(path, option)
-    if threads is not None:
-        torch.set_num_threads(threads)
-    if attention_scaling:
-        token_counts = _token_counts(tokens, dim)
-        rows = run_scaling(token_counts, dim=dim, device=device, repeats=repeats, warmup=warmup)
+            require_writable_file(path, flag)
+    if o.threads is not None:
+        torch.set_num_threads(o.threads)
+    if o.attention_scaling:
+        token_counts = _token_counts(o.tokens, o.dim)
+        rows = run_scaling(token_counts, dim=o.dim, device=device, repeats=o.repeats, warmup=o.warmup)
         console.print(_scaling_table(rows))
         document = ProfileFile(scaling=rows)
         flat_rows = rows
     else:
-        if model is None:
+        if o.model is None:
             raise UserError("give a MODEL to profile (see `ladabench models`), 'all', or --attention-scaling")
-        if roofline and no_speed:
+        if o.roofline and o.no_speed:
             raise UserError("--roofline compares timed steps with the matmul rate: drop --no-speed")
-        targets = _targets(model, preset, res)
+        targets = _targets(o.model, o.preset, o.res)
         rows, peaks = _model_rows(
             targets,
             dict(
-                batch=batch,
-                amp=amp,
-                compile_g=compile_g,
+                batch=o.batch,
+                amp=o.amp,
+                compile_g=o.compile_g,
                 device=device,
-                repeats=repeats,
-                warmup=warmup,
-                measure_speed=not no_speed,
-                r1_interval=r1_interval,
+                repeats=o.repeats,
+                warmup=o.warmup,
+                measure_speed=not o.no_speed,
+                r1_interval=o.r1_interval,
             ),
-            roofline,
+            o.roofline,
         )
         console.print(_profile_table(rows))
         if peaks is not None:
             console.print(_roofline_line(peaks))
         document = ProfileFile(rows=rows, units=UNITS_CAPTION, roofline=peaks)
         flat_rows = [row.to_json() for row in rows]
-    if json_path:
-        document.write(json_path)
-        console.print(f"wrote {escape(str(json_path))}")
-    if csv_path:
-        atomic_write_text(csv_path, rows_to_csv(flat_rows))
-        console.print(f"wrote {escape(str(csv_path))}")
+    if o.json_path:
+        document.write(o.json_path)
+        console.print(f"wrote {escape(str(o.json_path))}")
+    if o.csv_path:
+        atomic_write_text(o.csv_path, rows_to_csv(flat_rows))
+        console.print(f"wrote {escape(str(o.csv_path))}")
+
+
+profile_command.__signature__ = command_signature(  # Typer reads the options from the table above
+    ProfileOptions, {"ctx": (typer.Context, inspect.Parameter.empty)}
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,7 +68,7 @@ def _fid(features: Features, ref: ReferenceStats, num_gen: int, seeds: list[int]
         "unit": "FID",
         "feature_dim": width,
         "covariance_full_rank": min(num_gen, ref.count) > width,
-        **_interval_fields(ci, ci_groups),
+        **_interval_fields(ci, min(ci_groups, num_gen)),  # the jackknife uses at most one group per image
     }
 
 
@@ -89,7 +89,7 @@ def _kid(features: Features, ref: ReferenceStats, num_gen: int, seeds: list[int]
         "kid_subsets_per_seed": KID_NUM_SUBSETS,
         "kid_subset_size": subset_size,
         "kid_subset_rule": "numpy global RNG seeded with seed*1000003+subset, restored after",
-        **_interval_fields(ci, ci_groups),
+        **_interval_fields(ci, min(ci_groups, num_gen)),  # the jackknife uses at most one group per image
     }
 
 

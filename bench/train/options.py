@@ -8,18 +8,35 @@ and reports read them back through `TrainOptions.from_json`.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from bench.core import options as table
 from bench.core.errors import UserError
+from bench.core.options import (
+    AMP,
+    BATCH,
+    DATA,
+    DATA_ROOT,
+    DEVICE,
+    PRESET,
+    R1_INTERVAL,
+    SEED,
+    Flag,
+    at_least,
+    check_fields,
+    in_range,
+    one_of,
+    positive,
+)
 from bench.train.stored import check_stored
 
 SCHEMA = "ladabench.options/1"
-AMP_MODES = ("off", "bf16", "fp16")
 EMA_STARTS = ("fresh", "copy")  # G_ema from a freshly initialised G (the authors' TF trainer) or from G itself
 # What runs written before a field existed did: such a file loads with these values (no bCR, G_ema copied from G).
 LEGACY_VALUES = {"bcr": False, "cr_weight": 0.1, "ema_start": "copy"}
@@ -27,13 +44,15 @@ LEGACY_OPTIONS = {"r1_interval": 1}  # the same for fields of the run alone (not
 FROM_PRESET = "preset"  # `default=` marker: the value comes from the preset's training recipe
 
 
-@dataclass(frozen=True)
-class Flag:
-    """How a field appears on the `ladabench train` command line."""
+_STORED = contextvars.ContextVar("stored", default=False)  # building options read back from a run: no checks
 
-    decl: str  # "--kimg", "--compile/--no-compile", or "MODEL" for the positional argument
-    help: str
-    cli_type: type = str  # the type Typer parses (a list is typed as text: "0.5,0.99")
+
+def positive_kimg(flag: str, value: float) -> str | None:
+    """A positive budget or interval in kimg of at least one image (images are counted: kimg x 1000)."""
+    problem = positive(flag, value)
+    if problem is None and round(value * 1000) < 1:
+        return f"{flag} {value:g} is less than one image (budgets count images: kimg x 1000); pass at least 0.001"
+    return problem
 
 
 def option(
@@ -45,16 +64,16 @@ def option(
     recipe: bool = False,
     inherited: bool = True,
 ) -> Any:
-    """Declare one TrainOptions field.
+    """Declare one TrainOptions field (`bench.core.options.option` with the training metadata).
 
     `default`: the value when the user gives none (None: derived by the resolver, see its docstring);
-    `flag`: its CLI spelling and help; `session`: it may change on resume (describes one session, not
-    the run); `protocol`: reports refuse to compare runs that differ in it; `recipe`: its default is
-    the preset training recipe's field of the same name; `inherited=False`: a resumed session does not
-    take the stored value but the one given now (or the default).
+    `flag`: its CLI spelling, help and check (shared ones from `bench.core.options`); `session`: it may
+    change on resume (describes one session, not the run); `protocol`: reports refuse to compare runs
+    that differ in it; `recipe`: its default is the preset training recipe's field of the same name;
+    `inherited=False`: a resumed session does not take the stored value but the one given now (or the default).
     """
-    meta = {"flag": flag, "session": session, "protocol": protocol, "recipe": recipe, "inherited": inherited}
-    return field(default=default, metadata=meta, hash=False)
+    meta = {"session": session, "protocol": protocol, "recipe": recipe, "inherited": inherited}
+    return table.option(default, flag, **meta)
 
 
 @dataclass(frozen=True)
@@ -65,31 +84,27 @@ class TrainOptions:
         flag=Flag("MODEL", "Registered model to train (see `ladabench models`). Not needed with --resume.")
     )
     model_kind: str | None = option()
-    preset: str | None = option(
-        flag=Flag(
-            "--preset",
-            "Model preset; 'tiny' = the tiny one at the data's resolution. Default: the preset for the data's resolution.",
-        )
-    )
+    preset: str | None = option(flag=PRESET)
     preset_source: str | None = option()
-    data: str | None = option(
-        flag=Flag("--data", "Dataset name or folder:PATH[@RES] (default: the embedded fashion10k)."), protocol=True
-    )
-    data_root: str | None = option(
-        flag=Flag("--data-root", "Folder holding the dataset files (or $LADABENCH_DATA)."), session=True
-    )
+    data: str | None = option(flag=DATA, protocol=True)
+    data_root: str | None = option(flag=DATA_ROOT, session=True)
     data_content_hash: str | None = option(protocol=True)
     data_count: int | None = option()
     resolution: int | None = option(protocol=True)
-    seed: int = option(0, Flag("--seed", "Seed for weights, data order, latents and augmentation (default 0).", int))
+    seed: int = option(0, SEED)
     batch_size: int | None = option(
         FROM_PRESET,
-        Flag("--batch", "Batch size for both D and G steps (default: the preset's).", int),
+        BATCH.but(help="Batch size for both D and G steps (default: the preset's).", check=positive),
         recipe=True,
         protocol=True,
     )
     total_kimg: float | None = option(
-        flag=Flag("--kimg", "Budget in thousands of real images shown to D (training stops exactly there).", float),
+        flag=Flag(
+            "--kimg",
+            "Budget in thousands of real images shown to D (training stops exactly there).",
+            float,
+            positive_kimg,
+        ),
         protocol=True,
     )
     budget_tflops: float | None = option(
@@ -107,13 +122,14 @@ class TrainOptions:
             "--minutes",
             "Wall-clock budget in minutes, summed over resumed sessions; with --kimg the first reached stops.",
             float,
+            positive,
         )
     )
     lr_g: float | None = option(
-        FROM_PRESET, Flag("--lr-g", "Adam learning rate of G (default: the preset's).", float), recipe=True
+        FROM_PRESET, Flag("--lr-g", "Adam learning rate of G (default: the preset's).", float, positive), recipe=True
     )
     lr_d: float | None = option(
-        FROM_PRESET, Flag("--lr-d", "Adam learning rate of D (default: the preset's).", float), recipe=True
+        FROM_PRESET, Flag("--lr-d", "Adam learning rate of D (default: the preset's).", float, positive), recipe=True
     )
     betas: tuple[float, float] | None = option(
         FROM_PRESET, Flag("--betas", "Adam betas as B1,B2 (default: the preset's, reference 0.5,0.99)."), recipe=True
@@ -125,24 +141,18 @@ class TrainOptions:
             "--r1-gamma",
             "R1 weight on mean ||grad of sum(D(aug(x)))||^2 (default: the preset's; reference 1e-4).",
             float,
+            at_least(0),
         ),
         recipe=True,
     )
-    r1_interval: int = option(
-        1,
-        Flag(
-            "--r1-interval",
-            "Lazy R1: the R1 term only on every K-th D step, weighted K x r1_gamma (StyleGAN2's lazy regularisation; a protocol change, off by default: 1 = every step, as the reference).",
-            int,
-        ),
-        protocol=True,
-    )
+    r1_interval: int = option(1, R1_INTERVAL, protocol=True)
     ema_decay: float | None = option(
         FROM_PRESET,
         Flag(
             "--ema-decay",
             "G_ema decay per step (default: the preset's; reference 0.999). Unused with --ema-halflife-kimg.",
             float,
+            in_range(0, 1),
         ),
         recipe=True,
         protocol=True,
@@ -151,8 +161,10 @@ class TrainOptions:
         None,
         Flag(
             "--ema-halflife-kimg",
-            "G_ema half-life in kimg of real images instead of a per-step decay (StyleGAN2-ADA's ema_kimg; a protocol change for small budgets, off by default).",
+            "G_ema half-life in kimg of real images instead of a per-step decay (StyleGAN2-ADA's ema_kimg; "
+            "off by default).",
             float,
+            positive,
         ),
         protocol=True,
     )
@@ -160,8 +172,10 @@ class TrainOptions:
         None,
         Flag(
             "--ema-rampup",
-            "With --ema-halflife-kimg: cap the half-life at this fraction of the images seen so far (StyleGAN2-ADA's ema_rampup, e.g. 0.05), so G_ema follows G early on.",
+            "With --ema-halflife-kimg: cap the half-life at this fraction of the images seen so far "
+            "(StyleGAN2-ADA's ema_rampup, e.g. 0.05).",
             float,
+            positive,
         ),
         protocol=True,
     )
@@ -169,7 +183,10 @@ class TrainOptions:
         FROM_PRESET,
         Flag(
             "--ema-start",
-            "How G_ema starts: fresh (a freshly initialised G, as the authors' TF trainer's clone_model; the presets' default) or copy (G's own weights, as their PyTorch port).",
+            "How G_ema starts: fresh (a freshly initialised G, as the authors' TF trainer; the presets' default) "
+            "or copy (G's own weights, as their PyTorch port).",
+            str,
+            one_of(*EMA_STARTS),
         ),
         recipe=True,
         protocol=True,
@@ -184,7 +201,8 @@ class TrainOptions:
         FROM_PRESET,
         Flag(
             "--bcr/--no-bcr",
-            "Balanced consistency regularisation: D sees un-augmented images plus a consistency loss on augmented copies; G step unaugmented (default: the preset's; on for ffhq128).",
+            "Balanced consistency regularisation: D sees un-augmented images plus a consistency loss on "
+            "augmented copies (default: the preset's; on for ffhq128).",
             bool,
         ),
         recipe=True,
@@ -192,15 +210,16 @@ class TrainOptions:
     )
     cr_weight: float | None = option(
         FROM_PRESET,
-        Flag("--cr-weight", "Weight of the bCR consistency loss (default: the preset's; reference 0.1).", float),
+        Flag(
+            "--cr-weight",
+            "Weight of the bCR consistency loss (default: the preset's; reference 0.1).",
+            float,
+            at_least(0),
+        ),
         recipe=True,
         protocol=True,
     )
-    amp: str = option(
-        "off",
-        Flag("--amp", "Mixed precision: off (default, FP32 as the reference), bf16, or fp16 (with loss scaling)."),
-        protocol=True,
-    )
+    amp: str = option("off", AMP.but(help=AMP.help.rstrip(".") + " (with loss scaling)."), protocol=True)
     compile: bool = option(
         False,
         Flag("--compile/--no-compile", "torch.compile G (D stays eager: R1 needs a double backward).", bool),
@@ -214,22 +233,23 @@ class TrainOptions:
             bool,
         ),
     )
-    device: str | None = option(
-        flag=Flag("--device", "cpu, cuda or cuda:N (default: cuda when available, else cpu)."),
-        session=True,
-        protocol=True,
-        inherited=False,
-    )
+    device: str | None = option(flag=DEVICE, session=True, protocol=True, inherited=False)
     tick_kimg: float | None = option(
         flag=Flag(
             "--tick-kimg",
             "Interval of stats lines and progress updates in kimg (default: ~1/10 of the budget, at most 4).",
             float,
+            positive,
         )
     )
     snapshot_kimg: float = option(
         200.0,
-        Flag("--snapshot-kimg", "Snapshot interval in kimg (default 200; a final snapshot is always written).", float),
+        Flag(
+            "--snapshot-kimg",
+            "Snapshot interval in kimg (default 200; a final snapshot is always written).",
+            float,
+            positive,
+        ),
     )
     keep_snapshots: int = option(
         3,
@@ -237,13 +257,17 @@ class TrainOptions:
             "--keep-snapshots",
             "Keep only the newest K snapshots (default 3; 0 keeps all); the newest is never removed.",
             int,
+            at_least(0, "0 keeps every snapshot"),
         ),
         session=True,
     )
     world_size: int = option(1, session=True)
     eval_kimg: float | None = option(
         flag=Flag(
-            "--eval-kimg", "Evaluate --metrics every this many kimg (default: at every snapshot) and at the end.", float
+            "--eval-kimg",
+            "Evaluate --metrics every this many kimg (default: at every snapshot) and at the end.",
+            float,
+            positive,
         )
     )
     metrics: tuple[str, ...] = option(
@@ -254,6 +278,7 @@ class TrainOptions:
             "--stop-kimg",
             "End this session after this many kimg with a snapshot; the budget stays for --resume.",
             float,
+            positive_kimg,
         ),
         session=True,
         inherited=False,
@@ -272,6 +297,11 @@ class TrainOptions:
     )
     preset_config: dict[str, Any] | None = option()
     schema: str = option(SCHEMA)
+
+    def __post_init__(self) -> None:
+        """Check every flagged value (options read back from a run are taken as they were trained)."""
+        if not _STORED.get():
+            check_fields(self)
 
     # ----- JSON form (options.json, snapshots, --dry-run) ------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -297,7 +327,11 @@ class TrainOptions:
             raise UserError(f"{where} lacks {', '.join(missing)}; it was not written by `ladabench train`")
         values = {name: value for name, value in _with_legacy_values(stored).items() if name in known}
         check_stored(values, typing.get_type_hints(cls), where)
-        return cls(**_typed(values))
+        token = _STORED.set(True)
+        try:
+            return cls(**_typed(values))
+        finally:
+            _STORED.reset(token)
 
     def replace(self, **changes: Any) -> TrainOptions:
         """A copy with some fields changed."""
@@ -332,13 +366,7 @@ def option_fields(**wanted: bool) -> list[dataclasses.Field]:
 
 SESSION_KEYS = frozenset(f.name for f in option_fields(session=True))
 PROTOCOL_KEYS = tuple(f.name for f in option_fields(protocol=True))
-CLI_FIELDS = tuple(f for f in fields(TrainOptions) if f.metadata.get("flag") is not None)
-
-
-def flag_of(name: str) -> str:
-    """The command-line spelling of a field ('total_kimg' -> '--kimg')."""
-    flag = {f.name: f.metadata["flag"] for f in CLI_FIELDS}[name]
-    return flag.decl.split("/")[0]
+CLI_FIELDS = tuple(table.flag_fields(TrainOptions))
 
 
 def differences(stored: TrainOptions | dict[str, Any], fresh: TrainOptions | dict[str, Any]) -> list[str]:
