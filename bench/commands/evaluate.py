@@ -27,6 +27,7 @@ from bench.core.options import (
     command_signature,
     option,
 )
+from bench.core.paths import RUNS_DIR
 from bench.core.records import MetricLine
 from bench.core.rundir import RunDir
 from bench.metrics.ci import CI_GROUPS
@@ -38,7 +39,7 @@ def resolve_run_dir(run: str) -> Path:
     path = Path(run).expanduser()
     if path.is_dir():
         return path
-    runs = Path("runs")
+    runs = Path(RUNS_DIR)
     # Only a bare name is a prefix under ./runs; a path that does not exist is just missing.
     is_name = run and "/" not in run and "\\" not in run and not any(c in run for c in "*?[")
     matches = sorted(p for p in runs.glob(f"{run}*") if p.is_dir()) if is_name and runs.is_dir() else []
@@ -46,7 +47,9 @@ def resolve_run_dir(run: str) -> Path:
         return matches[0]
     if len(matches) > 1:
         raise UserError(f"run '{run}' matches several runs: {', '.join(p.name for p in matches)}; give the full name")
-    raise UserError(f"run directory '{run}' not found (neither a folder nor a run under ./runs); pass the run's path")
+    raise UserError(
+        f"run directory '{run}' not found (neither a folder nor a run under ./{RUNS_DIR}); pass the run's path"
+    )
 
 
 def resolve_snapshot(run_dir: Path, snapshot: str | None) -> Path | None:
@@ -124,7 +127,7 @@ def int_list(flag: str, value: str) -> str | None:
 class EvalOptions:
     """What `ladabench eval` measures, of which snapshot, and how; each value is checked when this is built."""
 
-    run: str = option(..., Flag("run", "Run directory (or a run-name prefix under ./runs)."))
+    run: str = option(..., Flag("run", f"Run directory (or a run-name prefix under ./{RUNS_DIR})."))
     snapshot: str | None = option(None, Flag("--snapshot", "Snapshot kimg (e.g. 120) or file; default: the latest."))
     metrics: str = option(
         "fid,kid",

@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 
 from bench.core.console import console
-from bench.core.paths import require_writable_folder
+from bench.core.options import DATA_ROOT, RUNS_OUT
+from bench.core.paths import RUNS_DIR, require_writable_folder
 
 import_app = typer.Typer(help="Import checkpoints trained elsewhere as ladabench runs.", no_args_is_help=True)
 
@@ -25,10 +26,8 @@ def authors_command(
     data: str = typer.Option(
         None, "--data", help="Dataset the run is evaluated against (default: the preset's: cifar10, celeba64, ffhq128)."
     ),
-    data_root: str = typer.Option(
-        None, "--data-root", help="Folder holding downloaded datasets, recorded for `eval` (default: $LADABENCH_DATA)."
-    ),
-    out: Path = typer.Option(Path("runs"), "--out", help="Folder the new run directory is made in."),
+    data_root: str = DATA_ROOT.param(None),
+    out: Path = RUNS_OUT.param(Path(RUNS_DIR)),
 ) -> None:
     """Convert G, G_ema and D of an authors' checkpoint (needs `pip install 'ladabench[tf]'`) into a new run."""
     # start-up: the training layer (torch) is imported only when the command runs (see bench.commands.common)

@@ -31,9 +31,11 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
+from bench.core.paths import RUNS_DIR
 
 Check = Callable[[str, Any], str | None]  # (flag, value) -> the error text, or None when the value is fine
 
@@ -168,6 +170,7 @@ SEED = Flag("--seed", "Seed for weights, data order, latents and augmentation (d
 THREADS = Flag("--threads", "CPU threads for torch (default: torch's choice).", int, positive_count)
 DATA = Flag("--data", "Dataset name or folder:PATH[@RES] (default: the embedded fashion10k).")
 DATA_ROOT = Flag("--data-root", "Folder holding the dataset files (or $LADABENCH_DATA).")
+RUNS_OUT = Flag("--out", f"Folder that receives the run directory (default: {RUNS_DIR}/).", Path)
 PRESET = Flag("--preset", "Model preset; 'tiny' = the tiny one at the data's resolution (default: the data's).")
 BATCH = Flag("--batch", "Batch size.", int, positive_count)
 AMP_MODES = ("off", "bf16", "fp16")

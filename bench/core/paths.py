@@ -8,6 +8,7 @@ from pathlib import Path
 from bench.core.errors import UserError
 
 CACHE_ENV = "LADABENCH_CACHE"
+RUNS_DIR = "runs"  # where training runs go when no --out is given (relative to the working folder)
 
 
 def cache_root() -> Path:

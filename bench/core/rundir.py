@@ -28,7 +28,7 @@ from bench.core.files import (
     read_json,
     read_jsonl_numbered,
 )
-from bench.core.paths import require_writable_folder
+from bench.core.paths import RUNS_DIR, require_writable_folder
 from bench.core.records import MetricLine, StatsLine
 
 OPTIONS_FILE, ENV_FILE, LOG_FILE, STATS_FILE, LOCK_FILE = (
@@ -147,7 +147,9 @@ class RunDir:
         found: list[Path] = []
         for path in map(Path, paths):
             if not path.exists():
-                raise UserError(f"{path} does not exist; pass run directories or a folder of runs (default: runs/)")
+                raise UserError(
+                    f"{path} does not exist; pass run directories or a folder of runs (default: {RUNS_DIR}/)"
+                )
             if cls.is_run(path):
                 found.append(path)
             elif path.is_dir():

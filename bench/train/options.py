@@ -13,7 +13,6 @@ import dataclasses
 import json
 import typing
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from bench.core import options as table
@@ -26,6 +25,7 @@ from bench.core.options import (
     DEVICE,
     PRESET,
     R1_INTERVAL,
+    RUNS_OUT,
     SEED,
     Flag,
     at_least,
@@ -34,6 +34,7 @@ from bench.core.options import (
     one_of,
     positive,
 )
+from bench.core.paths import RUNS_DIR
 from bench.train.stored import check_stored
 
 SCHEMA = "ladabench.options/1"
@@ -283,9 +284,7 @@ class TrainOptions:
         session=True,
         inherited=False,
     )
-    out: str = option(
-        "runs", Flag("--out", "Folder that receives the run directory (default: runs/).", Path), session=True
-    )
+    out: str = option(RUNS_DIR, RUNS_OUT, session=True)
     trackers: tuple[str, ...] = option(
         (),
         Flag(
