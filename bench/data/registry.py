@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.core.errors import MissingDataError, UserError
 from bench.data.celeba import CelebA64, parse_box
@@ -83,8 +84,22 @@ def _parse_options(entry: DatasetEntry, text: str, name: str) -> dict[str, str]:
     return {key: value}
 
 
+def checked_data_root(data_root: str | None) -> None:
+    """A UserError when a data root was given but is not a folder (a typo would otherwise pass unnoticed).
+
+    Datasets that read the root say themselves where they looked and how to get the data; this is for
+    the embedded fashion10k, which never reads it, and for commands that check before long work.
+    """
+    if data_root is None:
+        return
+    root = Path(data_root).expanduser()
+    if not root.is_dir():
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise UserError(f"--data-root {data_root} {what}; pass the folder holding the datasets")
+
+
 def make_source(name: str, data_root: str | None = None) -> Source:
-    """The source for a dataset name; UserError for an unknown name (listing the known ones)."""
+    """The source for a dataset name; UserError for an unknown name (listing the known ones) or a bad data root."""
     if name.startswith(FOLDER_PREFIX):
         return image_folder(name[len(FOLDER_PREFIX) :])
     base, sep, option_text = name.partition(":")
@@ -92,7 +107,10 @@ def make_source(name: str, data_root: str | None = None) -> Source:
     if entry is None:
         raise _unknown(name)
     options = _parse_options(entry, option_text, name) if sep else {}
-    return entry.make(data_root, **options)
+    source = entry.make(data_root, **options)
+    if isinstance(source, Fashion10k):  # it ships with the package: a root given for it is otherwise never looked at
+        checked_data_root(data_root)
+    return source
 
 
 def status_rows(data_root: str | None) -> list[tuple[str, bool, str]]:

@@ -18,7 +18,7 @@ from bench.core.errors import UserError
 from bench.core.records import StatsLine
 from bench.core.rundir import RunDir
 from bench.data.grid import save_grid
-from bench.data.registry import make_source
+from bench.data.registry import checked_data_root, make_source
 from bench.train.options import TrainOptions
 from bench.train.provenance import environment_info
 from bench.train.resolve import resolve_options
@@ -141,6 +141,7 @@ def import_authors(
     log: Callable[[str], None] = lambda msg: None,
 ) -> RunDir:
     """Import the checkpoint at `source` into a new run under `out_dir`; returns the run directory."""
+    checked_data_root(data_root)  # before the checkpoint is read
     files = locate(source)
     conf = read_config(files.config) if files.config else None
     preset = choose_preset(conf, preset_name, files.config)

@@ -262,3 +262,14 @@ def test_feature_weights_no_network_reads_are_refused(stopped_run, capsys, args,
     assert main(["eval", str(stopped_run), "--metrics", "fid10_train", *args]) == 2
     assert one_error_line(capsys) == message
     assert fingerprint(stopped_run, skip=()) == before
+
+
+@pytest.mark.parametrize("command", [["train", "ladagan", "--dry-run"], ["data", "info", "fashion10k"]])
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_data_root_that_is_not_a_folder_is_refused_even_for_the_embedded_data(tmp_path, capsys, command, kind):
+    root = tmp_path / "datasets"
+    if kind == "file":
+        root.write_text("x")
+    what = "is a file, not a folder" if kind == "file" else "does not exist"
+    assert main([*command, "--data-root", str(root)]) == 2
+    assert one_error_line(capsys) == f"error: --data-root {root} {what}; pass the folder holding the datasets"
