@@ -324,7 +324,15 @@ def build_report(
     notes += [n for n in (curves_note(curve_data, MIN_CURVE_POINTS),) if n]
     info["curve_points"] = evaluated_points_text(curve_data)
     sections = [s for s in (samples_section(samples, samples_init),) if s]
-    sections += [s for s in (curves_section(curves_csv, curves_png), gap_section(curve_data), initial) if s]
+    sections += [
+        s
+        for s in (
+            curves_section(curves_csv, curves_png),
+            gap_section(curve_data, stem.with_name(f"{stem.name}-gaps.csv")),
+            initial,
+        )
+        if s
+    ]
     sections += [regressions_markdown(changes, str(against))] if changes else []
     text = render_report(
         title, info, table, keys, [(c, p.name) for c, p in made], commands or [], csv_path.name, notes, sections

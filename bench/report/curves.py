@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench.core.files import atomic_write_text
@@ -75,36 +76,60 @@ def curves_note(curves: pd.DataFrame, promised: int) -> str | None:
     )
 
 
-def gap_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per metric, each model against the first one at every kimg both evaluated with two or more seeds each.
+AXES = {"kimg": "kimg", "train_tflops": "training TFLOPs"}  # the gap tables' x: images, or training compute
 
-    The gap (model minus the first model; lower is better, so a positive gap favours the first) is within seed
-    noise when below the 95% band of the report's seed-spread rule (`bench.report.spread`), with the std
-    pooled over the two models' seeds at that point.
+
+def _seed_values(data: pd.DataFrame, model: str, x: str, points: list[float]) -> pd.DataFrame:
+    """A model's value per seed at `points` of axis `x`: exact where evaluated, linear between its evaluated points.
+
+    Points outside a seed's evaluated range are left out (no extrapolation).
+    """
+    rows = []
+    for seed, curve in data[data["model"] == model].dropna(subset=[x]).groupby("seed"):
+        curve = curve.sort_values(x)
+        xs, ys = curve[x].to_numpy(float), curve["value"].to_numpy(float)
+        for point in points:
+            if xs[0] - 1e-12 <= point <= xs[-1] + 1e-12:
+                rows.append({"seed": seed, "point": point, "value": float(np.interp(point, xs, ys))})
+    return pd.DataFrame(rows, columns=["seed", "point", "value"])
+
+
+def gap_table(curves: pd.DataFrame, x: str = "kimg") -> pd.DataFrame:
+    """Per metric, each model against the first one at the first model's evaluated points of axis `x`.
+
+    With x = "kimg" the points are the kimg both evaluated; with x = "train_tflops" (equal training compute)
+    the other model's per-seed curve is interpolated linearly between its evaluated snapshots. The gap (model
+    minus the first model; lower is better, so a positive gap favours the first) is beyond seed noise when
+    above the 95% band of the report's seed-spread rule (`bench.report.spread`), the std over seeds pooled
+    over both models at that point; points with fewer than two seeds per model are left out.
     """
     rows = []
     for metric, data in curves.groupby("metric", sort=False):
         models = list(dict.fromkeys(data["model"]))
-        stats = data.groupby(["model", "kimg"])["value"].agg(["mean", "std", "count"])
+        reference = data[data["model"] == models[0]].dropna(subset=[x])
+        points = sorted(set(reference[x]))
+        ref_values = _seed_values(data, models[0], x, points)
         for other in models[1:]:
-            for kimg in sorted(
-                set(data.loc[data["model"] == models[0], "kimg"]) & set(data.loc[data["model"] == other, "kimg"])
-            ):
-                ref, oth = stats.loc[(models[0], kimg)], stats.loc[(other, kimg)]
-                if min(ref["count"], oth["count"]) < 2:
+            candidates = points if x != "kimg" else sorted(set(points) & set(data.loc[data["model"] == other, x]))
+            other_values = _seed_values(data, other, x, candidates)
+            for point in candidates:
+                ref = ref_values.loc[ref_values["point"] == point, "value"]
+                oth = other_values.loc[other_values["point"] == point, "value"]
+                if min(len(ref), len(oth)) < 2:
                     continue
-                dof_ref, dof_oth = ref["count"] - 1, oth["count"] - 1
-                pooled = ((dof_ref * ref["std"] ** 2 + dof_oth * oth["std"] ** 2) / (dof_ref + dof_oth)) ** 0.5
-                seeds = int(min(ref["count"], oth["count"]))
-                gap = oth["mean"] - ref["mean"]
+                dof_ref, dof_oth = len(ref) - 1, len(oth) - 1
+                pooled = ((dof_ref * ref.var() + dof_oth * oth.var()) / (dof_ref + dof_oth)) ** 0.5
+                seeds = min(len(ref), len(oth))
+                gap = float(oth.mean() - ref.mean())
                 rows.append(
                     {
                         "metric": metric,
-                        "kimg": kimg,
+                        "axis": x,
+                        "point": point,
                         "reference": models[0],
                         "model": other,
-                        "reference_mean": ref["mean"],
-                        "model_mean": oth["mean"],
+                        "reference_mean": float(ref.mean()),
+                        "model_mean": float(oth.mean()),
                         "gap": gap,
                         "band": Z_95 * (2.0 / seeds) ** 0.5 * pooled,
                         "seeds": seeds,
@@ -114,41 +139,70 @@ def gap_table(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def gap_section(curves: pd.DataFrame) -> str | None:
-    """The report's 'Gap by budget' section: where along training the gap between models is beyond seed noise."""
-    table = gap_table(curves)
-    if table.empty:
+def _wide_gaps(table: pd.DataFrame) -> list[str]:
+    """One Markdown row per (metric, model): its gap at each point, bold where beyond seed noise."""
+    points = sorted(set(table["point"]))
+    unit = AXES[table["axis"].iloc[0]]
+    lines = [
+        "| metric | model − " + str(table["reference"].iloc[0]) + " | " + " | ".join(f"{p:.3g}" for p in points) + " |",
+        "|---|---|" + "---:|" * len(points),
+        *(
+            f"| {metric} | {model} | "
+            + " | ".join(
+                (f"**{r.gap:+.3g}**" if r.beyond_noise else f"{r.gap:+.3g}") if r is not None else "-"
+                for r in (next(iter(rows[rows["point"] == p].itertuples()), None) for p in points)
+            )
+            + " |"
+            for (metric, model), rows in table.groupby(["metric", "model"], sort=False)
+        ),
+    ]
+    return [f"Columns: {unit}.", "", *lines]
+
+
+def _trend(rows: pd.DataFrame) -> str:
+    """Where a pair's gap is beyond seed noise and how its size moves from the first trained point to the last."""
+    unit = AXES[rows["axis"].iloc[0]]
+    beyond = [f"{p:.3g}" for p in rows.loc[rows["beyond_noise"], "point"]]
+    trained = rows[rows["point"] > 0]
+    where = f"beyond seed noise at {', '.join(beyond)} {unit}" if beyond else "within seed noise at every point"
+    if len(trained) < 2:
+        return f"{where}; too few trained points for a trend"
+    first, last = trained.iloc[0], trained.iloc[-1]
+    return (
+        f"{where}; |gap| {abs(first['gap']):.3g} at {first['point']:.3g}, {trained['gap'].abs().max():.3g} at most, "
+        f"{abs(last['gap']):.3g} at {last['point']:.3g} {unit}"
+    )
+
+
+def gap_section(curves: pd.DataFrame, csv_path: Path | None = None) -> str | None:
+    """The report's 'Gap by budget' section: at equal kimg and at equal training compute; the long data to `csv_path`."""
+    tables = {x: gap_table(curves, x) for x in AXES if x in curves and curves[x].notna().any()}
+    tables = {x: t for x, t in tables.items() if not t.empty}
+    if not tables:
         return None
+    if csv_path is not None:
+        atomic_write_text(csv_path, pd.concat(tables.values(), ignore_index=True).to_csv(index=False))
     lines = [
         "## Gap by budget",
         "",
-        "At every evaluated point with two or more training seeds per model: each model minus the first one "
-        "(lower is better, so a positive gap favours the first). The gap is beyond seed noise when larger than "
-        f"{Z_95:.2f} x sqrt(2 / seeds) x the std over seeds pooled over both models at that point (the rule of "
-        "the seed-spread notes above).",
-        "",
-        "| metric | kimg | first model | model | first model's mean | model's mean | gap | 95% seed band | beyond noise |",
-        "|---|---:|---|---|---:|---:|---:|---:|---|",
+        "Each model minus the first one at the first model's evaluated points, with two or more training seeds "
+        "per model (lower is better, so a positive gap favours the first). **Bold**: beyond seed noise, i.e. "
+        f"larger than {Z_95:.2f} x sqrt(2 / seeds) x the std over seeds pooled over both models at that point "
+        "(the rule of the seed-spread notes above)."
+        + (f" Means, bands and seeds per point: [{csv_path.name}]({csv_path.name})." if csv_path is not None else ""),
     ]
-    lines += [
-        f"| {r.metric} | {r.kimg:g} | {r.reference} | {r.model} | {r.reference_mean:.4g} | {r.model_mean:.4g} | "
-        f"{r.gap:+.3g} | {r.band:.3g} | {'**yes**' if r.beyond_noise else 'no'} |"
-        for r in table.itertuples()
-    ]
-    summary = []
-    for (metric, model), rows in table.groupby(["metric", "model"], sort=False):
-        beyond = [f"{k:g}" for k in rows.loc[rows["beyond_noise"], "kimg"]]
-        trained = rows[rows["kimg"] > 0]
-        trend = (
-            f"|gap| {abs(trained['gap'].iloc[0]):.3g} at {trained['kimg'].iloc[0]:g} kimg, "
-            f"{abs(trained['gap'].abs().max()):.3g} at most, {abs(trained['gap'].iloc[-1]):.3g} at "
-            f"{trained['kimg'].iloc[-1]:g} kimg"
-            if len(trained) >= 2
-            else "too few trained points for a trend"
-        )
-        where = f"beyond seed noise at {', '.join(beyond)} kimg" if beyond else "within seed noise at every point"
-        summary.append(f"- {metric}, {model} vs {rows['reference'].iloc[0]}: {where}; {trend}.")
-    return "\n".join([*lines, "", *summary])
+    titles = {
+        "kimg": "### At equal images (kimg)",
+        "train_tflops": "### At equal training compute (TFLOPs; the other model's curve interpolated linearly "
+        "between its evaluated snapshots)",
+    }
+    for x, table in tables.items():
+        lines += ["", titles[x], "", *_wide_gaps(table), ""]
+        lines += [
+            f"- {metric}, {model} vs {rows['reference'].iloc[0]}: {_trend(rows)}."
+            for (metric, model), rows in table.groupby(["metric", "model"], sort=False)
+        ]
+    return "\n".join(lines)
 
 
 def write_curves(

@@ -91,9 +91,9 @@ def test_a_flops_budget_run_plots_against_its_own_recorded_count(tmp_path: Path)
 
 
 def test_gap_by_budget_marks_the_points_where_the_gap_is_beyond_seed_noise(runs: Path, tmp_path: Path) -> None:
-    report = build_report([runs], KEYS, tmp_path / "r.md")
+    report = build_report([runs], KEYS, tmp_path / "r.md", profile_paths=[_profile(tmp_path / "p.json")])
     gaps = gap_table(pd.read_csv(tmp_path / "r-curves.csv"))
-    fid = gaps[gaps["metric"] == "fid500_train"].set_index("kimg")
+    fid = gaps[gaps["metric"] == "fid500_train"].set_index("point")
     # conv is 5 below ladagan at every trained point, seeds 1 apart (std 0.707): band 1.96 x 1 x 0.707 = 1.39.
     assert list(fid.index) == [0, 1, 2, 3, 4] and (fid.loc[[1, 2, 3, 4], "gap"] == -5).all()
     assert fid.loc[1, "band"] == pytest.approx(1.959964 * 0.5**0.5)
@@ -102,6 +102,20 @@ def test_gap_by_budget_marks_the_points_where_the_gap_is_beyond_seed_noise(runs:
     assert (
         "## Gap by budget" in text and "- fid500_train, conv vs ladagan: beyond seed noise at 1, 2, 3, 4 kimg" in text
     )
+    assert "| fid500_train | conv | +0 | **-5** | **-5** | **-5** | **-5** |" in text
+    saved = pd.read_csv(tmp_path / "r-gaps.csv")
+    assert set(saved["axis"]) == {"kimg", "train_tflops"}
+
+
+def test_gap_at_equal_training_compute_interpolates_the_other_models_curve(runs: Path, tmp_path: Path) -> None:
+    build_report([runs], KEYS, tmp_path / "r.md", profile_paths=[_profile(tmp_path / "p.json")])
+    gaps = gap_table(pd.read_csv(tmp_path / "r-curves.csv"), "train_tflops")
+    fid = gaps[gaps["metric"] == "fid500_train"].set_index("point")
+    # ladagan (1 GFLOP/image) is at 100 - 10k - seed after k kimg, conv (1.5 GFLOPs) at 95 - 10k - seed: at T
+    # TFLOPs ladagan has seen T kimg and conv T / 1.5 kimg, so the gap is 95 - 10T/1.5 - (100 - 10T).
+    for tflops in (2.0, 3.0, 4.0):
+        assert fid.loc[tflops, "gap"] == pytest.approx(95 - 10 * tflops / 1.5 - (100 - 10 * tflops))
+    assert fid.loc[0, "gap"] == pytest.approx(0)
 
 
 @pytest.mark.slow
