@@ -30,6 +30,7 @@ PROFILE_SCHEMA = "ladabench.profile/1"
 SCALING_SCHEMA = "ladabench.attention-scaling/1"
 DINOV2_FEATURES = "dinov2"  # FD-DINOv2 (Stein et al. 2023): FID's formula on DINOv2 features, a metric of its own
 FD_DINOV2_KIND = "fid-dinov2"  # the report kind of FID lines computed on DINOv2 features
+INIT_SNAPSHOT = "init"  # the `snapshot` of metric lines that measure G before any training step
 _KIND_PREFIX = re.compile(r"[a-z]+")
 
 
@@ -182,7 +183,7 @@ class MetricLine:
     run: str | None = None
     model: str | None = None
     preset: str | None = None
-    snapshot: str | None = None  # a snapshot file name, or "init" (G before any step)
+    snapshot: str | None = None  # a snapshot file name, or INIT_SNAPSHOT (G before any step)
     kimg: float | None = None
     generator: str | None = None
     total_elapsed_s: float | None = None

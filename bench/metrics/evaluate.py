@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from bench.core.errors import UserError
-from bench.core.records import MetricLine, MetricReference
+from bench.core.records import INIT_SNAPSHOT, MetricLine, MetricReference
 from bench.core.rundir import RunDir, snapshot_kimg
 from bench.data import load_dataset
 from bench.data.types import PreparedDataset
@@ -45,7 +45,6 @@ from bench.train.options import TrainOptions
 from bench.train.snapshots import load_generator
 
 DEFAULT_SEEDS = (0, 1, 2)
-INIT_SNAPSHOT = "init"  # the `snapshot` of metric lines that measure G before any training step
 DEFAULT_NUM_GEN = {"cuda": 10_000, "cpu": 500}
 Log = Callable[[str], None]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.metrics.evaluate import INIT_SNAPSHOT
+from bench.core.records import INIT_SNAPSHOT
 
 
 def init_vs_final(metrics: pd.DataFrame, final: pd.DataFrame, models: list[str] | None = None) -> pd.DataFrame:
