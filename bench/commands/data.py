@@ -14,6 +14,7 @@ from bench.core.console import console
 from bench.core.errors import UserError, WriteError
 from bench.core.interrupt import interrupt_with
 from bench.core.options import BATCH, DATA_ROOT, DEVICE, FEATURES, INCEPTION
+from bench.core.paths import require_writable_file
 from bench.data import DEFAULT_DATASET, load_dataset
 from bench.data.grid import sample_grid, save_grid
 from bench.data.registry import ENTRIES, status_rows
@@ -87,6 +88,8 @@ def info_command(
     ),
 ) -> None:
     """Show count, resolution, content hash, cache path, source and preprocessing; write a sample grid."""
+    if grid is not None:
+        require_writable_file(grid, "--grid")  # a folder given for the PNG fails before the dataset is read
     ds = load_dataset(name, data_root=data_root)
     table = _summary_table(ds, f"dataset {ds.name}")
     try:

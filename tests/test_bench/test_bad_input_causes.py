@@ -273,3 +273,11 @@ def test_a_data_root_that_is_not_a_folder_is_refused_even_for_the_embedded_data(
     what = "is a file, not a folder" if kind == "file" else "does not exist"
     assert main([*command, "--data-root", str(root)]) == 2
     assert one_error_line(capsys) == f"error: --data-root {root} {what}; pass the folder holding the datasets"
+
+
+def test_data_info_refuses_a_folder_for_its_grid_png_before_reading_the_data(tmp_path, capsys):
+    folder = tmp_path / "grid.png"
+    folder.mkdir()
+    assert main(["data", "info", "fashion10k", "--grid", str(folder)]) == 2
+    assert one_error_line(capsys) == f"error: --grid {folder} is a folder; pass a file path"
+    assert list(folder.iterdir()) == []

@@ -144,7 +144,7 @@ ACCEPTED: dict[tuple[str, str], dict[str, str]] = {
     ("data prepare", "--data-root"): DATA_ROOT,
     ("data info", "--data-root"): DATA_ROOT,
     ("data stats", "--data-root"): DATA_ROOT,
-    ("data info", "--grid"): {ANY: f"{OPEN} --grid is read only with --speed; without it the value is ignored"},
+    ("data info", "--grid"): OUTPUT_FILE,
     ("import authors", "--out"): OUTPUT_FOLDER,
     ("import authors", "--data-root"): DATA_ROOT,
 }
