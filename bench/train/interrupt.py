@@ -1,4 +1,4 @@
-"""Graceful stop on a signal: the first one asks training to snapshot and stop after the current iteration, a second aborts.
+"""Graceful stop on a signal: the first asks training to snapshot and stop after the current iteration; a second aborts.
 
 Typer turns a KeyboardInterrupt into an exit before any command-level handler sees it, so the
 training session installs its own handlers for the span of training and restores the old ones after.
@@ -29,7 +29,7 @@ class StopRequest:
         return self.signal_name is not None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        """First signal: remember it; second: abort at once (the last finished snapshot is untouched, writes are atomic)."""
+        """First signal: remember it; second: abort at once (finished snapshots stay whole: writes are atomic)."""
         if self.signal_name is not None:
             raise KeyboardInterrupt
         self.signal_name = signal.Signals(signum).name
