@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.core.files import require_file
 from bench.core.records import MetricLine, ProfileFile, StatsLine
 from bench.core.rundir import RunDir
 from bench.train.budget import budget_images
@@ -135,6 +136,7 @@ def load_profile_files(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(profile rows, attention-scaling rows) from JSON files written by `ladabench profile --json`."""
     profile, scaling = [], []
     for path in paths:
+        require_file(path, "--profile", "pass a JSON file written by `ladabench profile MODEL --json FILE`")
         document = ProfileFile.read(Path(path))
         profile += [row.to_json() for row in document.rows]
         scaling += document.scaling

@@ -281,3 +281,19 @@ def test_data_info_refuses_a_folder_for_its_grid_png_before_reading_the_data(tmp
     assert main(["data", "info", "fashion10k", "--grid", str(folder)]) == 2
     assert one_error_line(capsys) == f"error: --grid {folder} is a folder; pass a file path"
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder"])
+def test_compare_names_a_profile_file_that_is_not_one(tmp_path, capsys, kind):
+    root = tmp_path / "runs"
+    make_run(root, 0, "ladagan", 0, {4: 40.0}, 20.0)
+    given = tmp_path / "p.json"
+    if kind == "folder":
+        given.mkdir()
+    out = tmp_path / "rep" / "cmp.md"
+    assert main(["compare", str(root), "--metric", "fid,macs", "--profile", str(given), "--out", str(out)]) == 2
+    what = "is a folder, not a file" if kind == "folder" else "does not exist"
+    assert one_error_line(capsys) == (
+        f"error: --profile {given} {what}; pass a JSON file written by `ladabench profile MODEL --json FILE`"
+    )
+    assert not out.parent.exists()
