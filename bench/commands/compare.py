@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from bench.core.console import console
 from bench.core.errors import UserError
+from bench.core.options import REPORT_OUT, SPREAD_FROM
 from bench.core.paths import RUNS_DIR
 from bench.report.columns import COLUMNS, DEFAULT_METRICS, parse_metric_list
 
@@ -35,9 +36,7 @@ def compare_command(
         "--profile",
         help="JSON from `ladabench profile --json` (cost and speed rows, or --attention-scaling rows); repeatable.",
     ),
-    out: Path = typer.Option(
-        Path("reports/compare.md"), "--out", help="Markdown report to write; its CSV and PNG plots go beside it."
-    ),
+    out: Path = REPORT_OUT.param(Path("reports/compare.md")),
     title: str = typer.Option(None, "--title", help="Report title (default: names the dataset and budget)."),
     against: Path = typer.Option(
         None,
@@ -49,11 +48,7 @@ def compare_command(
         "--fail-on-regression",
         help="With --against: exit 1 when any model/metric got worse beyond the interval.",
     ),
-    spread_from: Path = typer.Option(
-        None,
-        "--spread-from",
-        help="A multi-seed report's .csv of the same protocol: its between-seed spread judges this report's gaps when this report has one seed per model.",
-    ),
+    spread_from: Path = SPREAD_FROM.param(None),
 ) -> None:
     """Compare runs trained under one protocol: rich table, Markdown report, CSV and seaborn plots."""
     # start-up: pandas and seaborn are imported only when comparing (see bench.commands.common)
@@ -68,8 +63,7 @@ def compare_command(
     paths = list(run_dirs) if run_dirs else [Path(RUNS_DIR)]
     if not run_dirs and not Path(RUNS_DIR).is_dir():
         raise UserError(f"no {RUNS_DIR}/ folder here; pass run directories, or train first (`ladabench bench quick`)")
-    if out.suffix != ".md":
-        raise UserError(f"--out {out} must end in .md (the CSV and plots are written beside it)")
+    REPORT_OUT.checked(out)
     command = "ladabench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["compare"] else None
     command = command or "ladabench compare " + " ".join(
         [

@@ -171,6 +171,21 @@ THREADS = Flag("--threads", "CPU threads for torch (default: torch's choice).", 
 DATA = Flag("--data", "Dataset name or folder:PATH[@RES] (default: the embedded fashion10k).")
 DATA_ROOT = Flag("--data-root", "Folder holding the dataset files (or $LADABENCH_DATA).")
 RUNS_OUT = Flag("--out", f"Folder that receives the run directory (default: {RUNS_DIR}/).", Path)
+
+
+def markdown_path(flag: str, value: Path) -> str | None:
+    """A report path ending in .md (its CSV and plots are written beside it)."""
+    suffix = Path(value).suffix
+    return None if suffix == ".md" else f"{flag} {value} must end in .md (the CSV and plots are written beside it)"
+
+
+REPORT_OUT = Flag("--out", "Markdown report to write; its CSV and PNG plots go beside it.", Path, markdown_path)
+SPREAD_FROM = Flag(
+    "--spread-from",
+    "A multi-seed report's .csv of the same protocol: its between-seed spread judges this report's gaps "
+    "when this report has one seed per model.",
+    Path,
+)
 PRESET = Flag("--preset", "Model preset; 'tiny' = the tiny one at the data's resolution (default: the data's).")
 BATCH = Flag("--batch", "Batch size.", int, positive_count)
 AMP_MODES = ("off", "bf16", "fp16")
