@@ -19,11 +19,13 @@ import fcntl
 import os
 import signal
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import submitit
@@ -32,7 +34,7 @@ from rich.console import Console
 
 from bench.core.errors import UserError
 from bench.core.files import atomic_write_json, read_json
-from bench.core.interrupt import Interrupted, interrupt_with
+from bench.core.interrupt import Interrupted
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.grid.plan import Cell, find_cell_run, needs_evaluation
@@ -113,6 +115,34 @@ def stop_signals(executor: str) -> tuple[signal.Signals, ...]:
     return (signal.SIGINT, signal.SIGTERM, REQUEUE_SIGNAL)
 
 
+def guard_signals(executor: str) -> tuple[signal.Signals, ...]:
+    """The signals that end a cell at once outside training (SIGINT only in this process: workers ignore it)."""
+    return (signal.SIGINT, signal.SIGTERM) if executor == "debug" else (signal.SIGTERM,)
+
+
+@contextmanager
+def stop_raises(signals: tuple[signal.Signals, ...], message: str) -> Iterator[None]:
+    """Inside the block the first of `signals` raises Interrupted (naming the signal); later ones wait for the unwinding."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        """Stop here; ignore the same signals while the stack unwinds."""
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+        stopped = Interrupted(message)
+        stopped.signal_name = signal.Signals(signum).name
+        raise stopped
+
+    previous = {sig: signal.signal(sig, handle) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class CellJob(submitit.helpers.Checkpointable):
     """The callable submitted per cell; `checkpoint()` (from Checkpointable) requeues the same job, which resumes."""
 
@@ -136,7 +166,12 @@ class CellJob(submitit.helpers.Checkpointable):
 
             log(f"cell {cell.key}: job {where['job_id'] or '-'} ({where['executor']}) on {where['node']}")
             try:
-                with cell_lock(cell, log):
+                # Outside training (waiting for the lock, opening data, evaluating) a stop ends the cell at once;
+                # training installs its own handlers, which stop it after a snapshot.
+                with (
+                    stop_raises(guard_signals(where["executor"]), f"cell {cell.key} interrupted"),
+                    cell_lock(cell, log),
+                ):
                     write_record(cell, "running", log=str(cell.log_path), **where)
                     run = self._train(cell, console, where, log)
                     self._evaluate(cell, run, log)
@@ -181,20 +216,17 @@ class CellJob(submitit.helpers.Checkpointable):
         common = dict(features=cell.features, show_progress=False)
         device = cell.options["device"]
         lines = []  # this call's metric lines, for the run's trackers (--tracker)
-        with interrupt_with(f"interrupted while evaluating {run.path.name}"):
-            if needs_evaluation(run.path, names, INIT_SNAPSHOT):
-                log(f"cell {cell.key}: evaluating G at initialisation")
-                lines += evaluate_initial(run.path, names, device, None, list(cell.sample_seeds), **common)
-            # With `every_snapshot` each kept snapshot is a point of the learning curves; the final one comes last.
-            for snapshot in run.snapshots() if cell.every_snapshot else []:
-                if needs_evaluation(run.path, names, snapshot.name):
-                    log(f"cell {cell.key}: evaluating {snapshot.name}")
-                    lines += evaluate_snapshot(
-                        run.path, snapshot, names, device, None, list(cell.sample_seeds), **common
-                    )
-            if needs_evaluation(run.path, names):
-                log(f"cell {cell.key}: evaluating {run.final_snapshot_name()}")
-                lines += evaluate_snapshot(run.path, None, names, device, None, list(cell.sample_seeds), **common)
+        if needs_evaluation(run.path, names, INIT_SNAPSHOT):
+            log(f"cell {cell.key}: evaluating G at initialisation")
+            lines += evaluate_initial(run.path, names, device, None, list(cell.sample_seeds), **common)
+        # With `every_snapshot` each kept snapshot is a point of the learning curves; the final one comes last.
+        for snapshot in run.snapshots() if cell.every_snapshot else []:
+            if needs_evaluation(run.path, names, snapshot.name):
+                log(f"cell {cell.key}: evaluating {snapshot.name}")
+                lines += evaluate_snapshot(run.path, snapshot, names, device, None, list(cell.sample_seeds), **common)
+        if needs_evaluation(run.path, names):
+            log(f"cell {cell.key}: evaluating {run.final_snapshot_name()}")
+            lines += evaluate_snapshot(run.path, None, names, device, None, list(cell.sample_seeds), **common)
         mirror_metrics(run.path, cell.options, lines)
 
     def _stopped(self, cell: Cell, exc: Interrupted, where: dict[str, Any], log: Any) -> None:

@@ -77,15 +77,19 @@ def test_a_stopped_bench_says_how_to_continue_and_the_same_command_finishes_it(t
         "evaluations are reused and an unfinished run resumes from its last snapshot "
         "(nothing partial was written)"
     )
-    (stopped,) = RunDir.children(runs)
-    (snapshot,) = stopped.snapshots()  # written by the signal (the budget's own snapshot comes only at the end)
-    images = load_snapshot(snapshot)["images_seen"]
-    assert 8 <= images < 64 and not (stopped.path / "train.lock").exists()
+    stopped = RunDir.children(runs)  # one run per worker that was training (the grid stops them all)
+    assert stopped
+    snapshots = {}
+    for run in stopped:
+        (snapshot,) = run.snapshots()  # written by the signal (the budget's own snapshot comes only at the end)
+        snapshots[run.path] = (snapshot, load_snapshot(snapshot)["images_seen"])
+        assert 8 <= snapshots[run.path][1] < 64 and not (run.path / "train.lock").exists()
     assert not list(tmp_path.rglob(PARTIAL_WRITE_GLOB)) and not report.parent.exists()
 
     with one_torch_thread():
         assert main(args) == 0  # the same command again
-    assert f"resumed from {snapshot.name} at {images} images" in (stopped.path / "log.txt").read_text()
+    for path, (snapshot, images) in snapshots.items():
+        assert f"resumed from {snapshot.name} at {images} images" in (path / "log.txt").read_text()
     assert len(RunDir.children(runs)) == 4 and all(run.images_seen() == 64 for run in RunDir.children(runs))
     assert report.is_file()
 
