@@ -42,5 +42,6 @@ def refuse_unused(ctx: Any, unused: list[str], why: str) -> None:
     ]
     if typed:
         raise UserError(
-            f"{', '.join(typed)} {'has' if len(typed) == 1 else 'have'} no effect {why}; drop {'it' if len(typed) == 1 else 'them'}"
+            f"{', '.join(typed)} {'has' if len(typed) == 1 else 'have'} no effect {why}; "
+            f"drop {'it' if len(typed) == 1 else 'them'}"
         )

@@ -133,7 +133,8 @@ def stats_command(
     num_ref: int = typer.Option(
         10_000,
         "--num-ref",
-        help="Reference images (a fixed seeded subset; all when the set is smaller). Match the metric's N: fid10k -> 10000.",
+        help="Reference images (a fixed seeded subset; all when the set is smaller). "
+        "Match the metric's N: fid10k -> 10000.",
     ),
     data_root: str = DATA_ROOT.param(None),
     inception: str = INCEPTION.param(None),

@@ -168,7 +168,7 @@ class EvalOptions:
 
 
 def eval_command(**given: Any) -> None:
-    """FID/KID/precision-recall of a run's EMA generator (clean-fid, real Inception), appended to metric-<name>.jsonl."""
+    """FID/KID/precision-recall of a run's EMA generator (clean-fid, real Inception), appended to its metric files."""
     # start-up: the metrics layer is imported only when needed (see bench.commands.common)
     from bench.metrics.evaluate import evaluate_snapshot
 

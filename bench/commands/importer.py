@@ -18,7 +18,8 @@ import_app = typer.Typer(help="Import checkpoints trained elsewhere as ladabench
 def authors_command(
     ckpt_dir: Path = typer.Argument(
         ...,
-        help="A dataset folder from the Hub repo milmor/LadaGAN (e.g. cifar10/), its best-training-checkpoints/ folder, or a ckpt-N prefix.",
+        help="A dataset folder from the Hub repo milmor/LadaGAN (e.g. cifar10/), its best-training-checkpoints/ "
+        "folder, or a ckpt-N prefix.",
     ),
     preset: str = typer.Option(
         None, "--preset", help="ladagan preset to build (default: the one matching the checkpoint's config.json)."

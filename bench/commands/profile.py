@@ -157,7 +157,8 @@ def _scaling_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(
         title=f"attention scaling: one layer, width {first['dim']}, {first['heads']} heads, batch {first['batch']}, "
         f"{first['device']} ({first['cpu_threads']} CPU threads)",
-        caption="MACs per image (fvcore + SDPA/einsum handles); times: median (min) of repeats; memory: peak increase in the phase",
+        caption="MACs per image (fvcore + SDPA/einsum handles); times: median (min) of repeats; "
+        "memory: peak increase in the phase",
     )
     for column in ("layer", "tokens", "MACs/img", "fwd ms", "fwd+bwd ms", "mem fwd", "mem fwd+bwd"):
         table.add_column(column)
@@ -175,7 +176,7 @@ def _scaling_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def _targets(model: str, preset: str | None, res: int | None) -> list[tuple[str, str | None, int | None]]:
-    """(model, preset, resolution) triples to profile: `all` models, comma-listed presets, 'default' = the resolution's default."""
+    """Targets (model, preset, resolution) to profile: `all` models, comma-listed presets, 'default' per resolution."""
     from bench.registry import (  # start-up: the zoo imports torch (see bench.commands.common)
         all_models,
         get_model,
@@ -230,7 +231,8 @@ def _token_counts(text: str, dim: int) -> tuple[int, ...]:
             )
     if dim % SCALING_HEADS:
         raise UserError(
-            f"--dim {dim} does not split into {SCALING_HEADS} attention heads; pass a multiple of {SCALING_HEADS}, e.g. 256"
+            f"--dim {dim} does not split into {SCALING_HEADS} attention heads; "
+            f"pass a multiple of {SCALING_HEADS}, e.g. 256"
         )
     return counts
 

@@ -56,7 +56,7 @@ def snapshot_images(snapshot_path: Path) -> int | None:
 
 
 def snapshot_kimg(snapshot_path: Path) -> float | None:
-    """The kimg a snapshot file name records (`snapshot-000120.pt` -> 120, `snapshot-000000.016.pt` -> 0.016), or None."""
+    """The kimg a snapshot file name records (`snapshot-000120.pt` -> 120, `snapshot-000000.016.pt` -> 0.016)."""
     images = snapshot_images(snapshot_path)
     return None if images is None else (images // 1000 if images % 1000 == 0 else images / 1000)
 
@@ -205,7 +205,7 @@ class RunDir:
         return found[-1].name if found else None
 
     def snapshot_named(self, text: str) -> Path:
-        """A snapshot given as a file path or a kimg number (`120` -> snapshot-000120.pt, `0.016`); UserError if absent."""
+        """A snapshot given as a file path or a kimg number (`120` -> snapshot-000120.pt); a UserError if absent."""
         path = Path(text)
         if not path.is_file() and re.fullmatch(r"\d+(\.\d{1,3})?", text):
             path = self.snapshot_path(round(float(text) * 1000))

@@ -219,7 +219,7 @@ def evaluate_initial(
     ci_groups: int = CI_GROUPS,
     dinov2: str | None = None,
 ) -> list[MetricLine]:
-    """Evaluate G as the run started (built from its options and seed, before any step): the lines say snapshot 'init', kimg 0.
+    """Evaluate G as the run started (from its options and seed, before any step): snapshot 'init', kimg 0.
 
     The baseline a trained generator is measured against: what the same protocol gives for random weights.
     """

@@ -61,7 +61,7 @@ def _step_context(
     compile_g: bool,
     r1_interval: int = 1,
 ):
-    """The training step as `bench.train` builds it (augmentation stream seeded 2, as training's), G compiled on request."""
+    """The training step as `bench.train` builds it (augmentation stream seeded 2, as training's), G maybe compiled."""
     aug_gen = torch.Generator(torch.device(device)).manual_seed(2)
     ctx = make_step_context(G, D, training, torch.device(device).type, amp_dtype, aug_gen, r1_interval)
     if compile_g:
@@ -90,7 +90,7 @@ def _cached_training_flops(model: str, preset_name: str, r1_interval: int = 1) -
 
 
 def training_flops_per_image(spec: ModelSpec, preset: Preset, device: str = "cpu", r1_interval: int = 1) -> int:
-    """FLOPs (=2 x MACs) of one full training iteration per real image, forward and backward (lazy R1: the cycle's mean)."""
+    """FLOPs (=2 x MACs) of one training iteration per real image, forward and backward (lazy R1: the cycle's mean)."""
     torch.manual_seed(0)
     G, D = (m.to(device) for m in spec.build_models(preset))
     ctx = _step_context(G, D, preset.training, device, None, False, r1_interval)

@@ -73,7 +73,7 @@ def _fid(features: Features, ref: ReferenceStats, num_gen: int, seeds: list[int]
 
 
 def _kid(features: Features, ref: ReferenceStats, num_gen: int, seeds: list[int], ci_groups: int) -> dict[str, Any]:
-    """KID x10^3: mean ± std over seeded subsets of at most 1,000 images, pooled over sample seeds; jackknife interval."""
+    """KID x10^3: mean ± std over seeded subsets of at most 1,000 images, pooled over seeds; jackknife interval."""
     subset_size = min(KID_SUBSET_SIZE, num_gen, ref.count)
     subsets = [
         kid_subset_values(features(seed), ref.features, seed=seed, subset_size=subset_size) * KID_SCALE

@@ -175,7 +175,7 @@ def _trend(rows: pd.DataFrame) -> str:
 
 
 def gap_section(curves: pd.DataFrame, csv_path: Path | None = None) -> str | None:
-    """The report's 'Gap by budget' section: at equal kimg and at equal training compute; the long data to `csv_path`."""
+    """The report's 'Gap by budget' section: at equal kimg and at equal training compute; the data to `csv_path`."""
     tables = {x: gap_table(curves, x) for x in AXES if x in curves and curves[x].notna().any()}
     tables = {x: t for x, t in tables.items() if not t.empty}
     if not tables:

@@ -90,7 +90,7 @@ def _bcr_text(train: dict[str, Any]) -> str:
 
 
 def _r1_interval_text(train: dict[str, Any]) -> str:
-    """', lazy R1 every K D steps (weight K x r1_gamma)' when the runs used an R1 interval other than the reference's 1."""
+    """', lazy R1 every K D steps (weight K x r1_gamma)' when the runs used an R1 interval other than 1."""
     interval = _given(train.get("r1_interval"))
     if interval is None or int(interval) == 1:
         return ""
@@ -140,7 +140,8 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
         "|---|---|",
         f"| budget | {budget_words(train)}, identical for every model; "
         "metrics from the EMA generator at the final snapshot (final at budget) |",
-        f"| dataset | `{train['data']}` at {train['resolution']} px, content + preprocessing hash `{_short(train['data_content_hash'])}` |",
+        f"| dataset | `{train['data']}` at {train['resolution']} px, "
+        f"content + preprocessing hash `{_short(train['data_content_hash'])}` |",
         f"| training | batch {train['batch_size']}, Adam, augmentation `{train['augment']}`{_bcr_text(train)}, "
         f"precision {_precision_text(train['amp'])}{_r1_interval_text(train)} |",
         f"| G_ema | start `{_given(train.get('ema_start')) or 'copy'}`, {ema_description(train)} |",
@@ -162,7 +163,8 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
             )
     env = info["environment"]
     lines += [
-        f"| device | {train['device']} ({env.get('device_name') or '?'}, {env.get('cpu_threads') or '?'} CPU threads) |",
+        f"| device | {train['device']} "
+        f"({env.get('device_name') or '?'}, {env.get('cpu_threads') or '?'} CPU threads) |",
         f"| versions | python {env.get('python')}, torch {env.get('torch')}, clean-fid {env.get('clean_fid')}, "
         f"ladabench git `{_short(env.get('git_sha'), 10)}`{' (dirty)' if env.get('git_dirty') else ''} |",
     ]
@@ -191,7 +193,8 @@ def render_report(
     parts = [
         f"# {title}",
         "",
-        f"Compared: {models} — {info['num_runs']} runs, training seeds {info['seeds']}; generated {stamp} by `ladabench`.",
+        f"Compared: {models} — {info['num_runs']} runs, training seeds {info['seeds']}; "
+        f"generated {stamp} by `ladabench`.",
         "",
         "## Protocol",
         "",

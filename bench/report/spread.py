@@ -31,7 +31,7 @@ def within_noise(gap: float, spread: float, seeds_per_value: int) -> bool:
 
 
 def spread_note(table: pd.DataFrame, column: str, label: str, spread: tuple[float, int] | None, source: str) -> str:
-    """The report's sentence: the spread, then each neighbouring pair in the ranking (lower is better) judged against it."""
+    """The report's sentence: the spread, then each neighbouring pair of the ranking (lower is better) judged by it."""
     if spread is None:
         return (
             f"**Seed spread of {label}: not measured at this protocol.** Each value comes from one training "

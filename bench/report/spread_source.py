@@ -89,7 +89,10 @@ class BorrowedSpread:
 
 def load_spread_source(csv_path: Path, own_info: dict[str, Any], kinds: list[str]) -> BorrowedSpread:
     """A multi-seed report's table after checking that its protocol equals this report's; a UserError otherwise."""
-    fix = "pass the .csv of a multi-seed report written by `ladabench compare`/`bench` (its -protocol.json sits beside it)"
+    fix = (
+        "pass the .csv of a multi-seed report written by `ladabench compare`/`bench` "
+        "(its -protocol.json sits beside it)"
+    )
     csv_path = require_file(csv_path, "--spread-from", fix)
     record_path = require_file(protocol_path(csv_path), f"--spread-from {csv_path}:", fix)
     other = read_json(record_path)

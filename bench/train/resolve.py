@@ -144,7 +144,8 @@ def _check(o: TrainOptions) -> None:
         raise UserError(f"--betas must be two numbers in [0, 1), e.g. 0.5,0.99 (got {o.betas})")
     if o.ema_rampup is not None and o.ema_halflife_kimg is None:
         raise UserError(
-            "--ema-rampup ramps up a half-life: pass --ema-halflife-kimg too (e.g. --ema-halflife-kimg 10 --ema-rampup 0.05)"
+            "--ema-rampup ramps up a half-life: pass --ema-halflife-kimg too "
+            "(e.g. --ema-halflife-kimg 10 --ema-rampup 0.05)"
         )
     try:
         parse_policy(o.augment)

@@ -326,7 +326,8 @@ def test_reported_fid_interval_is_the_jackknife_of_independent_frechet_distances
     ses = []
     for offset, seed in enumerate((0, 1)):
         gen = generated_features(generator, seed, 80, extractor, show_progress=False)
-        # The documented rule: 10 groups of 80 // 10 rows from numpy default_rng(offset).permutation, each left out once.
+        # The documented rule: 10 groups of 80 // 10 rows from numpy default_rng(offset).permutation,
+        # each left out once.
         groups = np.random.default_rng(offset).permutation(80)[:80].reshape(10, 8)
         values = np.array([_independent_frechet(np.delete(gen, g, axis=0), ref) for g in groups])
         ses.append(np.sqrt(9 / 10 * ((values - values.mean()) ** 2).sum()))

@@ -1,4 +1,4 @@
-"""Faults (SIGKILL + resume: test_train_kill_resume.py): damaged snapshots, hostile snapshots, one writer per run, keep-last-K.
+"""Faults (SIGKILL + resume: test_train_kill_resume.py): damaged and hostile snapshots, one writer per run, keep-last-K.
 
 Runs use the tiny LadaGAN preset at batch 8 on the embedded dataset, on CPU with one thread.
 """
