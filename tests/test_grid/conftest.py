@@ -22,6 +22,9 @@ TINY = ["--kimg", "0.032", "--num-gen", "16", "--features", "random-conv", "--no
 TINY_MODELS = "ladagan,conv"
 
 
+LOCAL_CLUSTER = "ladabench"  # the ClusterName scripts/local_slurm.sh writes
+
+
 def slurm_answers() -> bool:
     """Whether `sinfo` lists an up partition."""
     if shutil.which("sinfo") is None:
@@ -30,10 +33,19 @@ def slurm_answers() -> bool:
     return done.returncode == 0 and "up" in done.stdout
 
 
+def cluster_name() -> str | None:
+    """The ClusterName of the SLURM that answers."""
+    done = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=False)
+    names = [line.split("=", 1)[1].strip() for line in done.stdout.splitlines() if line.startswith("ClusterName")]
+    return names[0] if names else None
+
+
 @pytest.fixture(scope="session")
 def slurm() -> None:
-    """A SLURM that answers: the one running, else the local one this repository starts (root only); else skip."""
+    """The local one-node SLURM (running, or started here as root); never a real cluster's; else skip."""
     if slurm_answers():
+        if cluster_name() != LOCAL_CLUSTER:
+            pytest.skip(f"the SLURM here is cluster '{cluster_name()}', not the local test one: no test jobs sent")
         return
     if os.geteuid() != 0 or shutil.which("slurmctld") is None:
         pytest.skip("no SLURM here and none can start (needs root and `scripts/local_slurm.sh install`)")
