@@ -106,7 +106,7 @@ class ModelSpec:
 
 
 def from_package(name: str, summary: str, package: ModuleType, kind: str, **defaults: Any) -> ModelSpec:
-    """An entry for a model package that exports PRESETS, build, DEFAULT_PRESET_BY_RESOLUTION and TINY_PRESET_BY_RESOLUTION."""
+    """An entry for a model package exporting PRESETS, build, DEFAULT_ and TINY_PRESET_BY_RESOLUTION."""
     return ModelSpec(
         name=name,
         summary=summary,
