@@ -20,8 +20,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and common bugs with ruff."""
-    session.run("ruff", "check", "ladagan", "baselines", "bench", "tests", "noxfile.py")
+    """Check style and common bugs with ruff (line length 120 included) and that `ruff format` changes nothing."""
+    paths = ("ladagan", "baselines", "bench", "tests", "scripts", "noxfile.py")
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 def _option_value(args: list[str], name: str) -> str | None:
