@@ -132,15 +132,16 @@ ACCEPTED: dict[tuple[str, str], dict[str, str]] = {
     ("train", "--data-root"): DATA_ROOT,
     ("train", "--metrics"): {
         k: f"{OPEN} #22 --dry-run does not check metric names (a real run refuses them before writing)"
-        for k in ("markup", "unicode")
+        for k in ("markup", "unicode", "negative")
     },
     ("eval", "--ci-groups"): {"zero": "0: no interval"},
+    ("eval", "--sample-seeds"): {"negative": "a negative sample seed is a valid torch seed (latents only)"},
     ("profile", "--warmup"): {"zero": "0 warm-up calls"},
     ("profile", "--json"): OUTPUT_FILE,
     ("profile", "--csv"): OUTPUT_FILE,
     ("profile", "--preset"): {
         k: "an unknown preset is named inside profile_model (stubbed here), before any model is built"
-        for k in ("markup", "unicode")
+        for k in ("markup", "unicode", "negative")
     },
     ("compare", "--title"): FREE_TEXT,
     ("doctor", "--data-root"): {ANY: "doctor reports, for each dataset, that it is not found there"},
@@ -156,12 +157,9 @@ for _grid in ("bench quick", "bench ablations", "bench budget"):
     ACCEPTED.update(
         {
             (_grid, "--runs-dir"): {**NEW_PATH, "a-folder": "cells go inside"},
-            (_grid, "--features"): {
-                k: f"{OPEN} #23 checked by each cell, after the grid starts" for k in ("markup", "unicode")
-            },
-            (_grid, "--spread-from"): {
-                k: f"{OPEN} #23 a missing --spread-from becomes a note at the end" for k in ("markup", "unicode")
-            },
+            (_grid, "--features"): {ANY: f"{OPEN} #23 an unknown network is named by each cell, after the grid starts"},
+            (_grid, "--spread-from"): {ANY: f"{OPEN} #23 a missing --spread-from starts the grid; a note at the end"},
+            (_grid, "--sample-seeds"): {"negative": "a negative sample seed is a valid torch seed (latents only)"},
             (_grid, "--partition"): SLURM_ONLY_OPEN,
             (_grid, "--sbatch"): SLURM_ONLY_OPEN,
             (_grid, "--gpus-per-task"): SLURM_ONLY_OPEN,
@@ -202,7 +200,7 @@ def bad_values(kind: str, lay: Layout) -> dict[str, str]:
         return {**numbers, "fraction": "0.5"}
     if kind == "float":
         return {**numbers, "nan": "nan", "inf": "inf", "-inf": "-inf"}
-    text = {"empty": "", "markup": "x[/y]", "unicode": "ü ñ 字 "}
+    text = {"empty": "", "markup": "x[/y]", "unicode": "ü ñ 字 ", "negative": "-1"}  # '-1': lists of numbers too
     if kind == "path":
         return {
             "empty": "",
