@@ -6,7 +6,10 @@ work would start (a write, a training grid, a feature pass, a profile) or exits 
 in ACCEPTED below, each with its reason; anything else accepted is a failure. Either way nothing in the
 temporary tree (inputs, outputs, the cache) changes. Work never starts: the first write and the expensive
 entry points raise WorkWouldStart instead, so a command that writes before it has checked all its inputs
-shows up as an unexpected acceptance. New commands and options are covered without editing this file.
+shows up as an unexpected acceptance. New commands and options are covered without editing this file
+(a new command needs one valid, cheap baseline in `_baselines`). Values by type: numbers get empty,
+negative, zero, text, huge (beyond 64 bits), a fraction, NaN and infinities; text gets empty, markup,
+unicode with spaces and '-1'; paths get missing, a file, a folder, markup and unicode; a flag gets a value.
 """
 
 from __future__ import annotations
@@ -194,7 +197,9 @@ def _names_a_path(param: Any) -> bool:
 
 
 def bad_values(kind: str, lay: Layout) -> dict[str, str]:
-    """The careless values for an option of `kind`, by name."""
+    """The careless values for an option of `kind`, by name (a flag gets a value it does not take)."""
+    if kind == "flag":
+        return {"given-a-value": "x"}
     numbers = {"empty": "", "negative": "-1", "zero": "0", "text": "abc", "huge": "1" + "0" * 20}
     if kind == "int":
         return {**numbers, "fraction": "0.5"}
@@ -347,8 +352,6 @@ def _problems(command_name: str, command: Any, lay: Layout, capsys) -> tuple[lis
     problems, tried = [], 0
     for param in command.params:
         kind = _kind_of(param)
-        if kind == "flag":
-            continue  # a flag takes no value to get wrong
         flag = _flag(param)
         accepted_here = ACCEPTED.get((command_name, flag), {})
         either_way = ACCEPTED_BY_KIND.get(kind, {})  # accepted or refused: both are fine
