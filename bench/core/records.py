@@ -31,6 +31,21 @@ SCALING_SCHEMA = "ladabench.attention-scaling/1"
 DINOV2_FEATURES = "dinov2"  # FD-DINOv2 (Stein et al. 2023): FID's formula on DINOv2 features, a metric of its own
 FD_DINOV2_KIND = "fid-dinov2"  # the report kind of FID lines computed on DINOv2 features
 INIT_SNAPSHOT = "init"  # the `snapshot` of metric lines that measure G before any training step
+# A metric line's protocol, flat under the names reports give it: every field that changes a value.
+METRIC_PROTOCOL = (
+    "metric",
+    "num_gen",
+    "num_ref",
+    "sample_seeds",
+    "features",
+    "weights_sha256",
+    "comparable",
+    "resize_mode",
+    "reference_hash",
+    "reference_split",
+    "cleanfid_version",
+    "nearest_k",
+)
 _KIND_PREFIX = re.compile(r"[a-z]+")
 
 
@@ -221,6 +236,24 @@ class MetricLine:
     def report_kind(self) -> str:
         """The kind a report groups by: FID on DINOv2 features is FD-DINOv2, never FID."""
         return FD_DINOV2_KIND if self.kind == "fid" and self.features == DINOV2_FEATURES else self.kind
+
+    def protocol(self) -> dict[str, Any]:
+        """The fields that change the value (N, reference set, seeds, network, resize), flat: `METRIC_PROTOCOL`."""
+        values = (
+            self.metric,
+            self.num_gen,
+            self.num_ref,
+            ",".join(str(s) for s in self.seeds),
+            self.features,
+            self.weights_sha256,
+            self.comparable,
+            self.resize_mode,
+            self.reference.content_hash,
+            self.reference.split,
+            self.cleanfid_version,
+            self.nearest_k,
+        )
+        return dict(zip(METRIC_PROTOCOL, values, strict=True))
 
     def component(self, name: str) -> float | None:
         """The value of one part of a multi-part metric (pr: 'recall', ...), None when absent."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.core.errors import UserError
+from bench.core.records import METRIC_PROTOCOL
 from bench.train.options import PROTOCOL_KEYS
 
 # Training protocol ("Fair comparison" in the design; docs/metrics.md): the TrainOptions fields declared `protocol=True`
@@ -12,20 +13,7 @@ from bench.train.options import PROTOCOL_KEYS
 # and architecture may differ: they are what the models and ablations are about.
 TRAINING_FIELDS = PROTOCOL_KEYS
 # Metric protocol: every field that changes an FID/KID value (N, reference set, seeds, network, resize).
-METRIC_FIELDS = (
-    "metric",
-    "num_gen",
-    "num_ref",
-    "sample_seeds",
-    "features",
-    "weights_sha256",
-    "comparable",
-    "resize_mode",
-    "reference_hash",
-    "reference_split",
-    "cleanfid_version",
-    "nearest_k",
-)
+METRIC_FIELDS = METRIC_PROTOCOL
 INTERVAL_FIELDS = ("ci_groups",)  # reported with the protocol; a different count does not refuse
 
 
