@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from bench.core.console import console
-from bench.core.options import DATA_ROOT, RUNS_OUT
+from bench.core.options import DATA, DATA_ROOT, PRESET, RUNS_OUT
 from bench.core.paths import RUNS_DIR, require_writable_folder
 
 import_app = typer.Typer(help="Import checkpoints trained elsewhere as ladabench runs.", no_args_is_help=True)
@@ -21,12 +21,12 @@ def authors_command(
         help="A dataset folder from the Hub repo milmor/LadaGAN (e.g. cifar10/), its best-training-checkpoints/ "
         "folder, or a ckpt-N prefix.",
     ),
-    preset: str = typer.Option(
-        None, "--preset", help="ladagan preset to build (default: the one matching the checkpoint's config.json)."
-    ),
-    data: str = typer.Option(
-        None, "--data", help="Dataset the run is evaluated against (default: the preset's: cifar10, celeba64, ffhq128)."
-    ),
+    preset: str = PRESET.but(
+        help="ladagan preset to build (default: the one matching the checkpoint's config.json)."
+    ).param(None),
+    data: str = DATA.but(
+        help="Dataset the run is evaluated against (default: the preset's: cifar10, celeba64, ffhq128)."
+    ).param(None),
     data_root: str = DATA_ROOT.param(None),
     out: Path = RUNS_OUT.param(Path(RUNS_DIR)),
 ) -> None:
