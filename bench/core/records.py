@@ -57,11 +57,6 @@ def _known_and_extra(cls: type, payload: dict[str, Any], skip: tuple[str, ...] =
     return known, extra
 
 
-def _number_or_none(value: Any) -> float | None:
-    """A JSON number as float (None stays None; a bool is not a number)."""
-    return None if value is None or isinstance(value, bool) else float(value)
-
-
 @dataclass(frozen=True)
 class StatsLine:
     """One stats.jsonl line: the counters, clocks and rank-averaged means of one training tick."""
@@ -101,7 +96,7 @@ class StatsLine:
         """The line as written: a trained tick has every field; an imported line only the counters."""
         out: dict[str, Any] = {"schema": self.SCHEMA}
         for f in dataclasses.fields(self):
-            if f.name == "extra" or (self.imported and f.name in self._TRAINED_ONLY) or (f.name == "imported"):
+            if f.name in ("extra", "imported") or (self.imported and f.name in self._TRAINED_ONLY):
                 continue
             out[f.name] = getattr(self, f.name)
         if self.imported:
