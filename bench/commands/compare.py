@@ -55,6 +55,7 @@ def compare_command(
     from bench.commands.costs import count_missing_costs
     from bench.report.build import build_report, checked_runs
     from bench.report.regression import load_previous
+    from bench.report.spread_source import spread_source_files
     from bench.report.tables import report_tables
 
     keys = parse_metric_list(metric)
@@ -80,6 +81,8 @@ def compare_command(
         checked_runs(paths, keys, [])  # bad runs fail here, before the counts file below is written
         if against is not None:
             load_previous(against)  # so does a bad --against (the report compares with it only after counting)
+        if spread_from is not None:
+            spread_source_files(spread_from)  # and a --spread-from that is missing (its protocol is checked later)
         profile_paths = count_missing_costs(paths, list(profile or []), keys, out.with_name(f"{out.stem}-counts.json"))
         report = build_report(
             paths,

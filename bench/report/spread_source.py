@@ -87,14 +87,19 @@ class BorrowedSpread:
     source: str
 
 
-def load_spread_source(csv_path: Path, own_info: dict[str, Any], kinds: list[str]) -> BorrowedSpread:
-    """A multi-seed report's table after checking that its protocol equals this report's; a UserError otherwise."""
+def spread_source_files(csv_path: Path) -> tuple[Path, Path]:
+    """(report .csv, its -protocol.json) of a --spread-from value, or a UserError: callers check this before writing."""
     fix = (
         "pass the .csv of a multi-seed report written by `ladabench compare`/`bench` "
         "(its -protocol.json sits beside it)"
     )
     csv_path = require_file(csv_path, "--spread-from", fix)
-    record_path = require_file(protocol_path(csv_path), f"--spread-from {csv_path}:", fix)
+    return csv_path, require_file(protocol_path(csv_path), f"--spread-from {csv_path}:", fix)
+
+
+def load_spread_source(csv_path: Path, own_info: dict[str, Any], kinds: list[str]) -> BorrowedSpread:
+    """A multi-seed report's table after checking that its protocol equals this report's; a UserError otherwise."""
+    csv_path, record_path = spread_source_files(csv_path)
     other = read_json(record_path)
     if other.get("schema") != PROTOCOL_SCHEMA:
         raise UserError(

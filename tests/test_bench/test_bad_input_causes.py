@@ -84,7 +84,7 @@ def test_a_folder_where_a_csv_is_expected_is_called_a_folder(tmp_path, capsys):
     folder = tmp_path / "seeds.csv"
     folder.mkdir()
     out = tmp_path / "rep" / "cmp.md"
-    assert main(["compare", str(root), "--metric", "fid", "--out", str(out), "--spread-from", str(folder)]) == 2
+    assert main(["compare", str(root), "--metric", "fid,macs", "--out", str(out), "--spread-from", str(folder)]) == 2
     assert one_error_line(capsys).startswith(f"error: --spread-from {folder} is a folder, not a file; pass the .csv")
     assert not out.parent.exists()
 
