@@ -37,7 +37,7 @@ from bench.core.files import atomic_write_json, read_json
 from bench.core.interrupt import Interrupted
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
-from bench.grid.plan import Cell, find_cell_run, needs_evaluation
+from bench.grid.plan import CELLS_FOLDER, Cell, find_cell_run, needs_evaluation
 from bench.metrics.evaluate import INIT_SNAPSHOT, evaluate_initial, evaluate_snapshot
 from bench.train.session import Resume, train
 from bench.train.trackers import mirror_metrics
@@ -86,6 +86,18 @@ def job_identity() -> dict[str, Any]:
         "slurm_array_task_id": env.get("SLURM_ARRAY_TASK_ID"),
         "node": socket.gethostname(),
     }
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (waiting for it); the kernel drops it when the holder dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextmanager
@@ -218,7 +230,10 @@ class CellJob(submitit.helpers.Checkpointable):
         lines = []  # this call's metric lines, for the run's trackers (--tracker)
         if needs_evaluation(run.path, names, INIT_SNAPSHOT):
             log(f"cell {cell.key}: evaluating G at initialisation")
-            lines += evaluate_initial(run.path, names, device, None, list(cell.sample_seeds), **common)
+            # One cell at a time here: the first computes and caches the reference features, the others read them
+            # (workers side by side would each compute them).
+            with file_lock(Path(cell.runs_dir) / CELLS_FOLDER / "reference.lock"):
+                lines += evaluate_initial(run.path, names, device, None, list(cell.sample_seeds), **common)
         # With `every_snapshot` each kept snapshot is a point of the learning curves; the final one comes last.
         for snapshot in run.snapshots() if cell.every_snapshot else []:
             if needs_evaluation(run.path, names, snapshot.name):
