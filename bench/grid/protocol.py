@@ -158,4 +158,9 @@ def grid_spread_source(protocol: GridProtocol, given: str | None, out: Path) -> 
         return None  # never the report itself
     if given is None and not path.is_file():
         return None
+    if given is not None:
+        # start-up: the report layer (pandas) only when a spread source is given
+        from bench.report.spread_source import spread_source_files
+
+        spread_source_files(path)  # a missing --spread-from is refused now, not noted after the grid has trained
     return path

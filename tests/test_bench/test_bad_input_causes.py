@@ -297,3 +297,12 @@ def test_compare_names_a_profile_file_that_is_not_one(tmp_path, capsys, kind):
         f"error: --profile {given} {what}; pass a JSON file written by `ladabench profile MODEL --json FILE`"
     )
     assert not out.parent.exists()
+
+
+def test_a_grid_refuses_a_missing_spread_source_before_any_cell_trains(tmp_path, capsys):
+    runs = tmp_path / "grid"
+    argv = ["bench", "quick", "--kimg", "0.008", "--num-gen", "10", "--no-profile", "--features", "random-conv"]
+    argv += ["--runs-dir", str(runs), "--out", str(tmp_path / "q.md"), "--spread-from", str(tmp_path / "seeds.csv")]
+    assert main(argv) == 2
+    assert one_error_line(capsys).startswith(f"error: --spread-from {tmp_path / 'seeds.csv'} does not exist; pass")
+    assert list(tmp_path.iterdir()) == []  # no runs folder, no report

@@ -161,7 +161,6 @@ for _grid in ("bench quick", "bench ablations", "bench budget"):
         {
             (_grid, "--runs-dir"): {**NEW_PATH, "a-folder": "cells go inside"},
             (_grid, "--features"): {ANY: f"{OPEN} #23 an unknown network is named by each cell, after the grid starts"},
-            (_grid, "--spread-from"): {ANY: f"{OPEN} #23 a missing --spread-from starts the grid; a note at the end"},
             (_grid, "--sample-seeds"): {"negative": "a negative sample seed is a valid torch seed (latents only)"},
             (_grid, "--partition"): SLURM_ONLY_OPEN,
             (_grid, "--sbatch"): SLURM_ONLY_OPEN,
