@@ -329,7 +329,8 @@ def _report_command(plan: Any) -> str:
 
 def _run(grid: GridProtocol, given: dict[str, Any]) -> None:
     """Build the plan, run or submit its cells, print the table of cells, write the report when all are done."""
-    from bench.grid.run import run_cells  # start-up: torch, submitit and the metrics only when a grid runs
+    from bench.grid.executors import check_executor  # start-up: torch, submitit and metrics only when a grid runs
+    from bench.grid.run import run_cells
     from bench.report.tables import report_tables
     from bench.train.resolve import default_device
 
@@ -339,6 +340,7 @@ def _run(grid: GridProtocol, given: dict[str, Any]) -> None:
     report_command = _report_command(plan)
     if given["report_only"]:
         executor = type(executor)(kind="debug")
+    check_executor(executor)  # bad executor input is one line, before the grid's header or any work
     console.print(  # the values are the user's words, printed as typed (a device 'x[/y]' is not markup)
         f"[bold]{grid.name}[/]: "
         + escape(
