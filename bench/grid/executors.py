@@ -7,6 +7,8 @@ Input is checked before anything is written or submitted: one line naming the in
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import shutil
 import signal
@@ -46,6 +48,19 @@ class ExecutorOptions:
     array_parallelism: int | None = None
     sbatch: tuple[str, ...] = ()  # extra sbatch flags, KEY=VALUE
     wait: bool = False
+
+
+SLURM_ONLY = {  # ExecutorOptions field -> its flag: read only by the slurm executor
+    "partition": "--partition",
+    "time_min": "--time-min",
+    "gpus_per_task": "--gpus-per-task",
+    "cpus_per_task": "--cpus-per-task",
+    "mem_gb": "--mem-gb",
+    "array_parallelism": "--array-parallelism",
+    "sbatch": "--sbatch",
+    "wait": "--wait",
+}
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExecutorOptions)}
 
 
 def cpu_cores() -> int:
@@ -114,9 +129,16 @@ def check_executor(options: ExecutorOptions) -> None:
     ):
         if value is not None and value < (0 if flag == "--gpus-per-task" else 1):
             raise UserError(f"{flag} {value} must be at least {0 if flag == '--gpus-per-task' else 1}")
-    if options.mem_gb is not None and options.mem_gb <= 0:
-        raise UserError(f"--mem-gb {options.mem_gb:g} must be positive")
+    if options.mem_gb is not None and not (0 < options.mem_gb < math.inf):  # NaN fails this too
+        raise UserError(f"--mem-gb {options.mem_gb:g} must be a positive number of GB")
     if options.kind != "slurm":
+        # A SLURM resource given to another executor would be ignored: refuse it, naming it.
+        ignored = [flag for field, flag in SLURM_ONLY.items() if getattr(options, field) != _DEFAULTS[field]]
+        if ignored:
+            raise UserError(
+                f"{', '.join(ignored)} {'has' if len(ignored) == 1 else 'have'} no effect with --executor "
+                f"{options.kind} (SLURM options); pass --executor slurm or drop {'it' if len(ignored) == 1 else 'them'}"
+            )
         return
     sbatch_flags(options.sbatch)
     if shutil.which("sbatch") is None:

@@ -306,3 +306,25 @@ def test_a_grid_refuses_a_missing_spread_source_before_any_cell_trains(tmp_path,
     assert main(argv) == 2
     assert one_error_line(capsys).startswith(f"error: --spread-from {tmp_path / 'seeds.csv'} does not exist; pass")
     assert list(tmp_path.iterdir()) == []  # no runs folder, no report
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (
+            ["--partition", "gpu"],
+            "error: --partition has no effect with --executor local (SLURM options); pass --executor slurm or drop it",
+        ),
+        (
+            ["--executor", "debug", "--mem-gb", "8", "--wait"],
+            "error: --mem-gb, --wait have no effect with --executor debug (SLURM options); "
+            "pass --executor slurm or drop them",
+        ),
+        (["--executor", "slurm", "--mem-gb", "nan"], "error: --mem-gb nan must be a positive number of GB"),
+    ],
+)
+def test_a_grid_refuses_slurm_options_it_would_ignore(tmp_path, capsys, extra, line):
+    argv = ["bench", "quick", "--kimg", "0.008", "--num-gen", "10", "--no-profile", "--features", "random-conv"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "grid"), "--out", str(tmp_path / "q.md"), *extra]) == 2
+    assert one_error_line(capsys) == line
+    assert list(tmp_path.iterdir()) == []

@@ -118,7 +118,6 @@ FREE_TEXT = {ANY: "free text: any string is a valid value"}
 # table): accepted today, listed so the rest of the test keeps guarding; remove each when it is fixed.
 OPEN = "OPEN #26:"
 DATA_ROOT = {"a-folder": "an existing folder is a valid data root (the embedded fashion10k does not read it)"}
-SLURM_ONLY_OPEN = {ANY: f"{OPEN} #23 a slurm-only option is ignored when nothing goes to SLURM, instead of refused"}
 
 # The documented acceptances, in one place: (command, option) -> {value kind or '*': why it is fine}.
 ACCEPTED: dict[tuple[str, str], dict[str, str]] = {
@@ -162,10 +161,6 @@ for _grid in ("bench quick", "bench ablations", "bench budget"):
             (_grid, "--runs-dir"): {**NEW_PATH, "a-folder": "cells go inside"},
             (_grid, "--features"): {ANY: f"{OPEN} #23 an unknown network is named by each cell, after the grid starts"},
             (_grid, "--sample-seeds"): {"negative": "a negative sample seed is a valid torch seed (latents only)"},
-            (_grid, "--partition"): SLURM_ONLY_OPEN,
-            (_grid, "--sbatch"): SLURM_ONLY_OPEN,
-            (_grid, "--gpus-per-task"): SLURM_ONLY_OPEN,
-            (_grid, "--mem-gb"): SLURM_ONLY_OPEN,
         }
     )
 # Refusals that may not name the option: the environment lacks what reading the value needs.
