@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_bitwise_equal, final_state, grid_args, metric_values, runs_by_cell, wait_for
+from gridcheck import assert_bitwise_equal, final_state, grid_args, metric_values, runs_by_cell, wait_for
 
 from bench.cli import main
 from bench.core.files import read_json

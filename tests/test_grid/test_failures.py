@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import grid_args, runs_by_cell
+from gridcheck import grid_args, runs_by_cell
 from rich.console import Console
 
 from bench.cli import main

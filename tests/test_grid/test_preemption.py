@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_bitwise_equal, final_state, runs_by_cell, wait_for
+from gridcheck import assert_bitwise_equal, final_state, runs_by_cell, wait_for
 from rich.console import Console
 
 from bench.grid.executors import ExecutorOptions
