@@ -127,7 +127,7 @@ ACCEPTED: dict[tuple[str, str], dict[str, str]] = {
     ("train", "--cr-weight"): {"zero": "0: bCR off"},
     ("train", "--ema-decay"): {"zero": "0: G_ema equals G"},
     **{
-        ("train", f): {ANY: f"{OPEN} #23 --dry-run accepts any SLURM layout (negative --nodes included)"}
+        ("train", f): {ANY: f"{OPEN} #23 ignored with --executor local (check_executor refuses them for grids)"}
         for f in ("--nodes", "--gpus-per-node", "--partition", "--time-min", "--sbatch")
     },
     ("train", "--out"): {**OUTPUT_FOLDER, "a-file": f"{OPEN} #22 --dry-run does not check that --out can be made"},
