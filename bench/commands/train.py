@@ -48,6 +48,18 @@ COMMAND_OPTIONS = {  # options of the command itself, not of the run
         ),
     ),
 }
+CLUSTER_OPTIONS = {  # `--executor slurm`: one SLURM job whose tasks form one torch.distributed group (docs/cluster.md)
+    "executor": (str, typer.Option("local", "--executor", help="local (this machine) or slurm (one SLURM job).")),
+    "nodes": (int, typer.Option(1, "--nodes", help="slurm: nodes of the job.")),
+    "gpus_per_node": (
+        int,
+        typer.Option(None, "--gpus-per-node", help="slurm: GPUs per node, one task each (CPU: --procs tasks)."),
+    ),
+    "partition": (str, typer.Option(None, "--partition", help="slurm: the partition (default: the cluster's).")),
+    "time_min": (int, typer.Option(24 * 60, "--time-min", help="slurm: time limit in minutes.")),
+    "sbatch": (list[str], typer.Option(None, "--sbatch", help="slurm: an extra sbatch flag KEY=VALUE (repeatable).")),
+    "wait": (bool, typer.Option(False, "--wait/--no-wait", help="slurm: follow the job until it ends.")),
+}
 
 
 def command_signature() -> inspect.Signature:
@@ -62,7 +74,7 @@ def command_signature() -> inspect.Signature:
         params.append(
             inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=flag.cli_type)
         )
-    for name, (kind, default) in COMMAND_OPTIONS.items():
+    for name, (kind, default) in {**COMMAND_OPTIONS, **CLUSTER_OPTIONS}.items():
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind))
     return inspect.Signature(params)
 
@@ -147,8 +159,13 @@ def train_command(**given: Any) -> None:
     from bench.train.session import train
 
     resume, force, dry_run, procs = (given.pop(name) for name in COMMAND_OPTIONS)
+    cluster = {name: given.pop(name) for name in CLUSTER_OPTIONS}
     if procs is not None and procs < 1:
         raise UserError(f"--procs {procs}: pass a number of processes >= 1")
+    if cluster["executor"] == "slurm":
+        return _train_on_slurm(given, cluster, procs, resume, force, dry_run)
+    if cluster["executor"] != "local":
+        raise UserError(f"--executor '{cluster['executor']}' is unknown; pass local or slurm")
     # --procs N (N > 1) outside torchrun: validate here (and prepare the data once), then relaunch.
     launch = procs is not None and procs > 1 and launched_world_size() == 1
     request = {**_request(given), "world_size": procs if launch else launched_world_size()}
@@ -167,6 +184,41 @@ def train_command(**given: Any) -> None:
         on_snapshot=on_snapshot,
         env_extra=env_extra,
     )
+
+
+def _train_on_slurm(
+    given: dict[str, Any], cluster: dict[str, Any], procs: int | None, resume: Path | None, force: bool, dry_run: bool
+) -> None:
+    """Submit the run as one SLURM job of nodes x tasks (tasks: --gpus-per-node, else --procs) and maybe follow it."""
+    # start-up: submitit, torch and the metrics layer only when submitting
+    from bench.grid.distributed import submit_distributed_training, wait_for_job
+    from bench.grid.executors import ExecutorOptions
+    from bench.metrics.hooks import snapshot_evaluator
+
+    gpus = cluster["gpus_per_node"]
+    tasks = gpus or procs or 1
+    if cluster["nodes"] < 1 or (gpus is not None and gpus < 1):
+        raise UserError(f"--nodes {cluster['nodes']} and --gpus-per-node {gpus} must be at least 1")
+    executor = ExecutorOptions(
+        kind="slurm",
+        partition=cluster["partition"],
+        time_min=cluster["time_min"],
+        gpus_per_task=1 if gpus else None,
+        sbatch=tuple(cluster["sbatch"] or ()),
+        wait=cluster["wait"],
+    )
+    plan = _plan({**_request(given), "world_size": cluster["nodes"] * tasks}, resume, force, dry_run)
+    if dry_run:
+        console.print_json(json.dumps(plan.options.to_json()))
+        return
+    snapshot_evaluator(plan.options)  # metric names and weights fail here, before anything is submitted
+    job = submit_distributed_training(plan.options, plan.resume, executor, cluster["nodes"], tasks)
+    console.print(
+        f"submitted SLURM job {job.job_id}: {cluster['nodes']} node(s) x {tasks} task(s), one torch.distributed "
+        f"group; logs in {job.paths.folder}"
+    )
+    if cluster["wait"]:
+        console.print(f"run: {wait_for_job(job, console)}")
 
 
 train_command.__signature__ = command_signature()  # Typer reads the generated options from here
