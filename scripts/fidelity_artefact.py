@@ -9,8 +9,13 @@ For the final snapshot of every run (ours and the authors' TF trainer, imported)
   column over the same fakes, D in training mode (batch statistics, as in training), averaged over
   16 DiffAugment draws, and without augmentation; relative to the interior mean;
 - what in G draws the row (counterfactuals, no retraining): the final 3x3 RGB conv applied with
-  replicate padding instead of its zero padding ('same', as the authors' Conv2D); the position
+  replicate padding instead of its zero padding ('same', as the authors' Conv2D); the RGB conv's
+  input with its row 0 replaced by its row 1 (is anything upstream special at row 0?); the position
   embedding of the 32x32 stage with its row-0 entries replaced by its row-1 entries;
+- whether D objects to the row: D's mean logit (training mode, 16 DiffAugment draws, the same draws
+  for both variants) on the fakes as they are and with row 0 set to black (-1, as every training
+  image), and on 64 training images as they are and with row 0 set to mid-gray (0, the fill value of
+  DiffAugment's translation);
 - the mean contribution of each kernel row (top, middle, bottom) and column (left, middle, right)
   of that RGB conv, in [-1, 1] units: a zero-padded edge misses the tap that would read outside.
 Writes `artefact.json` into the runs folder (numbers plus the Markdown section of the report).
@@ -28,6 +33,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 N_IMAGES = 250
 AUG_DRAWS = 16
+BRIGHT_EDGE_UINT8 = 30  # an edge this much brighter than its replicate-padded counterfactual counts as an artefact
+EDGE_NAMES = {"row0": "first row", "row_last": "last row", "col0": "first column", "col_last": "last column"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -105,6 +112,23 @@ def tap_contributions(conv: torch.nn.Conv2d, features: torch.Tensor) -> dict[str
     return {"kernel_rows": rows, "kernel_cols": cols}
 
 
+@torch.no_grad()
+def d_mean_logit(D: torch.nn.Module, images: torch.Tensor, seed: int) -> float:
+    """D's mean logit over AUG_DRAWS DiffAugment draws (training mode, as in training), seeded."""
+    from bench.train.augment import diff_augment
+
+    D.train()
+    gen = torch.Generator().manual_seed(seed)
+    return float(np.mean([D(diff_augment(images, "color,translation", gen)).mean().item() for _ in range(AUG_DRAWS)]))
+
+
+def with_row0(images: torch.Tensor, value: float) -> torch.Tensor:
+    """A copy of the images with their first row set to `value`."""
+    out = images.clone()
+    out[:, :, 0, :] = value
+    return out
+
+
 def analyse(snapshot: Path) -> dict:
     """The three measurements for one snapshot."""
     import ladagan
@@ -123,11 +147,21 @@ def analyse(snapshot: Path) -> dict:
         base = edges(image_map(fakes))
         features = rgb_features(G, z)
         replicate = edges(image_map(replicate_padded_rgb(G.to_rgb, features)))
+        same_rows = features.clone()
+        same_rows[:, :, 0] = features[:, :, 1]  # what the RGB conv reads at row 0 made equal to row 1
+        features_swapped = edges(image_map(G.to_rgb(same_rows)))
         taps = tap_contributions(G.to_rgb, features)
         saved = G.pos_32.weight.detach().clone()
         G.pos_32.weight[:32] = saved[32:64]  # row 0 of the 32x32 token grid gets row 1's embedding
         swapped = edges(image_map(G(z)))
         G.pos_32.weight.copy_(saved)
+    reals = training_images(64)
+    logits = {
+        "fakes": d_mean_logit(D, fakes[:64], seed=1),
+        "fakes_row0_black": d_mean_logit(D, with_row0(fakes[:64], -1.0), seed=1),
+        "reals": d_mean_logit(D, reals, seed=2),
+        "reals_row0_gray": d_mean_logit(D, with_row0(reals, 0.0), seed=2),
+    }
     with_aug = d_sensitivity(D, fakes[:64], "color,translation", seed=0)
     no_aug = d_sensitivity(D, fakes[:64], "", seed=0)
     relative = {
@@ -139,9 +173,19 @@ def analyse(snapshot: Path) -> dict:
         "G_edges": base,
         "G_edges_rgb_replicate_pad": replicate,
         "G_edges_pos_row0_from_row1": swapped,
+        "G_edges_features_row0_from_row1": features_swapped,
         **taps,
+        "d_logits": logits,
         **relative,
     }
+
+
+def training_images(count: int) -> torch.Tensor:
+    """The first `count` fashion10k images in [-1, 1], NCHW."""
+    from bench.data import load_dataset
+
+    images = torch.from_numpy(np.array(load_dataset("fashion10k").images[:count])).float()
+    return images.permute(0, 3, 1, 2) / 127.5 - 1.0
 
 
 def final_snapshots(runs: Path) -> list[tuple[str, int, Path]]:
@@ -164,10 +208,11 @@ def markdown(rows: list[dict]) -> list[str]:
     """The report's measured lines: one table row per run."""
     lines = [
         "| run | kimg | raw G: row 0 / row 1 / last row / col 0 / last col / interior (uint8) | same with the RGB "
-        "conv replicate-padded | row 0 with row-1 position embedding | RGB kernel rows top / mid / bottom "
+        "conv replicate-padded | row 0 with the RGB conv's input row 0 := row 1 / with row-1 position embedding | RGB kernel rows top / mid / bottom "
         "(mean contribution) | kernel cols left / mid / right | D grad row 0 / col 0 / last row / last col "
-        "vs interior (augmented; not augmented) |",
-        "|---|---:|---|---|---:|---|---|---|",
+        "vs interior (augmented; not augmented) | D logit: fakes / fakes, row 0 black / reals / reals, row 0 "
+        "gray |",
+        "|---|---:|---|---|---:|---|---|---|---|",
     ]
 
     def six(e: dict) -> str:
@@ -179,10 +224,23 @@ def markdown(rows: list[dict]) -> list[str]:
         grads_plain = " / ".join(f"{n[k]:.2f}" for k in ("row0", "col0", "row_last", "col_last"))
         lines.append(
             f"| {r['trainer']} seed {r['seed']} | {r['kimg']:g} | {six(r['G_edges'])} | "
-            f"{six(r['G_edges_rgb_replicate_pad'])} | {r['G_edges_pos_row0_from_row1']['row0']:.0f} | "
+            f"{six(r['G_edges_rgb_replicate_pad'])} | {r['G_edges_features_row0_from_row1']['row0']:.0f} / "
+            f"{r['G_edges_pos_row0_from_row1']['row0']:.0f} | "
             f"{' / '.join(f'{v:+.2f}' for v in r['kernel_rows'])} | "
-            f"{' / '.join(f'{v:+.2f}' for v in r['kernel_cols'])} | {grads}; {grads_plain} |"
+            f"{' / '.join(f'{v:+.2f}' for v in r['kernel_cols'])} | {grads}; {grads_plain} | "
+            f"{' / '.join(f'{v:+.2f}' for v in r['d_logits'].values())} |"
         )
+    bright = []
+    for r in rows:
+        excess = {k: r["G_edges"][k] - r["G_edges_rgb_replicate_pad"][k] for k in EDGE_NAMES}
+        edge, value = max(excess.items(), key=lambda kv: kv[1])
+        if value > BRIGHT_EDGE_UINT8:
+            bright.append(f"{r['trainer']} seed {r['seed']}: {EDGE_NAMES[edge]} +{value:.0f}")
+    lines += [
+        "",
+        f"Edges brighter than with a replicate-padded RGB conv by more than {BRIGHT_EDGE_UINT8} uint8 levels "
+        f"(raw G, final snapshot): {len(bright)} of {len(rows)} runs" + (f" ({'; '.join(bright)})." if bright else "."),
+    ]
     return lines
 
 
