@@ -18,7 +18,7 @@ from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.metrics.budget import resolve_budgeted
 from bench.metrics.evaluate import INIT_SNAPSHOT, default_num_gen
-from bench.metrics.features import metric_suffix
+from bench.metrics.features import DINOV2_FEATURES, REAL_FEATURES, TEST_FEATURES, metric_suffix
 from bench.metrics.names import resolve_metric_names
 from bench.metrics.weights import locate_inception
 from bench.registry import get_model
@@ -232,6 +232,9 @@ def check_plan(plan: GridPlan) -> Any:
         raise UserError(f"--out {plan.report} must end in .md (plots and CSV go beside it)")
     require_writable_file(plan.report, "--out")
     require_writable_folder(plan.runs_dir, "--runs-dir")
+    known = (REAL_FEATURES, DINOV2_FEATURES, *TEST_FEATURES)
+    if plan.features not in known:  # named now, not by each cell after the grid has started
+        raise UserError(f"--features '{plan.features}' is unknown; pass one of {', '.join(known)}")
     if plan.features == "inception":
         locate_inception()
     return load_dataset(plan.data)  # prepares the cache now, with its own progress bar, before the grid's

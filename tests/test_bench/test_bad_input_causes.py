@@ -328,3 +328,12 @@ def test_a_grid_refuses_slurm_options_it_would_ignore(tmp_path, capsys, extra, l
     assert main([*argv, "--runs-dir", str(tmp_path / "grid"), "--out", str(tmp_path / "q.md"), *extra]) == 2
     assert one_error_line(capsys) == line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_grid_names_an_unknown_feature_network_before_any_cell_trains(tmp_path, capsys):
+    argv = ["bench", "quick", "--kimg", "0.008", "--num-gen", "10", "--no-profile", "--features", "incepton"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "grid"), "--out", str(tmp_path / "q.md")]) == 2
+    assert (
+        one_error_line(capsys) == "error: --features 'incepton' is unknown; pass one of inception, dinov2, random-conv"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -159,7 +159,6 @@ for _grid in ("bench quick", "bench ablations", "bench budget"):
     ACCEPTED.update(
         {
             (_grid, "--runs-dir"): {**NEW_PATH, "a-folder": "cells go inside"},
-            (_grid, "--features"): {ANY: f"{OPEN} #23 an unknown network is named by each cell, after the grid starts"},
             (_grid, "--sample-seeds"): {"negative": "a negative sample seed is a valid torch seed (latents only)"},
         }
     )
