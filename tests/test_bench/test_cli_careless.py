@@ -74,7 +74,7 @@ def _baselines(lay: Layout) -> dict[str, tuple[list[str], list[str]]]:
     rc = ["--features", "random-conv"]
     grid = ["--kimg", "0.008", "--num-gen", "10", "--no-profile", *rc, "--device", "cpu"]
     grid += ["--runs-dir", str(lay.out / "grid"), "--out", str(lay.out / "rep" / "q.md")]
-    grids = {name: ([], grid) for name, _ in leaf_commands() if name.startswith("bench ") and name != "bench status"}
+    grids = {name: ([], grid) for name in GRIDS}
     return {
         **grids,
         "models": ([], []),
@@ -155,13 +155,6 @@ ACCEPTED: dict[tuple[str, str], dict[str, str]] = {
     ("import authors", "--out"): OUTPUT_FOLDER,
     ("import authors", "--data-root"): DATA_ROOT,
 }
-for _grid in ("bench quick", "bench ablations", "bench budget"):
-    ACCEPTED.update(
-        {
-            (_grid, "--runs-dir"): {**NEW_PATH, "a-folder": "cells go inside"},
-            (_grid, "--sample-seeds"): {"negative": "a negative sample seed is a valid torch seed (latents only)"},
-        }
-    )
 # Refusals that may not name the option: the environment lacks what reading the value needs.
 ENVIRONMENT_LINES = {("eval", "--dinov2"): "needs timm"}
 # By kind: a large float is a valid if unwise setting (a long budget, a strong penalty); it fails no check.
@@ -225,6 +218,16 @@ def leaf_commands() -> list[tuple[str, Any]]:
 
     walk(typer.main.get_command(app), [])
     return found
+
+
+GRIDS = [name for name, _ in leaf_commands() if name.startswith("bench ") and name != "bench status"]
+for _grid in GRIDS:  # every grid protocol has the same options
+    ACCEPTED.update(
+        {
+            (_grid, "--runs-dir"): {**NEW_PATH, "a-folder": "cells go inside"},
+            (_grid, "--sample-seeds"): {"negative": "a negative sample seed is a valid torch seed (latents only)"},
+        }
+    )
 
 
 def _fingerprint(root: Path) -> dict[str, tuple[int, int]]:
