@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemaini
 
 from bench.core.console import err_console
 from bench.core.errors import UserError, WriteError
-from bench.core.paths import CACHE_ENV, cache_dir
+from bench.core.paths import CACHE_ENV, cache_dir, cache_root
 from bench.core.progress import LoggedProgress
 from bench.data.hashing import DATA_FORMAT_VERSION, content_hash, files_fingerprint
 from bench.data.types import ArraySource, FileSource, PreparedDataset, Source, UnreadableImageError
@@ -40,7 +40,10 @@ def cache_paths(source: Source, digest: str) -> tuple[Path, Path]:
     try:
         folder = cache_dir("datasets")
     except OSError as exc:
-        raise UserError(f"cannot create the dataset cache ({exc}); set ${CACHE_ENV} to a writable folder") from exc
+        wanted = cache_root() / "datasets"
+        blocker = next((p for p in (wanted, *wanted.parents) if p.exists()), None)  # the OS says only "Not a directory"
+        why = f"{blocker} is a file, not a folder" if blocker is not None and not blocker.is_dir() else str(exc)
+        raise UserError(f"cannot create the dataset cache ({why}); set ${CACHE_ENV} to a writable folder") from exc
     return folder / f"{stem}.npy", folder / f"{stem}.json"
 
 

@@ -337,3 +337,15 @@ def test_a_grid_names_an_unknown_feature_network_before_any_cell_trains(tmp_path
         one_error_line(capsys) == "error: --features 'incepton' is unknown; pass one of inception, dinov2, random-conv"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cache_root_that_is_a_file_is_named(tmp_path, capsys, monkeypatch):
+    a_file = tmp_path / "cache"
+    a_file.write_text("x")
+    monkeypatch.setenv("LADABENCH_CACHE", str(a_file))
+    assert main(["data", "info", "fashion10k"]) == 2
+    assert one_error_line(capsys) == (
+        f"error: cannot create the dataset cache ({a_file} is a file, not a folder); "
+        "set $LADABENCH_CACHE to a writable folder"
+    )
+    assert a_file.read_text() == "x"
