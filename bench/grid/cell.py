@@ -85,6 +85,7 @@ def job_identity() -> dict[str, Any]:
         "slurm_array_job_id": env.get("SLURM_ARRAY_JOB_ID"),
         "slurm_array_task_id": env.get("SLURM_ARRAY_TASK_ID"),
         "node": socket.gethostname(),
+        "pid": os.getpid(),
     }
 
 

@@ -24,7 +24,7 @@ import submitit
 
 from bench.core.errors import UserError
 from bench.core.interrupt import Interrupted
-from bench.grid.cell import CellJob
+from bench.grid.cell import CellJob, read_record, write_record
 from bench.grid.plan import Cell
 
 EXECUTORS = ("local", "slurm", "debug")
@@ -196,12 +196,20 @@ def sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def record_lost(cell: Cell, how: str, log: Path) -> None:
+    """Mark a cell failed when its job ended while the cell still said running (killed, out of memory, ...)."""
+    record = read_record(cell) or {}
+    if record.get("state") in ("running", "requeued"):
+        write_record(cell, "failed", error=f"{how} while the cell was {record['state']}", log=str(log))
+
+
 class LocalPool:
     """At most `workers` cells at a time as submitit local jobs (one process each); more start as others end."""
 
     def __init__(self, cells: list[Cell], folder: Path, workers: int, threads: int | None, device: str) -> None:
         """The queue of cells; each job gets `threads` torch threads and, on CUDA, its own GPU."""
         self.queue = list(cells)
+        self.cells = {cell.key: cell for cell in cells}
         self.workers, self.threads = workers, threads
         self.folder = folder
         self.gpus = list(range(visible_gpus())) if device.startswith("cuda") else []
@@ -225,7 +233,8 @@ class LocalPool:
         """Collect finished jobs and start queued cells; return the keys that finished now."""
         finished = [key for key, (job, _) in self.running.items() if job.done()]
         for key in finished:
-            del self.running[key]
+            job, _ = self.running.pop(key)
+            record_lost(self.cells[key], "its worker process ended without finishing it (killed?)", job.paths.stderr)
         while self.queue and len(self.running) < self.workers:
             self._start(self.queue.pop(0))
         return finished

@@ -24,6 +24,7 @@ from bench.grid.executors import (
     ExecutorOptions,
     check_executor,
     local_layout,
+    record_lost,
     run_debug,
     run_local,
     submit_slurm_array,
@@ -167,6 +168,11 @@ def run_cells(plan: GridPlan, executor: ExecutorOptions, console: Console, repor
             if not executor.wait:
                 return GridOutcome([cell_status(c) for c in cells], dataset, manifest["job_ids"], True)
             follow_slurm(jobs, progress.poll)
+            states = scheduler_states([job.job_id for job in jobs])
+            for cell, job in zip(todo, jobs, strict=True):
+                if not job.paths.result_pickle.exists():
+                    state = states.get(job.job_id, "gone from the queue")
+                    record_lost(cell, f"SLURM job {job.job_id} ended ({state})", job.paths.stderr)
         elif executor.kind == "slurm" and earlier and executor.wait:
             follow_slurm([], progress.poll)
         progress.poll()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
 import torch
-from gridcheck import grid_args, runs_by_cell
+from gridcheck import grid_args, runs_by_cell, wait_for
 from rich.console import Console
 
 from bench.cli import main
 from bench.commands.bench import grid_plan, option_defaults
+from bench.core.files import read_json
 from bench.data import load_dataset
 from bench.grid.plan import plan_cells
 from bench.grid.protocol import PROTOCOLS
@@ -121,3 +123,28 @@ def test_a_partition_slurm_does_not_know_is_one_line_before_submission(slurm, tm
     (line,) = error_lines(capsys.readouterr().err)
     assert line == "error: --partition 'gpu-huge' is not a SLURM partition here (sinfo lists: debug); pass one of them"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_a_failed_cell_and_the_rerun_resumes_its_run(tmp_path, capsys):
+    args = grid_args(tmp_path, "--executor", "local", "--workers", "1", "--threads", "1", models="conv")
+    args[args.index("0.032")] = "0.32"  # twenty steps, a snapshot every two
+    args += ["--snapshot-kimg", "0.032"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    record = tmp_path / "runs" / "cells" / "conv-seed0.json"
+    wait_for(lambda: list((tmp_path / "runs").glob("0*/snapshot-*.pt")), 120, "a first snapshot")
+    os.kill(read_json(record)["pid"], signal.SIGKILL)  # the worker dies without a word (OOM killer, node loss)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 1
+    assert read_json(record)["state"] == "failed" and "ended without finishing it" in read_json(record)["error"]
+    assert "1 of 1 cells failed" in " ".join(out.split())
+
+    assert main(args) == 0  # the rerun resumes the run from its last snapshot
+    (run,) = runs_by_cell(tmp_path / "runs").values()
+    assert "resumed from snapshot-" in (run.path / "log.txt").read_text() and run.images_seen() == 320
