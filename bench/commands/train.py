@@ -16,6 +16,7 @@ import typer
 
 from bench.core.console import console
 from bench.core.errors import UserError
+from bench.core.options import command_signature as options_signature
 from bench.data import DEFAULT_DATASET, load_dataset
 from bench.data.registry import make_source
 from bench.train.options import CLI_FIELDS, TrainOptions, differences
@@ -44,7 +45,8 @@ COMMAND_OPTIONS = {  # options of the command itself, not of the run
         typer.Option(
             None,
             "--procs",
-            help="Train on N processes with DistributedDataParallel (launches torchrun: one process per GPU with --device cuda, or CPU processes over gloo with --device cpu). --batch is the global batch.",
+            help="Train on N processes with DistributedDataParallel (torchrun: one process per GPU with --device "
+            "cuda, or CPU processes over gloo with --device cpu). --batch is the global batch.",
         ),
     ),
 }
@@ -64,19 +66,8 @@ CLUSTER_OPTIONS = {  # `--executor slurm`: one SLURM job whose tasks form one to
 
 def command_signature() -> inspect.Signature:
     """The Typer signature: one parameter per TrainOptions field with a flag, then the command's own options."""
-    params = []
-    for f in CLI_FIELDS:
-        flag = f.metadata["flag"]
-        if flag.decl.startswith("--"):
-            default = typer.Option(None, *flag.decl.split(" "), help=flag.help)
-        else:
-            default = typer.Argument(None, help=flag.help, metavar=flag.decl)
-        params.append(
-            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=flag.cli_type)
-        )
-    for name, (kind, default) in {**COMMAND_OPTIONS, **CLUSTER_OPTIONS}.items():
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind))
-    return inspect.Signature(params)
+    # Every option defaults to None ("not given"): the resolver fills it from the preset and the data.
+    return options_signature(TrainOptions, {**COMMAND_OPTIONS, **CLUSTER_OPTIONS}, defaults=False)
 
 
 def _split_list(text: str | None, flag: str, cast: type) -> list | None:

@@ -9,6 +9,7 @@ import pytest
 import typer
 
 from bench.cli import app, main
+from bench.commands.train import CLUSTER_OPTIONS, COMMAND_OPTIONS
 from bench.core.errors import UserError
 from bench.train.options import SCHEMA, TrainOptions, differences
 
@@ -25,7 +26,7 @@ DERIVED = {
     "schema",
     "train_flops_per_image",  # counted in the commands layer for a --budget-tflops run
 }
-COMMAND_ONLY = {"resume", "force", "dry_run", "procs"}
+COMMAND_ONLY = {*COMMAND_OPTIONS, *CLUSTER_OPTIONS}  # the command's own: --resume, --force, ..., --executor, ...
 
 
 def _train_params() -> dict[str, object]:
