@@ -158,12 +158,6 @@ def command_signature(
     return inspect.Signature(params)
 
 
-def given_values(cls: type, given: dict[str, Any]) -> dict[str, Any]:
-    """The command-line values that were given (None means 'not given': the field's default applies)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in given.items() if k in names and v is not None}
-
-
 # ----- the options several commands share ----------------------------------------------------------
 DEVICE = Flag("--device", "cpu, cuda or cuda:N (default: cuda when available, else cpu).")
 SEED = Flag("--seed", "Seed for weights, data order, latents and augmentation (default 0).", int, at_least(0))
