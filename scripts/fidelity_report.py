@@ -272,12 +272,14 @@ def render_grids(runs: Path, out_png: Path, seeds: list[int]) -> list[tuple[str,
         ax.imshow(grid, interpolation="nearest")
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
+    fig.savefig(out_png, dpi=80)
     plt.close(fig)
     return [(t, "") for t, _ in panels]
 
 
-def plot_curves(frame: pd.DataFrame, data_rows: np.ndarray, out_curves: Path, out_edges: Path) -> None:
+def plot_curves(
+    frame: pd.DataFrame, data_rows: np.ndarray, data_cols: np.ndarray, out_curves: Path, out_edges: Path
+) -> None:
     """FID and edge means against kimg per trainer; the final row/column profiles against the data's."""
     import matplotlib
 
@@ -314,6 +316,7 @@ def plot_curves(frame: pd.DataFrame, data_rows: np.ndarray, out_curves: Path, ou
         ax.set(xlabel="row index" if axis == 0 else "column index", ylabel="mean uint8 (over seeds)")
         ax.set_title(f"{'row' if axis == 0 else 'column'} means at {frame.kimg.max():g} kimg")
     axes[0].plot(data_rows, color="black", label="training data")
+    axes[1].plot(data_cols, color="black", label="training data")
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -401,10 +404,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     frame = load_results(args.runs)
     stem = args.out.with_suffix("")
-    data_edges, data_rows, _ = dataset_edges()
+    data_edges, data_rows, data_cols = dataset_edges()
     seeds = sorted(frame.seed.unique().tolist())
     curves_png, edges_png, grids_png = (Path(f"{stem}-{n}.png") for n in ("curves", "edges", "grids"))
-    plot_curves(frame, data_rows, curves_png, edges_png)
+    plot_curves(frame, data_rows, data_cols, curves_png, edges_png)
     render_grids(args.runs, grids_png, seeds)
     frame.drop(columns=["row_means", "col_means"]).to_csv(f"{stem}.csv", index=False)
     counts = frame.groupby("trainer").seed.nunique().to_dict()
@@ -432,14 +435,15 @@ def main(argv: list[str] | None = None) -> None:
         "| budget | 8 kimg per run (500 steps), snapshots every 2 kimg; chosen so that six runs and their evaluation "
         "fit the session on one shared CPU core (measured speed below) |",
         "| evaluation | FID/KID at N = 250 generated vs 250 training images (the quick benchmark's N, sample seed 0, "
-        "clean-fid resize, NVIDIA Inception), 95% jackknife intervals; raw G and G_ema at the final snapshot (8 kimg) |",
+        "clean-fid resize, NVIDIA Inception), 95% jackknife intervals; raw G at 4 and 8 kimg, G_ema at 8 kimg |",
         "| edge statistics | mean uint8 value of each row and column over the same 250 images of every snapshot |",
         "| threads | one torch / TensorFlow thread per process, one process at a time |",
         "",
         "## Speed, side by side (same machine, one thread each)",
         "",
-        "Command: `python scripts/fidelity_runs.py speed --authors-dir LadaGAN/tensorflow` (0.64 kimg per "
-        "trainer, alternated twice; ours: images over time of the ticks after the first; theirs: after the first, "
+        "Command: `python scripts/fidelity_runs.py speed --authors-dir LadaGAN/tensorflow` (repeats 0-1), then with "
+        "`--speed-repeats 4` (repeats 2-3, after the runs) (0.64 kimg per "
+        "trainer, alternated; ours: images over time of the ticks after the first; theirs: after the first, "
         "XLA-compiling, step). The machine was shared with other jobs, so single numbers move by tens of %.",
         "",
         *speed_lines(args.runs),
@@ -451,7 +455,8 @@ def main(argv: list[str] | None = None) -> None:
         "## Quality: do the two trainers agree?",
         "",
         "Command: `python scripts/fidelity_runs.py runs --authors-dir LadaGAN/tensorflow --seeds 0,1,2` "
-        "(defaults: --kimg 8 --snapshot-kimg 2 --fid-kimg-g 8 --fid-kimg-ema 8 --num-gen 250).",
+        "(defaults: --kimg 8 --snapshot-kimg 2 --fid-kimg-g 8 --fid-kimg-ema 8 --num-gen 250), then the same "
+        "command with `--fid-kimg-g 4,8` (adds FID/KID of raw G at 4 kimg; finished work is skipped).",
         "",
         *quality_table(frame),
         "",
