@@ -157,6 +157,17 @@ def train_command(**given: Any) -> None:
         return _train_on_slurm(given, cluster, procs, resume, force, dry_run)
     if cluster["executor"] != "local":
         raise UserError(f"--executor '{cluster['executor']}' is unknown; pass local or slurm")
+    ignored = [  # SLURM options typed for a local run: refused, not silently dropped
+        info.param_decls[0].split("/")[0]
+        for name, (_, info) in CLUSTER_OPTIONS.items()
+        if name != "executor" and cluster[name] not in (info.default, None, [], ())
+    ]
+    if ignored:
+        one = len(ignored) == 1
+        raise UserError(
+            f"{', '.join(ignored)} {'has' if one else 'have'} no effect with --executor local (SLURM options); "
+            f"pass --executor slurm or drop {'it' if one else 'them'}"
+        )
     # --procs N (N > 1) outside torchrun: validate here (and prepare the data once), then relaunch.
     launch = procs is not None and procs > 1 and launched_world_size() == 1
     request = {**_request(given), "world_size": procs if launch else launched_world_size()}

@@ -349,3 +349,13 @@ def test_a_cache_root_that_is_a_file_is_named(tmp_path, capsys, monkeypatch):
         "set $LADABENCH_CACHE to a writable folder"
     )
     assert a_file.read_text() == "x"
+
+
+def test_train_refuses_slurm_options_for_a_local_run(tmp_path, capsys):
+    argv = ["train", "ladagan", "--preset", "tiny", "--kimg", "0.008", "--out", str(tmp_path / "runs")]
+    assert main([*argv, "--nodes", "2", "--sbatch", "qos=high"]) == 2
+    assert one_error_line(capsys) == (
+        "error: --nodes, --sbatch have no effect with --executor local (SLURM options); "
+        "pass --executor slurm or drop them"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -126,10 +126,6 @@ ACCEPTED: dict[tuple[str, str], dict[str, str]] = {
     ("train", "--r1-gamma"): {"zero": "0: no R1 penalty"},
     ("train", "--cr-weight"): {"zero": "0: bCR off"},
     ("train", "--ema-decay"): {"zero": "0: G_ema equals G"},
-    **{
-        ("train", f): {ANY: f"{OPEN} #23 ignored with --executor local (check_executor refuses them for grids)"}
-        for f in ("--nodes", "--gpus-per-node", "--partition", "--time-min", "--sbatch")
-    },
     ("train", "--out"): {**OUTPUT_FOLDER, "a-file": f"{OPEN} #22 --dry-run does not check that --out can be made"},
     ("train", "--data-root"): DATA_ROOT,
     ("train", "--metrics"): {
