@@ -71,9 +71,9 @@ def _select_metric_names(final: pd.DataFrame, runs: list[str]) -> pd.DataFrame:
 def _environment(runs: pd.DataFrame) -> dict[str, Any]:
     """Versions and hardware of the runs (the first run's; `environment_note` names fields that differ)."""
     first = runs.iloc[0]
-    return {
-        k: first.get(k) for k in ("device_name", "cpu_threads", "python", "torch", "clean_fid", "git_sha", "git_dirty")
-    }
+    fields = ("device_name", "cpu_threads", "python", "torch", "clean_fid", "git_sha", "git_dirty")
+    executed = sorted({str(e) for e in runs.get("executed", pd.Series(dtype=object)).dropna()})
+    return {**{k: first.get(k) for k in fields}, "executed": "; ".join(executed) or None}
 
 
 ENV_NOTE_FIELDS = ("cpu_threads", "device_name", "torch", "clean_fid", "python", "git_sha", "git_dirty")

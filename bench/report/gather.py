@@ -37,6 +37,20 @@ def _stats_summary(stats: list[StatsLine]) -> dict[str, Any]:
     }
 
 
+def executed_where(where: dict[str, Any] | None) -> str | None:
+    """Where a grid cell ran, in words ('local, 2 workers x 1 thread'; 'slurm array 12'); None outside grids."""
+    if not where:
+        return None
+    text = str(where.get("executor"))
+    if where.get("executor") == "local":
+        text += f", {where.get('workers')} workers x {where.get('threads')} thread(s)"
+    elif where.get("slurm_array_job_id"):
+        text += f" array {where['slurm_array_job_id']}, {where.get('threads')} thread(s)"
+    elif where.get("slurm_job_id"):
+        text += f" job {where['slurm_job_id']}"
+    return text
+
+
 def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[StatsLine]]:
     """One run: (run row, metric rows, stats lines)."""
     run_dir = Path(run_dir)
@@ -55,6 +69,7 @@ def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[
         **summary,
         "device_name": env.get("gpu_name") or env.get("cpu"),
         **{name: env.get(name) for name in ENV_FIELDS},
+        "executed": executed_where(env.get("where")),
     }
     final = run_files.final_snapshot_name()
     metric_lines = run_files.metric_lines()

@@ -168,6 +168,11 @@ def protocol_lines(info: dict[str, Any]) -> list[str]:
         f"| versions | python {env.get('python')}, torch {env.get('torch')}, clean-fid {env.get('clean_fid')}, "
         f"ladabench git `{_short(env.get('git_sha'), 10)}`{' (dirty)' if env.get('git_dirty') else ''} |",
     ]
+    if env.get("executed"):  # where the grid's cells ran: not part of the protocol (docs/cluster.md)
+        lines.append(
+            f"| executed | {env['executed']} (the thread count moves results in their last bits, not their "
+            "distribution) |"
+        )
     if info.get("curve_points"):
         lines.append(f"| learning curves | {info['curve_points']} |")
     if info.get("profile_env"):

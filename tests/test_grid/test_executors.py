@@ -40,7 +40,7 @@ def test_two_local_workers_give_each_run_the_result_of_one_at_the_same_thread_co
     assert main(grid_args(tmp_path, "--executor", "local", "--workers", "2", "--threads", "1")) == 0
     where = assert_same_runs(tmp_path, reference)
     assert {(w["executor"], w["workers"], w["threads"]) for w in where.values()} == {("local", 2, 1)}
-    assert (tmp_path / "rep" / "q.md").is_file()
+    assert "| executed | local, 2 workers x 1 thread(s) " in (tmp_path / "rep" / "q.md").read_text()
     reference_where = runs_by_cell(reference / "runs")["conv-seed0"].read_env()["where"]
     assert (reference_where["executor"], reference_where["threads"]) == ("debug", 1)
 
