@@ -135,7 +135,7 @@ def guard_signals(executor: str) -> tuple[signal.Signals, ...]:
 
 @contextmanager
 def stop_raises(signals: tuple[signal.Signals, ...], message: str) -> Iterator[None]:
-    """Inside the block the first of `signals` raises Interrupted (naming the signal); later ones wait for the unwinding."""
+    """Inside the block the first of `signals` raises Interrupted naming it; later ones wait for the unwinding."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -160,7 +160,7 @@ class CellJob(submitit.helpers.Checkpointable):
     """The callable submitted per cell; `checkpoint()` (from Checkpointable) requeues the same job, which resumes."""
 
     def __init__(self, workers: int = 1, threads: int | None = None) -> None:
-        """`workers`: how many jobs run side by side (recorded); `threads`: torch threads of this job (None: torch's)."""
+        """`workers`: jobs side by side (recorded); `threads`: torch threads of this job (None: torch's)."""
         self.workers = workers
         self.threads = threads
 

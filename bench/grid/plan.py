@@ -209,7 +209,7 @@ def needs_evaluation(run_dir: Path, names: list[str] | tuple[str, ...], snapshot
 
 
 def cell_evaluated(cell: Cell, run: RunDir) -> bool:
-    """Whether the run has every metric at initialisation, at its final snapshot and (learning curves) at each kept one."""
+    """Whether the run has every metric at initialisation, at the end and (learning curves) at each kept snapshot."""
     names = list(cell.metric_names)
     wanted = [INIT_SNAPSHOT, None, *(p.name for p in run.snapshots() if cell.every_snapshot)]
     return not any(needs_evaluation(run.path, names, snapshot) for snapshot in wanted)

@@ -1,4 +1,4 @@
-"""The benchmark grid end to end: train (`bench.train.train`, as `ladabench train`), evaluate, profile, report; then reuse."""
+"""The benchmark grid end to end: train (as `ladabench train`), evaluate, profile, report; then reuse."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def run_grid(plan: GridPlan, console: Console):
 
 @pytest.mark.slow
 def test_grid_trains_evaluates_profiles_reports_and_reuses_finished_runs(tmp_path: Path) -> None:
-    # One batch of 32 for the fastest model (the comparison logic is tested on fabricated runs), FID/KID from 16 images with the fast test feature net (marked non-comparable).
+    # One batch of 32 for the fastest model (the comparison logic is tested on fabricated runs), FID/KID from
+    # 16 images with the fast test feature net (marked non-comparable).
     plan = GridPlan(
         name="t",
         models=["conv"],

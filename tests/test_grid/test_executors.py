@@ -27,7 +27,7 @@ def reference(tmp_path_factory) -> Path:
 
 
 def assert_same_runs(root: Path, reference: Path) -> dict[str, dict]:
-    """Every cell's final weights, optimizer states and metric values equal the reference's; return env.json's 'where'."""
+    """Every cell's weights, optimizer states and metric values equal the reference's; return env.json's 'where'."""
     runs, expected = runs_by_cell(root / "runs"), runs_by_cell(reference / "runs")
     assert runs.keys() == expected.keys() == {"ladagan-seed0", "conv-seed0"}
     for cell, run in runs.items():

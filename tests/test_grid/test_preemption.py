@@ -1,4 +1,4 @@
-"""A SLURM cell stopped mid-training (submitit's requeue signal, or `scontrol requeue`) resumes and ends bitwise equal."""
+"""A SLURM cell stopped mid-training (submitit's requeue signal, `scontrol requeue`) resumes and ends bitwise equal."""
 
 from __future__ import annotations
 
