@@ -17,6 +17,7 @@ import typer
 from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.options import command_signature as options_signature
+from bench.core.paths import require_writable_folder
 from bench.data import DEFAULT_DATASET, load_dataset
 from bench.data.registry import make_source
 from bench.train.options import CLI_FIELDS, TrainOptions, differences
@@ -172,10 +173,11 @@ def train_command(**given: Any) -> None:
     launch = procs is not None and procs > 1 and launched_world_size() == 1
     request = {**_request(given), "world_size": procs if launch else launched_world_size()}
     plan = _plan(request, resume, force, dry_run)
+    on_snapshot, env_extra = snapshot_evaluator(plan.options)  # fails before anything is written (or printed)
     if dry_run:
+        require_writable_folder(Path(plan.options.out), "--out")  # as the real run checks it (the probe leaves nothing)
         console.print_json(json.dumps(plan.options.to_json()))
         return
-    on_snapshot, env_extra = snapshot_evaluator(plan.options)  # fails before anything is written
     if launch:
         raise typer.Exit(launch_torchrun(procs, plan.options, plan.resume))
     train(

@@ -359,3 +359,14 @@ def test_train_refuses_slurm_options_for_a_local_run(tmp_path, capsys):
         "pass --executor slurm or drop them"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dry_run_checks_what_the_real_run_checks(tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    argv = ["train", "ladagan", "--preset", "tiny", "--dry-run"]
+    assert main([*argv, "--out", str(a_file / "runs")]) == 2
+    assert one_error_line(capsys) == f"error: --out: {a_file} is not a folder; pass a path in a writable folder"
+    assert main([*argv, "--out", str(tmp_path / "runs"), "--metrics", "fid10_tran"]) == 2
+    assert "metric 'fid10_tran' is not understood" in one_error_line(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
