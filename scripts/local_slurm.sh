@@ -79,6 +79,8 @@ JobAcctGatherType=jobacct_gather/none
 # (default 30) between SIGTERM and SIGKILL: short here, so a preemption on a laptop resumes within seconds.
 AuthInfo=cred_expire=10
 KillWait=10
+# The main scheduling loop every 2 s (default 60): a requeued job starts as soon as it may.
+SchedulerParameters=sched_interval=2
 NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
