@@ -368,5 +368,5 @@ def test_a_dry_run_checks_what_the_real_run_checks(tmp_path, capsys):
     assert main([*argv, "--out", str(a_file / "runs")]) == 2
     assert one_error_line(capsys) == f"error: --out: {a_file} is not a folder; pass a path in a writable folder"
     assert main([*argv, "--out", str(tmp_path / "runs"), "--metrics", "fid10_tran"]) == 2
-    assert "metric 'fid10_tran' is not understood" in one_error_line(capsys)
+    assert "'fid10_tran' is unsupported" in one_error_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
