@@ -59,7 +59,7 @@ class LoggedProgress(Progress):
         transient: bool = False,
         get_time: Callable[[], float] | None = None,
     ):
-        """`line` renders one task as text for the plain-line mode (the columns serve the terminal); `get_time` is the clock."""
+        """`line` renders one task as text in plain-line mode (columns serve a terminal); `get_time` is the clock."""
         self.plain = not console.is_terminal
         super().__init__(
             *columns,

@@ -1,4 +1,4 @@
-"""FID and KID from features: clean-fid's formulas (KID by its own function, seeded; FID's square-root trace in closed form)."""
+"""FID and KID from features: clean-fid's formulas (KID by its own seeded function; FID's sqrt trace in closed form)."""
 
 from __future__ import annotations
 
