@@ -1,4 +1,4 @@
-"""A read-only cache: reference features are read and not rewritten; missing ones are computed, not cached, with a warning."""
+"""A read-only cache: reference features are read, not rewritten; missing ones are computed, not cached (a warning)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Snapshot names below 1 kimg never collide: keep-last-K and the fall-back to the previous snapshot work on small runs."""
+"""Snapshot names below 1 kimg never collide: keep-last-K and the fall-back to an earlier snapshot work on tiny runs."""
 
 from __future__ import annotations
 
