@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--python-tf", default=DEFAULT_PYTHON_TF, help="a Python with TensorFlow 2.13 (Keras 2)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the runs and results")
     parser.add_argument("--seeds", default="0,1,2", help="training seeds")
+    parser.add_argument("--trainers", default="torch,tf", help="which trainers to run: torch (ours), tf (theirs)")
     parser.add_argument("--kimg", type=float, default=8.0, help="budget per run (quick benchmark: 16)")
     parser.add_argument("--snapshot-kimg", type=float, default=2.0, help="evaluated snapshot interval")
     parser.add_argument("--num-gen", type=int, default=250, help="generated images for FID/KID (quick: 250)")
@@ -266,7 +267,7 @@ def runs_phase(args: argparse.Namespace) -> None:
         "extractor": load_feature_extractor("inception", device="cpu"),
     }
     for seed in [int(s) for s in args.seeds.split(",")]:
-        for trainer in TRAINERS:
+        for trainer in [t for t in TRAINERS if t in args.trainers.split(",")]:
             out = args.out / f"{trainer}-seed{seed}"
             log = args.out / f"{trainer}-seed{seed}.log"
             if trainer == "torch":
