@@ -354,7 +354,9 @@ def artefact_lines(runs: Path, frame: pd.DataFrame) -> list[str]:
         else ["(no artefact.json: run `python scripts/fidelity_artefact.py --runs runs/fidelity`)"]
     )
     return [
-        "**Symptom in both trainers** (edge statistics above; the training images are 0 in rows 0-1):",
+        "**First row in both trainers** (edge statistics above; the training images are 0 in rows 0-1). The "
+        "quick benchmark's grid is G_ema with a 10-kimg half-life capped at 0.05 x images seen (0.8 kimg at its "
+        "16 kimg), which follows raw G closely, so raw G is the generator to look at here:",
         "",
         *first_row_lines(frame),
         "",
@@ -452,6 +454,10 @@ def main(argv: list[str] | None = None) -> None:
         "XLA-compiling, step). The machine was shared with other jobs, so single numbers move by tens of %.",
         "",
         *speed_lines(args.runs),
+        "",
+        "Under this shared, changing load the per-step speeds of the two trainers are within each other's noise "
+        "(the ratio moves from one repeat to the next more than it differs from 1); what the TF trainer adds for "
+        "certain is its first step, which traces and XLA-compiles `train_step` (tens of seconds to minutes here).",
         "",
         "The whole runs (below), one after another on the same machine:",
         "",

@@ -139,3 +139,22 @@ def test_a_snapshot_measured_twice_keeps_its_last_line(tmp_path):
     (tmp_path / "results.jsonl").write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
     frame = report.load_results(tmp_path)
     assert len(frame) == 1 and frame.fid.iloc[0] == 150.0
+
+
+def _artefact_row(trainer: str, seed: int, row0: float, row0_replicate: float) -> dict:
+    """One artefact.json row: raw G's edges and the same with a replicate-padded RGB conv."""
+    base = {"row0": row0, "row_last": 5.0, "col0": 5.0, "col_last": 5.0}
+    fixed = {**base, "row0": row0_replicate}
+    return {"trainer": trainer, "seed": seed, "G_edges": base, "G_edges_rgb_replicate_pad": fixed}
+
+
+def test_artefact_verdict_counts_bright_edges_per_trainer(tmp_path):
+    report = _script("fidelity_report")
+    path = tmp_path / "artefact.json"
+    rows = [_artefact_row("torch", 0, 140.0, 10.0), _artefact_row("torch", 1, 12.0, 10.0)]
+    path.write_text(json.dumps({"rows": [*rows, _artefact_row("tf", 0, 9.0, 8.0)]}))
+    (line,) = report.artefact_verdict(path)
+    assert "ours 1 of 2, the authors' trainer 0 of 1" in line and "Fisher's exact test p = 1.00" in line
+    path.write_text(json.dumps({"rows": [*rows, _artefact_row("tf", 0, 99.0, 8.0)]}))
+    (line,) = report.artefact_verdict(path)
+    assert "the authors' trainer 1 of 1" in line and "LadaGAN's behaviour" in line
