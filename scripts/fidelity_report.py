@@ -361,7 +361,10 @@ def artefact_lines(runs: Path, frame: pd.DataFrame) -> list[str]:
         *first_row_lines(frame),
         "",
         "**Measurements** (command: `python scripts/fidelity_artefact.py --runs runs/fidelity`; raw G and D of "
-        "each run's final snapshot, 250 images of sample seed 0; uint8 means; D in training mode as in training):",
+        "each run's final snapshot, 250 images of sample seed 0; uint8 means; D in training mode as in training). "
+        "Seeds beyond those of the tables above were trained for this count only, by the same recipe with no "
+        "FID: `python scripts/fidelity_runs.py runs --authors-dir LadaGAN/tensorflow --seeds S --trainers T "
+        "--fid-kimg-g '' --fid-kimg-ema ''`:",
         "",
         *measured,
         "",
