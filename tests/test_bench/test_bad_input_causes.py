@@ -1,4 +1,4 @@
-"""The last bad-input causes of issue 26, each built as a user would make it: one line naming the fix, nothing written."""
+"""The last bad-input causes of issue 26, each built as a user would make it: one line naming the fix, no write."""
 
 from __future__ import annotations
 
@@ -102,7 +102,8 @@ def test_a_folder_resolution_that_is_not_a_number_is_refused(tmp_path, capsys):
     out = tmp_path / "runs"
     assert main(["train", "ladagan", "--preset", "tiny", "--data", f"folder:{tmp_path}@abc", "--out", str(out)]) == 2
     assert one_error_line(capsys) == (
-        f"error: resolution 'abc' in 'folder:{tmp_path}@abc' is not a whole number; use folder:{tmp_path}@64 (8..2048 px)"
+        f"error: resolution 'abc' in 'folder:{tmp_path}@abc' is not a whole number; "
+        f"use folder:{tmp_path}@64 (8..2048 px)"
     )
     assert not out.exists()
 

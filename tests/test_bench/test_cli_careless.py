@@ -333,7 +333,7 @@ def _flag(param: Any) -> str:
 
 
 def _problems(command_name: str, command: Any, lay: Layout, capsys) -> tuple[list[str], int]:
-    """Every (option, value) of one command that ends neither refused nor accepted as documented; and the count tried."""
+    """Every (option, value) of a command that ends neither refused nor accepted as documented; and the count tried."""
     positional, options = _baselines(lay)[command_name]
     problems, tried = [], 0
     for param in command.params:
