@@ -399,12 +399,20 @@ def artefact_verdict(path: Path) -> list[str]:
             "zero-padded RGB convolution), not a defect of the suite."
         )
     else:
-        tail = (
-            "The mechanism sits in the architecture both trainers share (the authors' zero-padded RGB convolution), "
-            "and which edge, if any, lights up depends on the run; with this many seeds the difference in counts "
-            "does not separate the trainers (Fisher's exact test p = "
-            f"{stats.fisher_exact([[ours, n_ours - ours], [theirs, n_theirs - theirs]])[1]:.2f})."
-        )
+        p_value = stats.fisher_exact([[ours, n_ours - ours], [theirs, n_theirs - theirs]])[1]
+        if p_value < 0.05:
+            tail = (
+                f"Ours shows it more often than chance explains (Fisher's exact test p = {p_value:.3f}): the "
+                "mechanism sits in the architecture both share (the authors' zero-padded RGB convolution), but "
+                "something in our training step makes a one-sided kernel more likely; this session did not "
+                "locate it."
+            )
+        else:
+            tail = (
+                "The mechanism sits in the architecture both trainers share (the authors' zero-padded RGB "
+                "convolution), and which edge, if any, lights up depends on the run; with this many seeds the "
+                f"difference in counts does not separate the trainers (Fisher's exact test p = {p_value:.2f})."
+            )
     return [head + tail]
 
 
