@@ -393,6 +393,15 @@ def artefact_verdict(path: Path) -> list[str]:
         counts[trainer] = (len(bright), len(mine))
     (ours, n_ours), (theirs, n_theirs) = counts["torch"], counts["tf"]
     head = f"Runs with a bright edge: ours {ours} of {n_ours}, the authors' trainer {theirs} of {n_theirs}. "
+    sides = [
+        max(("row0", "row_last", "col0", "col_last"), key=lambda k: r["G_edges"][k] - r["G_edges_rgb_replicate_pad"][k])
+        for r in rows
+        if max(r["G_edges"][k] - r["G_edges_rgb_replicate_pad"][k] for k in ("row0", "row_last", "col0", "col_last"))
+        > BRIGHT_EDGE_UINT8
+    ]
+    if sides:
+        first = sum(side in ("row0", "col0") for side in sides)
+        head += f"{first} of the {len(sides)} bright edges are the first row or the first column (top or left). "
     if theirs > 0:
         tail = (
             "The authors' own trainer produces it too, so it is LadaGAN's behaviour under this recipe (its "
@@ -411,7 +420,8 @@ def artefact_verdict(path: Path) -> list[str]:
             tail = (
                 "The mechanism sits in the architecture both trainers share (the authors' zero-padded RGB "
                 "convolution), and which edge, if any, lights up depends on the run; with this many seeds the "
-                f"difference in counts does not separate the trainers (Fisher's exact test p = {p_value:.2f})."
+                f"difference in counts does not separate the trainers (Fisher's exact test p = {p_value:.2f})"
+                + ("; more seeds would tell whether ours' higher count is real." if ours > theirs else ".")
             )
     return [head + tail]
 
