@@ -165,8 +165,8 @@ PRESETS: dict[str, BaselinePreset] = {
         "cifar10",
         32,
         TransGANConfig(32),
-        source=_SOURCE
-        + "G widths of TransGAN-CIFAR (1024, 256, 64), depths (1, 2, 2) (TransGAN: 5, 4, 2) so G is about LadaGAN-sized",
+        source=_SOURCE + "G widths of TransGAN-CIFAR (1024, 256, 64), depths (1, 2, 2) (TransGAN: 5, 4, 2) "
+        "so G is about LadaGAN-sized",
     ),
     "celeba64": BaselinePreset(
         "celeba64",

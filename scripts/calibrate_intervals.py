@@ -49,7 +49,8 @@ def main() -> None:
             boot_fid.append(float(np.std(frechet_of_rows(gen, mu, sigma, resampled), ddof=1)))
         print(
             f"D={dim} N={n}: FID std over {INDEPENDENT_SETS} sets {np.std(fids, ddof=1):.3f}; "
-            f"jackknife SE {', '.join(f'{v:.3f}' for v in jack_fid)}; bootstrap SE {', '.join(f'{v:.3f}' for v in boot_fid)} | "
+            f"jackknife SE {', '.join(f'{v:.3f}' for v in jack_fid)}; "
+            f"bootstrap SE {', '.join(f'{v:.3f}' for v in boot_fid)} | "
             f"KID std {np.std(kids, ddof=1):.5f}; jackknife SE {', '.join(f'{v:.5f}' for v in jack_kid)}",
             flush=True,
         )

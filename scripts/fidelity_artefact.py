@@ -208,7 +208,8 @@ def markdown(rows: list[dict]) -> list[str]:
     """The report's measured lines: one table row per run."""
     lines = [
         "| run | kimg | raw G: row 0 / row 1 / last row / col 0 / last col / interior (uint8) | same with the RGB "
-        "conv replicate-padded | row 0 with the RGB conv's input row 0 := row 1 / with row-1 position embedding | RGB kernel rows top / mid / bottom "
+        "conv replicate-padded | row 0 with the RGB conv's input row 0 := row 1 / with row-1 position embedding | "
+        "RGB kernel rows top / mid / bottom "
         "(mean contribution) | kernel cols left / mid / right | D grad row 0 / col 0 / last row / last col "
         "vs interior (augmented; not augmented) | D logit: fakes / fakes, row 0 black / reals / reals, row 0 "
         "gray |",

@@ -3,7 +3,8 @@
 Written for this suite from the published description: `color` is a brightness shift in [-0.5, 0.5],
 a saturation factor in [0, 2] and a contrast factor in [0.5, 1.5]; `translation` an integer shift of
 up to 1/8 of the side with zero fill; `cutout` zeroes a square of half the side at a random centre
-(the authors' ffhq_128 recipe uses 'color,translation,cutout'). All randomness comes from the `torch.Generator` passed in, so a run is repeatable
+(the authors' ffhq_128 recipe uses 'color,translation,cutout'). All randomness comes from the
+`torch.Generator` passed in, so a run is repeatable
 under its seed and resumable by saving that generator's state.
 """
 

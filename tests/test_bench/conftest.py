@@ -23,6 +23,6 @@ def run_copy(stopped_run, tmp_path) -> Path:
 
 @pytest.fixture
 def one_thread():
-    """One torch intra-op thread for the test (as subprocesses with OMP_NUM_THREADS=1); modules opt in with pytestmark."""
+    """One torch intra-op thread per test (as subprocesses with OMP_NUM_THREADS=1); opt in with pytestmark."""
     with one_torch_thread():
         yield

@@ -1,4 +1,4 @@
-"""Preparation: the cache is reused, atomic on failure, corrupt files are counted/skipped or fatal, hashes track inputs."""
+"""Preparation: the cache is reused, atomic on failure, corrupt files counted/skipped or fatal, hashes track inputs."""
 
 from __future__ import annotations
 

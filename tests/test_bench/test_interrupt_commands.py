@@ -1,4 +1,4 @@
-"""Ctrl-C / SIGTERM during `eval`, `bench` and `data prepare`: one line, exit 130, nothing partial; a grid then continues."""
+"""Ctrl-C / SIGTERM during `eval`, `bench`, `data prepare`: one line, exit 130, nothing partial; a grid goes on."""
 
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ def test_a_zero_byte_snapshot_is_set_aside_on_resume_and_named_by_eval(run_copy,
     empty.write_bytes(b"")
     assert main(["eval", str(run_copy)]) == 2
     line = one_error_line(capsys)
-    assert line == f"error: snapshot {empty} is truncated or unreadable (EOFError)"
+    good = run_copy / "snapshot-000000.016.pt"  # the newest snapshot that loads: eval names it for --snapshot
+    assert line == f"error: snapshot {empty} is truncated or unreadable (EOFError); pass --snapshot {good}"
     assert empty.exists()  # eval only reads: a training process may own the run
 
     assert main(["train", "--resume", str(run_copy)]) == 0
@@ -105,7 +106,8 @@ def _malformed(run: Path, name: str, text: str) -> None:
         (
             "metric-fid10_train.jsonl",
             '{"metric": "fid10_train", "value": "abc"}\n',
-            "metric-fid10_train.jsonl, line 1: a metric line needs a 'metric' name and a numeric 'value' (got value 'abc')",
+            "metric-fid10_train.jsonl, line 1: a metric line needs a 'metric' name and a numeric 'value' "
+            "(got value 'abc')",
         ),
         (
             "metric-fid10_train.jsonl",
@@ -136,7 +138,7 @@ def test_a_malformed_options_file_stops_resume_before_anything_is_written(run_co
 def test_a_torn_final_metric_line_is_skipped_but_a_torn_middle_line_is_not(tmp_path):
     path = tmp_path / "metric-fid10_train.jsonl"
     path.write_text('{"metric": "fid10_train", "value": 3.0}\n{"metric": "fid1')
-    assert RunDir(tmp_path).metric_lines() == [{"metric": "fid10_train", "value": 3.0}]
+    assert [(line.metric, line.value) for line in RunDir(tmp_path).metric_lines()] == [("fid10_train", 3.0)]
     path.write_text('{"metric": "fid1\n{"metric": "fid10_train", "value": 3.0}\n')
     with pytest.raises(Exception, match=r"line 1: not a JSON line"):
         RunDir(tmp_path).metric_lines()
