@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from bench.cli import main
+from bench.core.records import MetricLine, StatsLine
 from bench.train.trackers import TENSORBOARD_DIR, WANDB_DIR, previous_wandb_id, stats_scalars
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +81,7 @@ def test_tensorboard_events_equal_stats_and_metric_lines(tmp_path, one_thread, c
     # Every scalar of every line is there, and nothing else.
     expected = {}
     for step, line in points:
-        for tag, value in stats_scalars(line).items():
+        for tag, value in stats_scalars(StatsLine.from_json(line)).items():
             expected.setdefault(tag, {})[step] = pytest.approx(value, rel=1e-6)
     assert set(tb.Tags()["scalars"]) == set(expected)
     for tag, values in expected.items():
@@ -202,7 +203,7 @@ def test_training_hooks_reach_the_trackers_after_the_callers_hooks(tmp_path, mon
     Recorder.calls = []
     seen = []
     hooks = trackers.with_trackers(
-        TrainHooks(on_tick=lambda record: seen.append(("caller tick", record["kimg"]))),
+        TrainHooks(on_tick=lambda record: seen.append(("caller tick", record.kimg))),
         Options(("tensorboard",)),
     )
     run = type("Run", (), {"path": tmp_path / "00000-run"})()
@@ -210,8 +211,8 @@ def test_training_hooks_reach_the_trackers_after_the_callers_hooks(tmp_path, mon
     Image.new("RGB", (4, 6)).save(grid)
 
     hooks.on_open(run, False)
-    hooks.on_tick({"kimg": 0.5, "loss_d": 1.25, "img_per_sec": 100.0})
-    hooks.on_metrics(0.5, [{"metric": "fid500_train", "value": 42.0}])
+    hooks.on_tick(StatsLine(kimg=0.5, loss_d=1.25, img_per_sec=100.0))
+    hooks.on_metrics(0.5, [MetricLine(metric="fid500_train", kind="fid", value=42.0)])
     hooks.on_grid(0.5, grid)
     hooks.on_close(run, "budget")
 

@@ -7,6 +7,7 @@ the report from the run folders.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import shlex
 import sys
@@ -18,14 +19,29 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.common import FEATURES_HELP, parse_int_list
+from bench.commands.common import parse_int_list
 from bench.core.console import console
 from bench.core.errors import UserError
 from bench.core.interrupt import Interrupted, interrupt_with
+from bench.core.options import (
+    AMP,
+    BATCH,
+    DATA,
+    DEVICE,
+    FEATURES,
+    NUM_GEN,
+    PRESET,
+    REPORT_OUT,
+    SAMPLE_SEEDS,
+    SPREAD_FROM,
+    THREADS,
+    Flag,
+)
 from bench.data import DEFAULT_DATASET
 from bench.grid.protocol import (  # noqa: F401 - grid_lr, parse_grid_ema: the grid options' parsers, tested here
     GRID_METRICS,
     PROTOCOLS,
+    QUICK,
     GridProtocol,
     grid_lr,
     grid_notes,
@@ -33,6 +49,7 @@ from bench.grid.protocol import (  # noqa: F401 - grid_lr, parse_grid_ema: the g
     grid_spread_source,
     parse_grid_ema,
 )
+from bench.train.options import TrainOptions
 from bench.train.trackers import parse_trackers
 
 bench_app = typer.Typer(
@@ -58,138 +75,93 @@ def _scale_up_hint(name: str) -> None:
     )
 
 
-def _option(default: Any, *decls: str, help: str) -> Any:  # noqa: A002 - Typer's own keyword
-    """A Typer option (short to spell in the table below)."""
-    return typer.Option(default, *decls, help=help)
+def _train_flag(field_name: str) -> Flag:
+    """The flag of a `TrainOptions` field (the grid passes the value on to every cell's training)."""
+    return next(f.metadata["flag"] for f in dataclasses.fields(TrainOptions) if f.name == field_name)
 
 
-def _options(grid: GridProtocol) -> dict[str, tuple[type, object]]:
-    """The options every grid command takes (name -> (type, Typer option)), with the grid's defaults."""
-    runs_default = grid.runs_default or f"runs/{grid.name}"
+# The grid commands' own options; the ones they share with other commands are borrowed below.
+MODELS = Flag("--models", "The grid's models to run (comma-separated subset).")
+SEEDS = Flag("--seeds", "Training seeds, e.g. 0,1,2 (mean ± std over them).")
+PROFILE = Flag("--profile/--no-profile", "Profile cost and speed of each model for the report.", bool)
+EMA = Flag("--ema", "G_ema schedule: HALFLIFE_KIMG,RAMPUP, or 'reference' (the preset's per-step decay).")
+TRACKER = Flag(
+    "--tracker",
+    "Mirror every run's stats, metrics and sample grids to tensorboard and/or wandb (comma-separated; default: none).",
+)
+EXECUTOR = Flag("--executor", "Where cells run: local (worker processes), slurm (one job array), debug (this process).")
+WORKERS = Flag("--workers", "local: cells side by side (default: one per GPU on CUDA, one per CPU core on CPU).", int)
+PARTITION = Flag("--partition", "slurm: the partition (default: the cluster's).")
+TIME_MIN = Flag("--time-min", "slurm: time limit per cell in minutes.", int)
+GPUS_PER_TASK = Flag("--gpus-per-task", "slurm: GPUs per cell.", int)
+CPUS_PER_TASK = Flag("--cpus-per-task", "slurm: CPU cores per cell.", int)
+MEM_GB = Flag("--mem-gb", "slurm: memory per cell in GB.", float)
+ARRAY_PARALLELISM = Flag("--array-parallelism", "slurm: most cells running at once.", int)
+SBATCH = Flag("--sbatch", "slurm: an extra sbatch flag KEY=VALUE (repeatable), e.g. qos=high.", list[str])
+WAIT = Flag("--wait/--no-wait", "slurm: follow the jobs and write the report when all end.", bool)
+REPORT_ONLY = Flag("--report-only", "Write the report from the runs folder only (no cell runs).", bool)
+
+
+def _options(grid: GridProtocol) -> dict[str, tuple[Flag, Any]]:
+    """The options every grid command takes (name -> (flag, default)), with the grid's defaults in help and value."""
     return {
-        "models": (
-            str,
-            _option(",".join(grid.models), "--models", help="The grid's models to run (comma-separated subset)."),
-        ),
-        "kimg": (float, _option(grid.total_kimg, "--kimg", help="Budget per run in kimg, equal for every model.")),
+        "models": (MODELS, ",".join(grid.models)),
+        "kimg": (_train_flag("total_kimg").but(help="Budget per run in kimg, equal for every model."), grid.total_kimg),
         "budget_tflops": (
-            float,
-            _option(
-                None,
-                "--budget-tflops",
-                help="Instead of --kimg: equal training compute per run in TFLOPs (each model's counted FLOPs/image).",
+            _train_flag("budget_tflops").but(
+                help="Instead of --kimg: equal training compute per run in TFLOPs (each model's counted FLOPs/image)."
             ),
+            None,
         ),
         "snapshot_kimg": (
-            float,
-            _option(
-                grid.snapshot_kimg,
-                "--snapshot-kimg",
-                help="Snapshot interval; every snapshot is evaluated (the learning curves' points).",
+            _train_flag("snapshot_kimg").but(
+                help="Snapshot interval; every snapshot is evaluated (the learning curves' points)."
             ),
+            grid.snapshot_kimg,
         ),
-        "data": (str, _option(None, "--data", help="Dataset (default: the embedded fashion10k).")),
-        "seeds": (str, _option("0", "--seeds", help="Training seeds, e.g. 0,1,2 (mean ± std over them).")),
-        "num_gen": (
-            int,
-            _option(grid.num_gen, "--num-gen", help="Generated images per sample seed for FID/KID."),
-        ),
-        "sample_seeds": (str, _option("0", "--sample-seeds", help="Sample seeds for FID (mean over them per run).")),
-        "out": (Path, _option(Path(grid.report), "--out", help="Report path; plots, CSV, profile JSON beside it.")),
-        "preset": (str, _option("tiny", "--preset", help="Preset of every model: 'tiny' (CPU) or 'default'.")),
-        "device": (str, _option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available).")),
-        "batch": (
-            int,
-            _option(None, "--batch", help=f"Batch size of every run (default: {grid.batch_tiny} with tiny presets)."),
-        ),
-        "amp": (
-            str,
-            _option(None, "--amp", help=f"Mixed precision of every run: off, bf16 or fp16 (default: {grid.amp})."),
-        ),
-        "features": (str, _option("inception", "--features", help=FEATURES_HELP)),
-        "tracker": (
-            str,
-            _option(
-                None,
-                "--tracker",
-                help="Mirror every run's stats, metrics and sample grids to tensorboard and/or wandb "
-                "(comma-separated; default: none).",
-            ),
-        ),
-        "profile": (
-            bool,
-            _option(True, "--profile/--no-profile", help="Profile cost and speed of each model for the report."),
-        ),
+        "data": (DATA.but(help="Dataset (default: the embedded fashion10k)."), None),
+        "seeds": (SEEDS, "0"),
+        "num_gen": (NUM_GEN, grid.num_gen),
+        "sample_seeds": (SAMPLE_SEEDS.but(help="Sample seeds for FID (mean over them per run)."), "0"),
+        "out": (REPORT_OUT.but(help="Report path; plots, CSV, profile JSON beside it."), Path(grid.report)),
+        "preset": (PRESET.but(help="Preset of every model: 'tiny' (CPU) or 'default'."), "tiny"),
+        "device": (DEVICE, None),
+        "batch": (BATCH.but(help=f"Batch size of every run (default: {grid.batch_tiny} with tiny presets)."), None),
+        "amp": (AMP.but(help=f"Mixed precision of every run: off, bf16 or fp16 (default: {grid.amp})."), None),
+        "features": (FEATURES, "inception"),
+        "tracker": (TRACKER, None),
+        "profile": (PROFILE, True),
         "runs_dir": (
-            Path,
-            _option(None, "--runs-dir", help=f"Folder of the grid's runs (default {runs_default}); reused."),
+            Flag("--runs-dir", f"Folder of the grid's runs (default {grid.runs_folder}); reused.", Path),
+            None,
         ),
         "lr": (
-            str,
-            _option(
-                None,
-                "--lr",
-                help=f"Adam rate of G and D (default: {grid.lr_tiny:g} with tiny presets; 'preset': each preset's).",
+            Flag(
+                "--lr", f"Adam rate of G and D (default: {grid.lr_tiny:g} with tiny presets; 'preset': each preset's)."
             ),
+            None,
         ),
         "spread_from": (
-            str,
-            _option(
-                None,
-                "--spread-from",
+            SPREAD_FROM.but(
                 help="A multi-seed report's .csv of the same protocol that judges a single-seed grid's gaps "
                 f"(default: {grid.spread_default or 'none'} when it exists; 'none': do not borrow).",
+                cli_type=str,
             ),
+            None,
         ),
-        "ema": (
-            str,
-            _option(
-                grid.ema_text,
-                "--ema",
-                help="G_ema schedule: HALFLIFE_KIMG,RAMPUP, or 'reference' (the preset's per-step decay).",
-            ),
-        ),
-        "executor": (
-            str,
-            _option(
-                "local",
-                "--executor",
-                help="Where cells run: local (worker processes), slurm (one job array), debug (this process).",
-            ),
-        ),
-        "workers": (
-            int,
-            _option(
-                None,
-                "--workers",
-                help="local: cells side by side (default: one per GPU on CUDA, one per CPU core on CPU).",
-            ),
-        ),
-        "threads": (
-            int,
-            _option(None, "--threads", help="Torch threads per cell (default on CPU: cores / workers)."),
-        ),
-        "partition": (str, _option(None, "--partition", help="slurm: the partition (default: the cluster's).")),
-        "time_min": (int, _option(24 * 60, "--time-min", help="slurm: time limit per cell in minutes.")),
-        "gpus_per_task": (int, _option(None, "--gpus-per-task", help="slurm: GPUs per cell.")),
-        "cpus_per_task": (int, _option(None, "--cpus-per-task", help="slurm: CPU cores per cell.")),
-        "mem_gb": (float, _option(None, "--mem-gb", help="slurm: memory per cell in GB.")),
-        "array_parallelism": (
-            int,
-            _option(None, "--array-parallelism", help="slurm: most cells running at once."),
-        ),
-        "sbatch": (
-            list[str],
-            _option(None, "--sbatch", help="slurm: an extra sbatch flag KEY=VALUE (repeatable), e.g. qos=high."),
-        ),
-        "wait": (
-            bool,
-            _option(False, "--wait/--no-wait", help="slurm: follow the jobs and write the report when all end."),
-        ),
-        "report_only": (
-            bool,
-            _option(False, "--report-only", help="Write the report from the runs folder only (no cell runs)."),
-        ),
+        "ema": (EMA, grid.ema_text),
+        "executor": (EXECUTOR, "local"),
+        "workers": (WORKERS, None),
+        "threads": (THREADS.but(help="Torch threads per cell (default on CPU: cores / workers).", check=None), None),
+        "partition": (PARTITION, None),
+        "time_min": (TIME_MIN, 24 * 60),
+        "gpus_per_task": (GPUS_PER_TASK, None),
+        "cpus_per_task": (CPUS_PER_TASK, None),
+        "mem_gb": (MEM_GB, None),
+        "array_parallelism": (ARRAY_PARALLELISM, None),
+        "sbatch": (SBATCH, None),
+        "wait": (WAIT, False),
+        "report_only": (REPORT_ONLY, False),
     }
 
 
@@ -214,7 +186,7 @@ def _executor_options(given: dict[str, Any]) -> Any:
 
 def option_defaults(grid: GridProtocol) -> dict[str, Any]:
     """The grid command's option values when none is given (tests build plans from them)."""
-    return {name: option.default for name, (_, option) in _options(grid).items()}
+    return {name: default for name, (_, default) in _options(grid).items()}
 
 
 def grid_plan(grid: GridProtocol, given: dict[str, Any], device: str) -> Any:
@@ -232,7 +204,7 @@ def grid_plan(grid: GridProtocol, given: dict[str, Any], device: str) -> Any:
         total_kimg=None if given["budget_tflops"] is not None else given["kimg"],
         budget_tflops=given["budget_tflops"],
         snapshot_kimg=given["snapshot_kimg"],
-        seeds=parse_int_list(given["seeds"], "--seeds"),
+        seeds=parse_int_list(given["seeds"], "--seeds", minimum=0),
         num_gen=given["num_gen"],
         report=given["out"],
         preset=given["preset"],
@@ -243,7 +215,7 @@ def grid_plan(grid: GridProtocol, given: dict[str, Any], device: str) -> Any:
         batch=batch,
         profile=given["profile"],
         title=grid.title,
-        runs_root=given["runs_dir"] or (Path(grid.runs_default) if grid.runs_default else None),
+        runs_root=given["runs_dir"] or Path(grid.runs_folder),
         train_overrides=overrides,
         notes=grid_notes(overrides),
         spread_from=grid_spread_source(grid, given["spread_from"], given["out"]),
@@ -283,7 +255,7 @@ def write_grid_report(plan: Any, statuses: list[Any], dataset: Any) -> Any:
     profile_paths = profile_models(plan, dataset.resolution, console) if plan.profile else []
     compare = (
         "ladabench compare "
-        + " ".join(shlex.quote(str(p)) for p in run_dirs)
+        + " ".join(shlex.quote(_as_typed(p)) for p in run_dirs)
         + f" --metric {GRID_METRICS}"
         + "".join(f" --profile {shlex.quote(str(p))}" for p in profile_paths)
         + (f" --spread-from {shlex.quote(str(plan.spread_from))}" if plan.spread_from else "")
@@ -304,6 +276,15 @@ def write_grid_report(plan: Any, statuses: list[Any], dataset: Any) -> Any:
         spread_from=plan.spread_from,
         spread_strict=False,
     )
+
+
+def _as_typed(path: Path) -> str:
+    """A path as a user would type it here: relative to the working folder when inside it (commands in reports)."""
+    path = Path(path)
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _budget_words(plan: Any) -> str:
@@ -399,15 +380,21 @@ def _report_only(plan: Any) -> Any:
 def _command(grid: GridProtocol) -> Callable[..., None]:
     """The Typer command of a grid (its signature generated from `_options`)."""
 
+    options = _options(grid)
+
     def command(**given: Any) -> None:
-        """Run the grid with the options given."""
+        """Check each value against its flag, then run the grid with the options given."""
+        for name, value in given.items():
+            options[name][0].checked(value)
         _run(grid, given)
 
     command.__doc__ = grid.doc
     command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # Typer reads the options here
         [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-            for name, (kind, option) in _options(grid).items()
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=flag.param(default), annotation=flag.cli_type
+            )
+            for name, (flag, default) in options.items()
         ]
     )
     return command
@@ -419,13 +406,15 @@ for _grid in PROTOCOLS.values():
 
 @bench_app.command("status")
 def status_command(
-    runs_dir: Path = typer.Argument(Path("runs/quick"), help="A grid's runs folder (default runs/quick)."),
+    runs_dir: Path = typer.Argument(
+        Path(QUICK.runs_folder), help=f"A grid's runs folder (default {QUICK.runs_folder})."
+    ),
 ) -> None:
     """Each cell of the grids in RUNS_DIR: state, kimg, img/s, ETA, and its SLURM job and state (read-only)."""
     from bench.grid.status import grid_statuses, read_manifests  # start-up: the grid layer imports torch
 
     if not runs_dir.is_dir():
-        raise UserError(f"{runs_dir} is not a folder; pass a grid's --runs-dir (default runs/quick)")
+        raise UserError(f"{runs_dir} is not a folder; pass a grid's --runs-dir (default {QUICK.runs_folder})")
     for manifest in read_manifests(runs_dir):
         statuses = grid_statuses(manifest)
         counts = {state: sum(s.state == state for s in statuses) for state in dict.fromkeys(s.state for s in statuses)}

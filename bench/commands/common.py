@@ -10,17 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from bench.core.errors import UserError
-from bench.core.options import FEATURES
-
-FEATURES_HELP = FEATURES.help  # for the grid commands until they borrow `FEATURES` itself
 
 
-def parse_int_list(text: str, option: str, example: str = "0,1,2") -> list[int]:
+def parse_int_list(text: str, option: str, example: str = "0,1,2", minimum: int | None = None) -> list[int]:
     """`0,1,2` -> [0, 1, 2], or a UserError naming the option (and an example of a good value)."""
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise UserError(f"{option} '{text}' must be comma-separated integers, e.g. {option} {example}") from None
+    if minimum is not None and any(v < minimum for v in values):
+        raise UserError(f"{option} '{text}' must be integers >= {minimum}, e.g. {option} {example}")
+    return values
 
 
 def checked_device(device: str | None) -> str:

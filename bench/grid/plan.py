@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
-from bench.core.paths import require_writable_file, require_writable_folder
+from bench.core.paths import RUNS_DIR, require_writable_file, require_writable_folder
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.metrics.budget import resolve_budgeted
@@ -67,7 +67,7 @@ class GridPlan:
     @property
     def runs_dir(self) -> Path:
         """Folder holding this grid's runs (default runs/<name>)."""
-        return self.runs_root or Path("runs") / self.name
+        return self.runs_root or Path(RUNS_DIR) / self.name
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
+from bench.core.paths import RUNS_DIR
 
 GRID_METRICS = "kid,fid,macs,train-flops,params,imgs-per-sec,peak-mem,device-hours"  # KID leads: unbiased at small N
 SEEDS_REPORT_CSV = "reports/fashion32-seeds.csv"  # the quick protocol at 3 training seeds (its seed spread)
@@ -42,6 +43,11 @@ class GridProtocol:
     metrics: tuple[str, ...] = ("kid", "fid")  # KID first: the unbiased headline at small N
     # Learning curves: a snapshot every this many kimg, each one evaluated (None: only the final one).
     snapshot_kimg: float | None = None
+
+    @property
+    def runs_folder(self) -> str:
+        """The runs folder when --runs-dir is not given."""
+        return self.runs_default or f"{RUNS_DIR}/{self.name}"
 
     @property
     def ema_text(self) -> str:
@@ -81,7 +87,7 @@ ABLATIONS = GridProtocol(
     doc="LadaGAN, every ablation variant and both baselines at one equal budget: reports/ablations.md. "
     "Same protocol and runs folder as the quick grid: the models they share are trained once.",
     spread_default=SEEDS_REPORT_CSV,
-    runs_default="runs/quick",
+    runs_default=QUICK.runs_folder,
 )
 BUDGET = GridProtocol(
     name="budget",

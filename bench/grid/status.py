@@ -20,6 +20,7 @@ from bench.core.errors import UserError
 from bench.core.files import atomic_write_json, read_json
 from bench.grid.cell import read_record, utc_now
 from bench.grid.plan import Cell, cell_evaluated, find_cell_run
+from bench.grid.protocol import QUICK
 
 MANIFESTS_FOLDER = "grids"  # <runs>/grids/<grid>.json: the cells of a grid and where their jobs went
 STATES = ("pending", "running", "done", "evaluated", "failed")
@@ -48,7 +49,7 @@ def read_manifests(runs_dir: Path) -> list[dict[str, Any]]:
     if not paths:
         raise UserError(
             f"{runs_dir} holds no grid (no {MANIFESTS_FOLDER}/*.json); pass the --runs-dir of a "
-            "`ladabench bench` grid (default runs/quick)"
+            f"`ladabench bench` grid (default {QUICK.runs_folder})"
         )
     return [read_json(p) for p in paths]
 

@@ -24,6 +24,7 @@ from rich.markup import escape
 
 from bench.core.console import err_console
 from bench.core.errors import UserError
+from bench.core.records import MetricLine, StatsLine
 
 TRACKERS = ("tensorboard", "wandb")
 TENSORBOARD_DIR, WANDB_DIR = "tensorboard", "wandb"  # inside the run folder
@@ -57,26 +58,24 @@ def parse_trackers(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(n for n in TRACKERS if n in chosen)
 
 
-def stats_scalars(line: dict[str, Any]) -> dict[str, float]:
-    """The tracker scalars of one stats.jsonl line (fields that are absent or null are left out)."""
-    out = {
-        name: float(line[key]) * factor
-        for key, (name, factor) in STATS_SCALARS.items()
-        if isinstance(line.get(key), int | float) and not isinstance(line.get(key), bool)
-    }
-    rate = line.get("img_per_sec")
-    if isinstance(rate, int | float) and rate > 0:
-        out["Timing/sec_per_kimg"] = 1000.0 / float(rate)
+def stats_scalars(record: StatsLine) -> dict[str, float]:
+    """The tracker scalars of one stats line (fields that are absent or null are left out)."""
+    out = {}
+    for key, (name, factor) in STATS_SCALARS.items():
+        value = getattr(record, key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = float(value) * factor
+    if record.img_per_sec is not None and record.img_per_sec > 0:
+        out["Timing/sec_per_kimg"] = 1000.0 / float(record.img_per_sec)
     return out
 
 
-def metric_scalars(line: dict[str, Any]) -> dict[str, float]:
-    """The tracker scalars of one metric-<name>.jsonl line: the value, and each part of a multi-part metric."""
-    name = line["metric"]
-    out = {f"Metrics/{name}": float(line["value"])}
-    for part, fields in (line.get("components") or {}).items():
+def metric_scalars(line: MetricLine) -> dict[str, float]:
+    """The tracker scalars of one metric line: the value, and each part of a multi-part metric."""
+    out = {f"Metrics/{line.metric}": float(line.value)}
+    for part, fields in (line.components or {}).items():
         if isinstance(fields, dict) and isinstance(fields.get("value"), int | float):
-            out[f"Metrics/{name}/{part}"] = float(fields["value"])
+            out[f"Metrics/{line.metric}/{part}"] = float(fields["value"])
     return out
 
 
@@ -191,15 +190,15 @@ class Trackers:
                 warn(f"tracker {tracker.name} stopped: {type(exc).__name__}: {exc} (training continues)")
                 self.started.remove(tracker)
 
-    def stats(self, line: dict[str, Any]) -> None:
-        """Mirror one stats.jsonl line (its JSON form)."""
+    def stats(self, record: StatsLine) -> None:
+        """Mirror one stats line."""
         if self.started:
-            self._each("scalars", stats_scalars(line), float(line["kimg"]))
+            self._each("scalars", stats_scalars(record), record.kimg)
 
-    def metric(self, line: dict[str, Any]) -> None:
-        """Mirror one metric line (its JSON form); its step is the kimg of the snapshot it measured."""
+    def metric(self, line: MetricLine, kimg: float | None = None) -> None:
+        """Mirror one metric line at `kimg` (default: the kimg of the snapshot it measured, 0 when unknown)."""
         if self.started:
-            self._each("scalars", metric_scalars(line), float(line.get("kimg") or 0.0))
+            self._each("scalars", metric_scalars(line), float(kimg if kimg is not None else line.kimg or 0.0))
 
     def samples(self, path: Path, kimg: float) -> None:
         """Mirror a sample grid PNG as the image `Samples/G_ema`."""
@@ -223,11 +222,6 @@ class Trackers:
     def __exit__(self, *exc: object) -> None:
         """Close on exit."""
         self.close()
-
-
-def _json_of(record: Any) -> dict[str, Any]:
-    """A stats or metric record as its JSON line (records have `to_json`; plain dicts pass through)."""
-    return record.to_json() if hasattr(record, "to_json") else dict(record)
 
 
 def _then(first: Any, second: Any) -> Any:
@@ -261,22 +255,22 @@ def with_trackers(hooks: Any, options: Any) -> Any:
     def on_metrics(kimg: float, rows: list[Any]) -> None:
         """Each metric line of the evaluated snapshot."""
         for row in rows:
-            trackers.metric({"kimg": kimg, **_json_of(row)})
+            trackers.metric(row, kimg)
 
     return dataclasses.replace(
         hooks,
         on_open=_then(hooks.on_open, on_open),
-        on_tick=_then(hooks.on_tick, lambda record: trackers.stats(_json_of(record))),
+        on_tick=_then(hooks.on_tick, trackers.stats),
         on_metrics=_then(hooks.on_metrics, on_metrics),
         on_grid=_then(hooks.on_grid, lambda kimg, path: trackers.samples(Path(path), kimg)),
         on_close=_then(hooks.on_close, lambda run, reason: trackers.close()),
     )
 
 
-def mirror_metrics(run_path: Path, options: dict[str, Any], lines: Iterable[Any]) -> None:
+def mirror_metrics(run_path: Path, options: dict[str, Any], lines: Iterable[MetricLine]) -> None:
     """Send metric lines computed outside training (`ladabench eval`) to the trackers the run was trained with."""
     names = options.get("trackers") or ()
     if names:
         with Trackers.open(names, Path(run_path), options) as trackers:
             for line in lines:
-                trackers.metric(_json_of(line))
+                trackers.metric(line)

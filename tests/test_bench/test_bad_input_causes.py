@@ -340,6 +340,14 @@ def test_a_grid_names_an_unknown_feature_network_before_any_cell_trains(tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_grid_names_a_negative_training_seed_by_its_own_flag(tmp_path, capsys):
+    # --seeds, not the --seed of `train` that each cell would otherwise name (negative sample seeds are valid).
+    argv = ["bench", "quick", "--kimg", "0.008", "--num-gen", "10", "--no-profile", "--features", "random-conv"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "grid"), "--out", str(tmp_path / "q.md"), "--seeds", "0,-3"]) == 2
+    assert one_error_line(capsys) == "error: --seeds '0,-3' must be integers >= 0, e.g. --seeds 0,1,2"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_cache_root_that_is_a_file_is_named(tmp_path, capsys, monkeypatch):
     a_file = tmp_path / "cache"
     a_file.write_text("x")

@@ -168,7 +168,7 @@ def test_a_grid_with_a_flops_budget_gives_each_model_its_own_image_count(tmp_pat
     [
         (["--budget-tflops", "-3"], "--budget-tflops must be a positive number of training TFLOPs (got -3.0)"),
         (["--budget-tflops", "0.001"], "--budget-tflops 0.001 is less than one batch (16 images x"),
-        (["--snapshot-kimg", "0"], "--snapshot-kimg must be a positive number of kimg (got 0)"),
+        (["--snapshot-kimg", "0"], "--snapshot-kimg must be a positive number (got 0.0)"),
     ],
     ids=["negative", "under-one-batch", "zero-snapshot-interval"],
 )

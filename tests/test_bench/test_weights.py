@@ -71,9 +71,9 @@ def test_fid_with_unknown_inception_weights_is_stored_not_comparable_under_a_suf
         assert main(argv) == 0
     (unpinned,) = RunDir(run_copy).metric_lines(f"fid10_train-inception-{digest[:8]}")
     (pinned,) = RunDir(run_copy).metric_lines("fid10_train")
-    assert (unpinned["comparable"], unpinned["weights_sha256"], unpinned["features"]) == (False, digest, "inception")
-    assert (pinned["comparable"], pinned["weights_sha256"]) == (True, digest)
-    assert unpinned["value"] == pinned["value"]  # the same network and images: only the record differs
+    assert (unpinned.comparable, unpinned.weights_sha256, unpinned.features) == (False, digest, "inception")
+    assert (pinned.comparable, pinned.weights_sha256) == (True, digest)
+    assert unpinned.value == pinned.value  # the same network and images: only the record differs
 
 
 def test_pinned_hash_mismatch_is_refused(tmp_path, monkeypatch):

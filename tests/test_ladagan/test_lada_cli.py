@@ -11,10 +11,14 @@ from ladagan import PRESETS
 def test_models_lists_every_preset_with_exact_counts(capsys) -> None:
     assert main(["models", "ladagan"]) == 0
     out = capsys.readouterr().out
-    rows = {line.split("│")[3].strip(): line for line in out.splitlines() if line.count("│") >= 7}
+    # Columns by their header names, so a new column does not shift what the test reads.
+    header = next(line for line in out.splitlines() if "┃" in line and "preset" in line)
+    names = [c.strip() for c in header.split("┃")]
+    lines = [line for line in out.splitlines() if "│" in line]
+    table = [dict(zip(names, (c.strip() for c in line.split("│")), strict=True)) for line in lines]
+    rows = {cells["preset"]: cells for cells in table if cells.get("model") == "ladagan"}
     assert set(rows) == set(PRESETS)
     for name, preset in PRESETS.items():
-        cells = [c.strip() for c in rows[name].split("│")]
-        assert cells[4] == str(preset.resolution)
-        assert cells[5] == f"{generator_params(preset.generator):,}"
-        assert cells[6] == f"{discriminator_params(preset.discriminator):,}"
+        assert rows[name]["res (px)"] == str(preset.resolution)
+        assert rows[name]["G params"] == f"{generator_params(preset.generator):,}"
+        assert rows[name]["D params"] == f"{discriminator_params(preset.discriminator):,}"
