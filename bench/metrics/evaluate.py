@@ -167,7 +167,7 @@ def append_results(run_dir: Path, results: list[MetricLine]) -> None:
 
 def evaluate_snapshot(
     run_dir: Path,
-    snapshot_path: Path | None,
+    snapshot_path: Path | str | None,
     metrics: list[str],
     device: str,
     num_gen: int | None = None,
@@ -181,89 +181,16 @@ def evaluate_snapshot(
     ci_groups: int = CI_GROUPS,
     dinov2: str | None = None,
 ) -> list[MetricLine]:
-    """Evaluate G_ema of a run's snapshot (latest when None), append the metric lines, return them."""
-    generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
-    snapshot_path = Path(snapshot_path)
-    record = {"snapshot": snapshot_path.name, "kimg": snapshot_kimg(snapshot_path), "generator": "G_ema"}
-    return _evaluate_and_record(
-        run_dir,
-        generator,
-        options,
-        record,
-        metrics,
-        device,
-        num_gen,
-        seeds,
-        features,
-        inception,
-        batch_size,
-        show_progress,
-        log,
-        ci_groups=ci_groups,
-        dinov2=dinov2,
-    )
-
-
-def evaluate_initial(
-    run_dir: Path,
-    metrics: list[str],
-    device: str,
-    num_gen: int | None = None,
-    seeds: list[int] | None = None,
-    *,
-    features: str = REAL_FEATURES,
-    inception: str | None = None,
-    batch_size: int = 50,
-    show_progress: bool = True,
-    log: Log | None = None,
-    ci_groups: int = CI_GROUPS,
-    dinov2: str | None = None,
-) -> list[MetricLine]:
-    """Evaluate G as the run started (from its options and seed, before any step): snapshot 'init', kimg 0.
-
-    The baseline a trained generator is measured against: what the same protocol gives for random weights.
-    """
-    options = TrainOptions.from_json(RunDir(run_dir).read_options())
-    generator, _ = seeded_models(options)
-    record = {"snapshot": INIT_SNAPSHOT, "kimg": 0, "generator": "G at initialisation"}
-    return _evaluate_and_record(
-        run_dir,
-        generator.to(device),
-        options,
-        record,
-        metrics,
-        device,
-        num_gen,
-        seeds,
-        features,
-        inception,
-        batch_size,
-        show_progress,
-        log,
-        ci_groups=ci_groups,
-        dinov2=dinov2,
-    )
-
-
-def _evaluate_and_record(
-    run_dir: Path,
-    generator: nn.Module,
-    options: TrainOptions,
-    record: dict[str, Any],
-    metrics: list[str],
-    device: str,
-    num_gen: int | None,
-    seeds: list[int] | None,
-    features: str,
-    inception: str | None,
-    batch_size: int,
-    show_progress: bool,
-    log: Log | None,
-    *,
-    ci_groups: int = CI_GROUPS,
-    dinov2: str | None = None,
-) -> list[MetricLine]:
-    """Compute the metrics of one generator of a run, add `record` (which generator) to each line, append them."""
+    """Evaluate G_ema of a run's snapshot (latest when None; G before training for INIT_SNAPSHOT); append the lines."""
+    if snapshot_path == INIT_SNAPSHOT:
+        # G as the run started, rebuilt from its options and seed: the baseline a trained G is measured against.
+        options = TrainOptions.from_json(RunDir(run_dir).read_options())
+        generator = seeded_models(options)[0].to(device)
+        record = {"snapshot": INIT_SNAPSHOT, "kimg": 0, "generator": "G at initialisation"}
+    else:
+        generator, options, snapshot_path = load_generator(run_dir, snapshot_path, device=device)
+        snapshot_path = Path(snapshot_path)
+        record = {"snapshot": snapshot_path.name, "kimg": snapshot_kimg(snapshot_path), "generator": "G_ema"}
     run_dir = Path(run_dir)
     # Names first (a typo fails before a network loads); the suffix marks non-comparable features.
     names = resolve_metric_names(metrics, num_gen, default_num_gen(device), features=metric_suffix(features, inception))
@@ -298,3 +225,8 @@ def _evaluate_and_record(
     ]
     append_results(run_dir, results)
     return results
+
+
+def evaluate_initial(run_dir: Path, metrics: list[str], device: str, *args: Any, **settings: Any) -> list[MetricLine]:
+    """Evaluate G as the run started (snapshot 'init', kimg 0); the other arguments as for `evaluate_snapshot`."""
+    return evaluate_snapshot(run_dir, INIT_SNAPSHOT, metrics, device, *args, **settings)
