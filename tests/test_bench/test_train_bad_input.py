@@ -44,6 +44,13 @@ def _refused(argv: list[str], capsys) -> tuple[int, str]:
             2,
             "metric kind 'fidd' in 'fidd500_train' is unknown; known: fid, kid",
         ),
+        (
+            ["train", "ladagan", *TINY, "--metrics", "fid16_train-random-conv"],
+            2,
+            "--metrics 'fid16_train-random-conv' names feature extractor 'random-conv', but training evaluates with "
+            "the FID Inception; drop the suffix, or evaluate after training: `ladabench eval RUN --metrics "
+            "fid16_train --features random-conv`",
+        ),
         (["train", "ladagan", *TINY, "--kimg", "-1"], 2, "--kimg must be a positive number (got -1.0)"),
         (["train", "ladagan", *TINY, "--kimg", "0"], 2, "--kimg must be a positive number (got 0.0)"),
         (["train", "ladagan", *TINY, "--minutes", "0"], 2, "--minutes must be a positive number (got 0.0)"),
@@ -60,6 +67,7 @@ def _refused(argv: list[str], capsys) -> tuple[int, str]:
         "unknown-dataset",
         "unknown-preset",
         "unknown-metric",
+        "metric-of-other-features",
         "negative-kimg",
         "zero-kimg",
         "zero-minutes",
