@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
 from bench.core.records import MetricLine
 from bench.core.rundir import RunDir
-from bench.metrics.evaluate import default_num_gen, evaluate_snapshot
-from bench.metrics.names import parse_metric_name, resolve_metric_names
+from bench.metrics.evaluate import evaluate_snapshot
+from bench.metrics.names import parse_metric_name
 from bench.metrics.weights import locate_inception
 from bench.train.loop import OnSnapshot
 from bench.train.options import TrainOptions
@@ -30,13 +31,12 @@ def snapshot_evaluator(options: TrainOptions) -> tuple[OnSnapshot | None, dict[s
     for name in options.metrics:
         parsed = parse_metric_name(name)
         if parsed.features and parsed.features != suffix:  # training evaluates with the FID Inception only
+            bare = dataclasses.replace(parsed, features=None).name
             raise UserError(
                 f"--metrics '{name}' names feature extractor '{parsed.features}', but training evaluates with "
                 f"the FID Inception; drop the suffix, or evaluate after training: `ladabench eval RUN --metrics "
-                f"{name.split('-')[0]} --features {parsed.features}`"
+                f"{bare} --features {parsed.features}`"
             )
-    if weights:  # the rest as the evaluation resolves them, so nothing it would refuse waits for the first snapshot
-        resolve_metric_names(list(options.metrics), None, default_num_gen("cpu"), features=suffix)
     extra = {"inception_sha256": weights.sha256 if weights else None}
 
     def on_snapshot(run: RunDir, snapshot: Path, device: str) -> list[MetricLine]:
