@@ -38,7 +38,7 @@ from bench.core.interrupt import Interrupted
 from bench.core.rundir import RunDir
 from bench.data import load_dataset
 from bench.grid.plan import CELLS_FOLDER, Cell, find_cell_run, needs_evaluation
-from bench.metrics.evaluate import INIT_SNAPSHOT, evaluate_initial, evaluate_snapshot
+from bench.metrics.evaluate import INIT_SNAPSHOT, evaluate_snapshot
 from bench.train.session import Resume, train
 from bench.train.trackers import mirror_metrics
 
@@ -224,7 +224,7 @@ class CellJob(submitit.helpers.Checkpointable):
         return trained
 
     def _evaluate(self, cell: Cell, run: RunDir, log: Any) -> None:
-        """FID/KID at initialisation and at the final snapshot, each once (a stop here writes no partial line)."""
+        """Metrics at init, at each kept snapshot (curves) and at the end, each once (no partial line on a stop)."""
         names = list(cell.metric_names)
         common = dict(features=cell.features, show_progress=False)
         device = cell.options["device"]
@@ -234,7 +234,9 @@ class CellJob(submitit.helpers.Checkpointable):
             # One cell at a time here: the first computes and caches the reference features, the others read them
             # (workers side by side would each compute them).
             with file_lock(Path(cell.runs_dir) / CELLS_FOLDER / "reference.lock"):
-                lines += evaluate_initial(run.path, names, device, None, list(cell.sample_seeds), **common)
+                lines += evaluate_snapshot(
+                    run.path, INIT_SNAPSHOT, names, device, None, list(cell.sample_seeds), **common
+                )
         # With `every_snapshot` each kept snapshot is a point of the learning curves; the final one comes last.
         for snapshot in run.snapshots() if cell.every_snapshot else []:
             if needs_evaluation(run.path, names, snapshot.name):

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -225,8 +224,3 @@ def evaluate_snapshot(
     ]
     append_results(run_dir, results)
     return results
-
-
-def evaluate_initial(run_dir: Path, metrics: list[str], device: str, *args: Any, **settings: Any) -> list[MetricLine]:
-    """Evaluate G as the run started (snapshot 'init', kimg 0); the other arguments as for `evaluate_snapshot`."""
-    return evaluate_snapshot(run_dir, INIT_SNAPSHOT, metrics, device, *args, **settings)
