@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from bench.core.errors import UserError
@@ -32,10 +33,8 @@ def is_writable(path: Path) -> bool:
     """True when a file can be created inside `path` (creating the folder if needed)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-        return True
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-probe-"):  # a unique name, removed on close
+            return True
     except OSError:
         return False
 
@@ -43,20 +42,17 @@ def is_writable(path: Path) -> bool:
 def require_writable_folder(folder: Path, option: str) -> None:
     """A UserError unless files can be created in `folder` (tried with a probe file; nothing is left behind).
 
-    Checked before long work (training a grid, profiling) so that a bad output path fails at once;
-    folders the probe had to create are removed again.
+    Checked before long work (training a grid, profiling) so that a bad output path fails at once. The
+    probe goes into the deepest folder that exists, so nothing is created: creating the missing folders
+    and removing them again raced with a second process starting on the same path (one removed the
+    folder the other had just made or was probing).
     """
     folder = Path(folder).expanduser().absolute()
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    try:
-        if not is_writable(folder):
-            existing = next(p for p in (folder, *folder.parents) if p.exists())
-            what = "is not a folder" if not existing.is_dir() else "is not writable"
-            raise UserError(f"{option}: {existing} {what}; pass a path in a writable folder")
-    finally:
-        for created in missing:  # deepest first
-            if created.is_dir():
-                created.rmdir()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{option}: {existing} is not a folder; pass a path in a writable folder")
+    if not is_writable(existing):
+        raise UserError(f"{option}: {existing} is not writable; pass a path in a writable folder")
 
 
 def require_writable_file(path: Path, option: str) -> None:
